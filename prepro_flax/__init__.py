@@ -1,0 +1,1 @@
+"""prepro_flax: Flax (NNX and Linen) modules wrapping prepro_core transforms."""

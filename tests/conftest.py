@@ -1,0 +1,11 @@
+"""Test set-up: 8 simulated CPU devices for the multi-device tests.
+
+XLA reads XLA_FLAGS once, when jax initialises its backends, so it is set here,
+before any test module imports jax.
+"""
+import os
+
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+).strip()
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
