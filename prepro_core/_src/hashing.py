@@ -1,0 +1,398 @@
+"""Hashing and HashedCrossing: Keras' hashing trick, bit-exact, without TF.
+
+* :func:`hashing` maps strings and integers to ``num_bins`` bins the way
+  Keras' ``Hashing`` layer does (FarmHash Fingerprint64 of the UTF-8 bytes,
+  or SipHash-2-4 with a salt; integers hashed as their decimal strings).
+* :func:`hashed_crossing` crosses scalar features the way Keras'
+  ``HashedCrossing`` does (TF's ``sparse_cross_hashed``: ``FingerprintCat64``
+  chained from the key ``0xDECAFCAFFE`` over each feature's hash).
+
+Where the work runs: strings are hashed on the host in NumPy (vectorised, see
+``farmhash.py``); integer (and bool, float) inputs given as JAX arrays are
+hashed on device, so ``apply`` on them can be jitted. NumPy integer inputs of
+64-bit dtypes are hashed on the host so that values beyond int32 stay exact
+with JAX's default 32-bit mode. Both give the same numbers.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Optional, Sequence, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from prepro_core._src import farmhash
+from prepro_core._src.base import EmptyState
+from prepro_core._src.base import check_choice
+from prepro_core._src.base import check_positive_int
+from prepro_core._src.base import make_transform
+from prepro_core._src.base import Transform
+from prepro_core._src.encoding import encode_ids
+
+HASHING_OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
+CROSSING_OUTPUT_MODES = ("int", "one_hot")
+_MAX_BINS = 2**31 - 1  # ids are int32 under JAX's default 32-bit mode
+
+
+def _check_num_bins(num_bins, where):
+  num_bins = check_positive_int(num_bins, "num_bins", where)
+  if num_bins > _MAX_BINS:
+    raise ValueError(
+        f"{where}: `num_bins` must be at most 2**31 - 1 (bin ids are int32), "
+        f"got {num_bins}.")
+  return num_bins
+
+
+def _check_salt(salt) -> Optional[Tuple[int, int]]:
+  """Keras' rule: an int s means (s, s); a list/tuple of two ints as is."""
+  if salt is None:
+    return None
+  def is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+  if is_int(salt):
+    pair = (int(salt), int(salt))
+  elif isinstance(salt, (tuple, list)) and len(salt) == 2 and all(
+      is_int(v) for v in salt):
+    pair = (int(salt[0]), int(salt[1]))
+  else:
+    raise ValueError(
+        "hashing: `salt` must be None, an int, or a tuple/list of two ints "
+        f"(the SipHash key), got {salt!r}.")
+  for v in pair:
+    if not -2**63 <= v < 2**64:
+      raise ValueError(
+          f"hashing: `salt` values must be 64-bit ints in [-2**63, 2**64), "
+          f"got {salt!r}.")
+  # TF takes the key as int64 and uses its bits: -1 is 2**64 - 1.
+  return (pair[0] & (2**64 - 1), pair[1] & (2**64 - 1))
+
+
+def _is_string_input(x) -> bool:
+  if isinstance(x, (str, bytes)):
+    return True
+  if isinstance(x, (jax.Array, jax.core.Tracer)):
+    return False
+  if isinstance(x, np.ndarray):
+    if x.dtype.kind in "US":
+      return True
+    if x.dtype != object:
+      return False
+    flat = x.reshape(-1)
+    return flat.size > 0 and isinstance(flat[0], (str, bytes))
+  if isinstance(x, (list, tuple)):
+    v = x
+    while isinstance(v, (list, tuple)) and v:
+      v = v[0]
+    return isinstance(v, (str, bytes, np.str_, np.bytes_))
+  return isinstance(x, (np.str_, np.bytes_))
+
+
+def _strings_equal(x, value, shape):
+  """Host mask of the elements equal to the string ``value``."""
+  a = np.asarray(x) if not isinstance(x, (list, tuple)) else np.asarray(
+      x, dtype=object)
+  if a.dtype.kind == "S" or (a.dtype == object and a.size and isinstance(
+      a.reshape(-1)[0], bytes)):
+    value = value.encode("utf-8") if isinstance(value, str) else value
+  else:
+    value = value.decode("utf-8") if isinstance(value, bytes) else value
+  return np.asarray(a == value, bool).reshape(shape)
+
+
+def _float_to_int64_bits(x):
+  """Keras casts floats to int64 before hashing: truncation toward zero, and
+  NaN, inf and out-of-range values become INT64_MIN (what TF's cast gives on
+  x86). Returns (neg, (hi, lo)) of the magnitude, jittable in 32-bit mode."""
+  t = jnp.trunc(x)
+  big = jnp.asarray(2.0**63, x.dtype)
+  ok = jnp.isfinite(t) & (t >= -big) & (t < big)
+  neg = jnp.where(ok, t < 0, True)
+  m = jnp.where(ok, jnp.abs(t), big)  # |INT64_MIN| = 2**63
+  two32 = jnp.asarray(2.0**32, x.dtype)
+  # Exact: m, m / 2**32 and m - hi * 2**32 are all representable.
+  hi_f = jnp.floor(m / two32)
+  lo_f = m - hi_f * two32
+  return neg, (hi_f.astype(jnp.uint32), lo_f.astype(jnp.uint32))
+
+
+def _hash_device(x, salt):
+  """Hash of each value's decimal string on device; returns (hi, lo)."""
+  if jnp.issubdtype(x.dtype, jnp.floating):
+    neg, mag = _float_to_int64_bits(x)
+    mat, n, max_len = farmhash._decimal_bytes_from_parts(neg, mag, 20)
+    if salt is None:
+      return farmhash._fingerprint64_small_d(mat, n, max_len)
+    return farmhash._siphash_small_d(mat, n, max_len, *salt)
+  if salt is None:
+    return farmhash.fingerprint64_ints(x)
+  return farmhash.siphash64_ints(x, *salt)
+
+
+def _host_ints(x):
+  """NumPy ints/floats/bools as TF's ``as_string`` (after Keras' int64 cast)."""
+  if x.dtype.kind == "f":
+    with np.errstate(invalid="ignore"):
+      t = np.trunc(x.astype(np.float64))
+      ok = np.isfinite(t) & (t >= -2.0**63) & (t < 2.0**63)
+      x = np.where(ok, t, -2.0**63).astype(np.int64)
+      x[~ok] = np.iinfo(np.int64).min
+  return farmhash.decimal_strings(x)
+
+
+def hashing(num_bins: int,
+            mask_value: Any = None,
+            salt: Any = None,
+            output_mode: str = "int",
+            sparse: bool = False) -> Transform:
+  """Hashes strings or integers into ``num_bins`` bins, like Keras' Hashing.
+
+  Without a salt a value goes to ``Fingerprint64(bytes) % num_bins``
+  (FarmHash, as ``tf.strings.to_hash_bucket_fast``); with a salt to
+  ``SipHash-2-4(bytes) % num_bins`` keyed ``(salt0, salt1)``. Integers are
+  hashed as their decimal strings and floats are first truncated to int64,
+  all as Keras does. With ``mask_value`` set, values equal to it go to bin 0
+  and the rest to ``hash % (num_bins - 1) + 1``.
+
+  Strings are hashed on the host (NumPy); the transform is marked
+  ``on_host``. Integer, bool and float inputs given as JAX arrays are hashed
+  on device, and ``apply`` on them can be jitted and vmapped
+  (``jax.jit(lambda x: t.apply(state, x))``) with the same numbers.
+
+  Args:
+    num_bins: number of bins, mask bin included; an int in [1, 2**31 - 1].
+    mask_value: a value (string for string inputs, int for numbers) that maps
+      to bin 0; needs ``num_bins >= 2``. ``None``: no mask bin.
+    salt: ``None`` (FarmHash), an int ``s`` (SipHash keyed ``(s, s)``) or a
+      tuple/list of two ints; negative ints stand for their 64-bit two's
+      complement, as in TF (``-1`` is ``2**64 - 1``).
+    output_mode: "int" (bin ids), "one_hot", "multi_hot" or "count", encoded
+      by the same kernel as ``category_encoding``.
+    sparse: must be False; JAX outputs are dense.
+
+  Returns:
+    A :class:`Transform`; ``apply(state, x)`` returns int32 bin ids with the
+    shape of ``x`` ("int") or float32 encodings of depth ``num_bins``.
+
+  Example:
+    >>> t = hashing(num_bins=3)
+    >>> s = t.init(np.array([["A"]]))
+    >>> t.apply(s, np.array([["A"], ["B"], ["C"], ["D"], ["E"]])).ravel().tolist()
+    [1, 0, 1, 1, 2]
+  """
+  where = "hashing"
+  num_bins = _check_num_bins(num_bins, where)
+  check_choice(output_mode, "output_mode", HASHING_OUTPUT_MODES, where)
+  if sparse:
+    raise ValueError(
+        "hashing: `sparse=True` is not supported; outputs are dense JAX "
+        "arrays (Keras supports it only on the TensorFlow backend).")
+  if mask_value is not None and num_bins < 2:
+    raise ValueError(
+        f"hashing: a `mask_value` takes bin 0, so `num_bins` must be >= 2, "
+        f"got num_bins={num_bins}.")
+  if mask_value is not None and not isinstance(
+      mask_value, (str, bytes, int, float, bool, np.generic)):
+    raise TypeError(
+        f"hashing: `mask_value` must be a string or a number, got "
+        f"{mask_value!r}.")
+  salt_pair = _check_salt(salt)
+  bins = num_bins - 1 if mask_value is not None else num_bins
+
+  def init(sample):
+    dtype = getattr(sample, "dtype", None)
+    if dtype is not None and not _is_string_input(sample):
+      _check_numeric_dtype(np.dtype(dtype))
+    return EmptyState()
+
+  def _check_numeric_dtype(dt):
+    if dt.kind not in "iufb":
+      raise TypeError(
+          f"hashing: inputs must be strings, integers, bools or floats, got "
+          f"dtype {dt}.")
+
+  def _check_mask_kind(is_string):
+    if mask_value is None:
+      return
+    if is_string != isinstance(mask_value, (str, bytes)):
+      kind = "strings" if is_string else "numbers"
+      raise TypeError(
+          f"hashing: `mask_value`={mask_value!r} cannot be compared with "
+          f"inputs that are {kind}; give a mask_value of the inputs' kind.")
+
+  def hash_strings(x):
+    shape = farmhash._shape_of(x) if not isinstance(x, (str, bytes)) else ()
+    buf, offs, lens = farmhash.pack_strings(
+        [x] if isinstance(x, (str, bytes)) else x)
+    if salt_pair is None:
+      h = farmhash.fingerprint64_packed(buf, offs, lens)
+    else:
+      h = farmhash.siphash64_packed(buf, offs, lens, *salt_pair)
+    ids = (h % np.uint64(bins)).astype(np.int64).reshape(shape)
+    if mask_value is not None:
+      mask = _strings_equal(x, mask_value, shape)
+      ids = np.where(mask, 0, ids + 1)
+    return ids.astype(np.int32)
+
+  def hash_host_numbers(x):
+    strs = _host_ints(x)
+    if salt_pair is None:
+      h = farmhash.fingerprint64_strings(strs)
+    else:
+      h = farmhash.siphash64_strings(strs, *salt_pair)
+    ids = (h % np.uint64(bins)).astype(np.int64)
+    if mask_value is not None:
+      ids = np.where(x == mask_value, 0, ids + 1)
+    return ids.astype(np.int32)
+
+
+  def apply(state, x, key=None):
+    del state, key
+    if _is_string_input(x):
+      _check_mask_kind(True)
+      ids = hash_strings(x)
+    else:
+      if isinstance(x, (jax.Array, jax.core.Tracer)):
+        arr = x
+      else:
+        arr = np.asarray(x)
+      dt = np.dtype(arr.dtype)
+      _check_numeric_dtype(dt)
+      _check_mask_kind(False)
+      if isinstance(arr, np.ndarray) and dt.itemsize == 8:
+        # int64/uint64/float64 NumPy data: exact on the host.
+        ids = hash_host_numbers(arr)
+      else:
+        ids = _device_ids(jnp.asarray(arr), bins, salt_pair, mask_value)
+    return encode_ids(ids, num_bins, output_mode)
+
+  return make_transform("hashing", init=init, apply=apply, on_host=True)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _device_ids(x, bins: int, salt, mask_value):
+  """Bin ids of numbers on device; compiled once per (shape, dtype, config)."""
+  hi, lo = _hash_device(x, salt)
+  ids = farmhash.mod_u64(hi, lo, bins).astype(jnp.int32)
+  if mask_value is not None:
+    ids = jnp.where(x == mask_value, 0, ids + 1)
+  return ids
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _cross_device(num_bins: int, *feats):
+  """HashedCrossing of integer features on device."""
+  h = tuple(jnp.broadcast_to(w, jnp.shape(feats[0])) for w in
+            farmhash._c(farmhash.CROSS_HASH_KEY))
+  for x in feats:
+    h = farmhash.fingerprint_cat64_device(h, farmhash.int64_bits(x))
+  return farmhash.mod_u64(*h, num_bins).astype(jnp.int32)
+
+
+def hashed_crossing(num_bins: int,
+                    output_mode: str = "int",
+                    sparse: bool = False) -> Transform:
+  """Crosses scalar features with the hashing trick, like Keras' HashedCrossing.
+
+  ``apply(state, (x1, x2, ...))`` hashes each row's tuple of values to one of
+  ``num_bins`` bins exactly as ``tf.sparse.cross_hashed`` does: starting from
+  the key ``0xDECAFCAFFE``, each feature's hash (a string's Fingerprint64, an
+  integer's own 64 bits) is folded in with ``FingerprintCat64``, then
+  ``% num_bins``. The order of the features matters.
+
+  When every feature is an integer JAX array the cross is computed on device
+  (jittable); any string feature makes it run on the host.
+
+  Args:
+    num_bins: number of bins; an int in [1, 2**31 - 1].
+    output_mode: "int" (bin ids) or "one_hot".
+    sparse: must be False; JAX outputs are dense.
+
+  Returns:
+    A :class:`Transform`. Inputs: a tuple/list of at least two arrays of
+    integers or strings, all of shape ``()``, ``(batch,)`` or ``(batch, 1)``.
+    Output: int32 ids of that shape ("int"), or a one-hot float32 array
+    ``(batch, num_bins)``.
+
+  Example:
+    >>> t = hashed_crossing(num_bins=5)
+    >>> s = t.init((np.array(["A"]), np.array([101])))
+    >>> t.apply(s, (np.array(["A", "B", "A", "B", "A"]),
+    ...             np.array([101, 101, 101, 102, 102]))).tolist()
+    [1, 4, 1, 1, 3]
+  """
+  where = "hashed_crossing"
+  num_bins = _check_num_bins(num_bins, where)
+  check_choice(output_mode, "output_mode", CROSSING_OUTPUT_MODES, where)
+  if sparse:
+    raise ValueError(
+        "hashed_crossing: `sparse=True` is not supported; outputs are dense "
+        "JAX arrays (Keras supports it only on the TensorFlow backend).")
+
+  def check_inputs(inputs) -> Sequence[Any]:
+    if not isinstance(inputs, (tuple, list)):
+      raise TypeError(
+          f"{where}: `inputs` must be a tuple or list of feature arrays, got "
+          f"{type(inputs).__name__}.")
+    if len(inputs) < 2:
+      raise ValueError(
+          f"{where}: cross at least two features, got {len(inputs)}.")
+    feats = []
+    for i, x in enumerate(inputs):
+      if not isinstance(x, (jax.Array, jax.core.Tracer, np.ndarray)):
+        if _is_string_input(x):
+          x = np.asarray(x, dtype=object if isinstance(x, (list, tuple)) else None)
+          if x.dtype == object and x.size and isinstance(x.reshape(-1)[0], str):
+            x = x.astype(str)
+        else:
+          x = np.asarray(x)
+      if not _is_string_input(x) and not jnp.issubdtype(x.dtype, jnp.integer):
+        raise TypeError(
+            f"{where}: feature {i} must hold integers or strings, got dtype "
+            f"{x.dtype}.")
+      feats.append(x)
+    shape = np.shape(feats[0])
+    if len(shape) > 2 or (len(shape) == 2 and shape[-1] != 1):
+      raise ValueError(
+          f"{where}: features must have shape (), (batch,) or (batch, 1), got "
+          f"{shape} for feature 0.")
+    for i, x in enumerate(feats[1:], 1):
+      if np.shape(x) != shape:
+        raise ValueError(
+            f"{where}: all features must have the same shape; feature 0 has "
+            f"{shape}, feature {i} has {np.shape(x)}.")
+    return feats
+
+  def init(sample):
+    if isinstance(sample, (tuple, list)) and all(
+        isinstance(s, jax.ShapeDtypeStruct) for s in sample):
+      return EmptyState()
+    check_inputs(sample)
+    return EmptyState()
+
+  def cross_host(feats):
+    h = np.full(np.shape(feats[0]), farmhash.CROSS_HASH_KEY, np.uint64)
+    for x in feats:
+      if _is_string_input(x):
+        f = farmhash.fingerprint64_strings(x)
+      else:
+        # An integer's two's complement bits (ints are widened to int64).
+        f = np.asarray(x).astype(np.int64).astype(np.uint64)
+      h = farmhash.fingerprint_cat64(h, f)
+    return (h % np.uint64(num_bins)).astype(np.int32)
+
+  def apply(state, inputs, key=None):
+    del state, key
+    feats = check_inputs(inputs)
+    on_device = all(isinstance(x, (jax.Array, jax.core.Tracer)) for x in feats)
+    has_64bit_numpy = any(
+        isinstance(x, np.ndarray) and x.dtype.itemsize == 8 for x in feats)
+    if on_device or not (has_64bit_numpy or any(
+        _is_string_input(x) for x in feats)):
+      ids = _cross_device(num_bins, *[jnp.asarray(x) for x in feats])
+    else:
+      ids = cross_host(feats)
+    return encode_ids(ids, num_bins, output_mode)
+
+  return make_transform("hashed_crossing", init=init, apply=apply, on_host=True)
