@@ -56,16 +56,15 @@ def encode_ids(ids,
       ids = ids[..., 0]
     return _one_hot(ids, depth, dtype)
   if output_mode == "multi_hot":
-    hot = _one_hot(ids, depth, dtype)
-    return jnp.max(hot, axis=-2) if hot.ndim >= 2 else hot
+    return _scatter(ids, depth, jnp.ones(ids.shape, dtype), "max")
   if output_mode in ("count", "tf_idf"):
     if count_weights is not None:
       count_weights = jnp.asarray(count_weights)
       dtype = count_weights.dtype
-    hot = _one_hot(ids, depth, dtype)
-    if count_weights is not None:
-      hot = hot * count_weights[..., None]
-    counts = jnp.sum(hot, axis=-2)
+      weights = jnp.broadcast_to(count_weights, ids.shape).astype(dtype)
+    else:
+      weights = jnp.ones(ids.shape, dtype)
+    counts = _scatter(ids, depth, weights, "add")
     if output_mode == "tf_idf":
       if idf_weights is None:
         raise ValueError("encode: tf_idf output needs `idf_weights`.")
@@ -74,6 +73,26 @@ def encode_ids(ids,
   raise ValueError(
       f"encode: `output_mode` must be one of {OUTPUT_MODES}, got "
       f"{output_mode!r}.")
+
+
+def _scatter(ids, depth, weights, how):
+  """Reduces ``weights`` into ``depth`` bins per row by id ("add" or "max").
+
+  A scatter costs O(ids), where summing a one-hot costs O(ids * depth): the
+  difference matters for text vocabularies. Rank-1 ids are one sample.
+  """
+  valid = (ids >= 0) & (ids < depth)
+  weights = jnp.where(valid, weights, jnp.zeros((), weights.dtype))
+  ids = jnp.where(valid, ids, 0)
+  if ids.ndim == 1:
+    out = jnp.zeros((depth,), weights.dtype)
+    index = (ids,)
+  else:
+    out = jnp.zeros((ids.shape[0], depth), weights.dtype)
+    rows = jnp.broadcast_to(jnp.arange(ids.shape[0])[:, None], ids.shape)
+    index = (rows, ids)
+  at = out.at[index]
+  return at.add(weights) if how == "add" else at.max(weights)
 
 
 def _one_hot(ids, depth, dtype):

@@ -1,0 +1,245 @@
+"""Index-lookup machinery shared by integer_lookup, string_lookup and text.
+
+Keras' ``IndexLookup`` fixes one index layout, one vocabulary order and one
+tf-idf formula for every lookup layer; this module holds those rules once:
+
+* Layout (:func:`oov_start`, :func:`token_start`): the mask token takes index
+  0 when set *and* ``output_mode="int"``; then ``num_oov_indices`` OOV slots;
+  then the vocabulary. In the other modes the mask token has no slot and its
+  occurrences are dropped.
+* Order (:func:`order_vocabulary`): adapt sorts tokens by count descending,
+  ties by token descending; ``max_tokens`` (mask and OOV slots included) cuts
+  the tail.
+* TF-IDF (:func:`idf_from_document_counts`, :func:`pad_idf`):
+  ``idf = log(1 + num_docs / (1 + doc_count))``; OOV slots get the mean idf of
+  the vocabulary tokens; ``pad_to_max_tokens`` pads zeros at the back.
+* A given vocabulary (:func:`split_vocabulary`) may start with Keras' special
+  prefix (``[mask] * oov_start + [oov_token] * num_oov_indices``), which is
+  then stripped, as Keras' ``set_vocabulary`` does.
+
+Everything here is host-side NumPy on small per-vocabulary arrays.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any, NamedTuple, Optional, Sequence
+
+import numpy as np
+
+from prepro_core._src import base
+from prepro_core._src.encoding import OUTPUT_MODES
+
+# Sentinel id of a token that is not in the vocabulary (before OOV handling),
+# and of a mask token outside "int" mode (dropped: encodes to all zeros).
+UNKNOWN_ID = -2
+DROPPED_ID = -1
+
+
+class LookupConfig(NamedTuple):
+  """Static (non-array) settings of a lookup, captured by its closures."""
+  where: str                 # the transform name, for error messages
+  max_tokens: Optional[int]
+  num_oov_indices: int
+  mask_token: Any
+  oov_token: Any
+  output_mode: str
+  pad_to_max_tokens: bool
+  invert: bool
+
+
+def check_config(cfg: LookupConfig, idf_weights, vocabulary) -> LookupConfig:
+  """Validates the arguments Keras' ``IndexLookup.__init__`` validates."""
+  w = cfg.where
+  output_mode = cfg.output_mode
+  # Keras still accepts the old names.
+  if output_mode == "binary":
+    output_mode = "multi_hot"
+  if output_mode == "tf-idf":
+    output_mode = "tf_idf"
+  base.check_choice(output_mode, "output_mode", OUTPUT_MODES, w)
+  if cfg.max_tokens is not None:
+    base.check_positive_int(cfg.max_tokens, "max_tokens", w, minimum=2)
+  base.check_positive_int(cfg.num_oov_indices, "num_oov_indices", w,
+                          minimum=0)
+  if not isinstance(cfg.pad_to_max_tokens, (bool, np.bool_)):
+    raise TypeError(f"{w}: `pad_to_max_tokens` must be a bool, got "
+                    f"{cfg.pad_to_max_tokens!r}.")
+  if cfg.pad_to_max_tokens and cfg.max_tokens is None:
+    raise ValueError(f"{w}: `pad_to_max_tokens=True` needs `max_tokens` to be "
+                     f"set.")
+  if cfg.invert and output_mode != "int":
+    raise ValueError(f"{w}: `invert=True` needs `output_mode='int'`, got "
+                     f"output_mode={output_mode!r}.")
+  if idf_weights is not None and output_mode != "tf_idf":
+    raise ValueError(f"{w}: `idf_weights` is only used with "
+                     f"output_mode='tf_idf', got output_mode={output_mode!r}.")
+  if output_mode == "tf_idf" and vocabulary is not None and idf_weights is None:
+    raise ValueError(
+        f"{w}: with output_mode='tf_idf' and a given `vocabulary`, pass "
+        f"`idf_weights` too (one weight per vocabulary token), or adapt "
+        f"instead of giving a vocabulary.")
+  return cfg._replace(output_mode=output_mode,
+                      max_tokens=None if cfg.max_tokens is None else
+                      int(cfg.max_tokens),
+                      num_oov_indices=int(cfg.num_oov_indices),
+                      pad_to_max_tokens=bool(cfg.pad_to_max_tokens))
+
+
+def oov_start(cfg: LookupConfig) -> int:
+  """Index of the first OOV slot: 1 when the mask has a slot, else 0."""
+  return 1 if cfg.mask_token is not None and cfg.output_mode == "int" else 0
+
+
+def token_start(cfg: LookupConfig) -> int:
+  """Index of the first vocabulary token."""
+  return oov_start(cfg) + cfg.num_oov_indices
+
+
+def mask_id(cfg: LookupConfig) -> int:
+  """What the mask token maps to: 0 in "int" mode, else dropped."""
+  return 0 if cfg.output_mode == "int" else DROPPED_ID
+
+
+def special_prefix(cfg: LookupConfig) -> list:
+  """Keras' ``get_vocabulary()`` prefix: mask slot, then the OOV slots."""
+  return [cfg.mask_token] * oov_start(cfg) + [cfg.oov_token
+                                              ] * cfg.num_oov_indices
+
+
+def output_depth(cfg: LookupConfig, n_tokens: int) -> int:
+  """Width of the one_hot/multi_hot/count/tf_idf output."""
+  if cfg.pad_to_max_tokens:
+    return int(cfg.max_tokens)
+  return token_start(cfg) + int(n_tokens)
+
+
+def max_learned_tokens(cfg: LookupConfig) -> Optional[int]:
+  """How many adapted tokens fit under ``max_tokens`` (None: no cap)."""
+  if cfg.max_tokens is None:
+    return None
+  return max(cfg.max_tokens - token_start(cfg), 0)
+
+
+def find_repeated(tokens: Sequence) -> list:
+  """Tokens that occur more than once (in first-seen order)."""
+  if len(set(tokens)) == len(tokens):
+    return []
+  return [t for t, c in collections.Counter(tokens).items() if c > 1]
+
+
+def split_vocabulary(cfg: LookupConfig, vocab: list, idf_weights,
+                     argname: str = "vocabulary"):
+  """Validates a given vocabulary as Keras' ``set_vocabulary`` does.
+
+  Args:
+    cfg: the lookup's settings.
+    vocab: the vocabulary as a Python list (tokens already of the right type).
+    idf_weights: None or a 1-D sequence of floats (tf_idf only).
+    argname: argument name for error messages.
+
+  Returns:
+    ``(tokens, idf)``: the vocabulary without Keras' special prefix, and the
+    full ``(depth,)`` float32 idf vector (or None outside tf_idf).
+  """
+  w = cfg.where
+  if len(vocab) == 0:
+    raise ValueError(f"{w}: `{argname}` is empty; give at least one token.")
+  prefix = special_prefix(cfg)
+  found_special = len(prefix) > 0 and vocab[:len(prefix)] == prefix
+  tokens = vocab[len(prefix):] if found_special else vocab
+  repeated = find_repeated(tokens)
+  if repeated:
+    raise ValueError(
+        f"{w}: `{argname}` has repeated entries {repeated[:10]!r}; every "
+        f"token must appear once.")
+  if cfg.mask_token is not None and cfg.mask_token in set(tokens):
+    raise ValueError(
+        f"{w}: `{argname}` contains the mask token {cfg.mask_token!r}. Leave "
+        f"the mask and OOV tokens out of the vocabulary, or put them only at "
+        f"its start in exactly this order: {prefix!r}.")
+  if cfg.invert and cfg.oov_token is not None and cfg.oov_token in set(tokens):
+    raise ValueError(
+        f"{w}: `{argname}` contains the OOV token {cfg.oov_token!r}, which "
+        f"`invert=True` returns for unknown ids. Leave it out, or put the "
+        f"special tokens only at its start in this order: {prefix!r}.")
+  size = token_start(cfg) + len(tokens)
+  if cfg.max_tokens is not None and size > cfg.max_tokens:
+    raise ValueError(
+        f"{w}: `{argname}` gives a vocabulary of {size} entries (mask and OOV "
+        f"slots included), more than `max_tokens`={cfg.max_tokens}.")
+  idf = None
+  if cfg.output_mode == "tf_idf":
+    idf = given_idf(cfg, idf_weights, len(vocab), len(tokens), found_special)
+  return tokens, idf
+
+
+def given_idf(cfg: LookupConfig, idf_weights, n_vocab: int, n_tokens: int,
+              found_special: bool) -> np.ndarray:
+  """The idf vector for a given vocabulary, padded as Keras pads it."""
+  w = cfg.where
+  if idf_weights is None:
+    raise ValueError(f"{w}: output_mode='tf_idf' with a given vocabulary "
+                     f"needs `idf_weights`.")
+  try:
+    weights = np.asarray(idf_weights, dtype=np.float64)
+  except (TypeError, ValueError) as e:
+    raise TypeError(f"{w}: `idf_weights` must be a 1-D sequence of floats; "
+                    f"{e}") from None
+  if weights.ndim != 1:
+    raise ValueError(f"{w}: `idf_weights` must be 1-D, got shape "
+                     f"{weights.shape}.")
+  if weights.shape[0] != n_vocab:
+    raise ValueError(
+        f"{w}: `idf_weights` must have one weight per vocabulary entry: got "
+        f"{weights.shape[0]} weights for {n_vocab} entries.")
+  front = 0 if found_special else token_start(cfg)
+  # Keras: np.average of the given weights for the OOV slots, no real
+  # document frequencies being known for them.
+  front_value = 0.0 if found_special else float(np.average(weights))
+  out = np.concatenate([np.full(front, front_value), weights])
+  return _pad_back(cfg, out.astype(np.float32))
+
+
+def _pad_back(cfg: LookupConfig, idf: np.ndarray) -> np.ndarray:
+  if cfg.pad_to_max_tokens:
+    idf = np.pad(idf, (0, max(cfg.max_tokens - idf.shape[0], 0)))
+  return idf.astype(np.float32)
+
+
+def idf_from_document_counts(cfg: LookupConfig, doc_counts: np.ndarray,
+                             num_docs: int) -> np.ndarray:
+  """Adapted idf vector: Keras' formula, OOV slots get the mean, back pad.
+
+  ``idf = log(1 + num_docs / (1 + doc_count))`` is computed in float64 and
+  cast to float32 (as TF divides int64 tensors in float64); the OOV slots
+  get the float32 mean of the vocabulary tokens' idf.
+  """
+  doc_counts = np.asarray(doc_counts, np.int64)
+  idf = np.log(1.0 + num_docs / (1.0 + doc_counts)).astype(np.float32)
+  mean = np.mean(idf, dtype=np.float32) if idf.size else np.float32(np.nan)
+  front = np.full(token_start(cfg), mean, np.float32)
+  return _pad_back(cfg, np.concatenate([front, idf]))
+
+
+def order_vocabulary(counts: np.ndarray, token_rank: np.ndarray,
+                     limit: Optional[int]) -> np.ndarray:
+  """Indices of the vocabulary in Keras' order, cut to ``limit``.
+
+  Keras: ``np.lexsort((tokens, counts))[::-1]``: count descending, ties by
+  token descending. ``token_rank`` is each token's rank in ascending token
+  order (for ints the values themselves will do).
+  """
+  order = np.lexsort((token_rank, counts))[::-1]
+  if limit is not None:
+    order = order[:limit]
+  return order
+
+
+def check_no_trace(x, where: str, what: str) -> None:
+  """Host-side steps cannot run on traced values; say so clearly."""
+  if not base.is_concrete(x):
+    raise TypeError(
+        f"{where}: {what} runs on the host (it builds a vocabulary of "
+        f"data-dependent size) and cannot run under jit/pmap/vmap. Adapt "
+        f"each shard eagerly and combine the states with `merge`.")

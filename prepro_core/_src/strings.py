@@ -1,0 +1,313 @@
+"""The host-side string module: strings in, flat Python lists and arrays out.
+
+Strings never reach the device. This module turns what users pass (a ``str``
+or ``bytes`` scalar, NumPy ``str_``/``bytes_``/object arrays of any rank,
+Python lists nested up to rank 2, ragged rows allowed where documents are
+expected) into a flat list of ``str`` plus a shape, validates bytes against
+the declared ``encoding``, and stores vocabularies in states as plain numeric
+arrays:
+
+* :class:`PackedStrings`: UTF-8 bytes of all strings, concatenated
+  (``uint8``), and ``offsets`` (``int64``, one more than the strings). Being
+  numeric, a state holding them saves with ``np.save``/``np.savez`` and
+  ``flax.serialization`` (which cannot store NumPy ``str_``/``bytes_``
+  arrays) and is a pytree like any other.
+* Vocabulary files: one token per line, UTF-8 (or ``encoding``);
+  :func:`read_vocabulary_file` and :func:`save_vocabulary`.
+
+Per-string work runs inside C (``map`` over built-in methods, ``dict``
+lookups, ``str.join``), never in a Python-level loop.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import weakref
+from typing import Any, Callable, NamedTuple, Optional
+
+import numpy as np
+
+
+class PackedStrings(NamedTuple):
+  """Strings stored as numbers, so that states stay plain numeric pytrees."""
+  data: np.ndarray     # (total_bytes,) uint8: UTF-8 of every string, concatenated
+  offsets: np.ndarray  # (n + 1,) int64: string i is data[offsets[i]:offsets[i+1]]
+
+  def __len__(self) -> int:  # number of strings
+    return int(np.shape(self.offsets)[0]) - 1
+
+
+def pack(tokens) -> PackedStrings:
+  """Packs a sequence of ``str`` into a :class:`PackedStrings`."""
+  encoded = list(map(str.encode, tokens))
+  lengths = np.fromiter(map(len, encoded), np.int64, count=len(encoded))
+  offsets = np.zeros(len(encoded) + 1, np.int64)
+  np.cumsum(lengths, out=offsets[1:])
+  data = np.frombuffer(b"".join(encoded), np.uint8).copy()
+  return PackedStrings(data, offsets)
+
+
+def empty_packed() -> PackedStrings:
+  return PackedStrings(np.zeros((0,), np.uint8), np.zeros((1,), np.int64))
+
+
+def concat_packed(a: PackedStrings, b: PackedStrings) -> PackedStrings:
+  offsets = np.concatenate([a.offsets, b.offsets[1:] + a.offsets[-1]])
+  return PackedStrings(np.concatenate([a.data, b.data]), offsets)
+
+
+# Decoded Python views of packed arrays, cached per array object (states are
+# immutable; a cache entry dies with its array).
+_CACHE: dict = {}
+
+
+def cached(arr: np.ndarray, tag: str, build: Callable[[], Any]) -> Any:
+  """``build()``, memoised on the identity of ``arr`` (a state's leaf)."""
+  key = (id(arr), tag)
+  hit = _CACHE.get(key)
+  if hit is not None and hit[0]() is arr:
+    return hit[1]
+  value = build()
+  try:
+    ref = weakref.ref(arr, lambda _, k=key: _CACHE.pop(k, None))
+  except TypeError:  # not weak-referenceable: do not cache
+    return value
+  _CACHE[key] = (ref, value)
+  return value
+
+
+def seed_cache(arr: np.ndarray, tag: str, value: Any) -> None:
+  """Stores a value already known for ``arr`` (saves a rebuild)."""
+  cached(arr, tag, lambda: value)
+
+
+def unpack(packed: PackedStrings) -> list:
+  """The strings of a :class:`PackedStrings`, as a (cached) list of ``str``."""
+  def build():
+    blob = np.asarray(packed.data, np.uint8).tobytes()
+    offs = np.asarray(packed.offsets, np.int64).tolist()
+    pieces = map(blob.__getitem__, map(slice, offs[:-1], offs[1:]))
+    return list(map(bytes.decode, pieces))
+  return cached(packed.offsets, "list", build)
+
+
+def index_of(packed: PackedStrings) -> dict:
+  """``{string: position}`` for a :class:`PackedStrings` (cached)."""
+  return cached(packed.offsets, "index",
+                lambda: dict(zip(unpack(packed), range(len(packed)))))
+
+
+# ---------------------------------------------------------------------------
+# Turning user input into flat lists of str.
+# ---------------------------------------------------------------------------
+
+
+class FlatStrings(NamedTuple):
+  """User strings flattened: ``tokens`` (list of str) in row-major order."""
+  tokens: list
+  shape: Optional[tuple]          # None for ragged rows
+  row_lengths: Optional[np.ndarray]  # (rows,) int64 for rank-2 input, else None
+
+
+def _type_error(where: str, argname: str, what: str) -> TypeError:
+  return TypeError(
+      f"{where}: `{argname}` must hold strings (str or bytes: a str, a NumPy "
+      f"array of str_/bytes_, or lists nested up to rank 2), got {what}. "
+      f"For integer ids use integer_lookup.")
+
+
+def _decode_all(items: list, encoding: str, where: str, argname: str) -> list:
+  """Decodes bytes items with ``encoding``; a clear error on invalid bytes."""
+  try:
+    return list(map(operator.methodcaller("decode", encoding), items))
+  except UnicodeDecodeError:
+    for i, b in enumerate(items):  # error path only: find the culprit
+      try:
+        b.decode(encoding)
+      except UnicodeDecodeError as e:
+        raise ValueError(
+            f"{where}: `{argname}` element {i} ({b[:40]!r}) is not valid "
+            f"{encoding!r} ({e.reason} at byte {e.start}); fix the data or "
+            f"pass the right `encoding`.") from None
+    raise
+  except LookupError:
+    raise ValueError(f"{where}: unknown `encoding` {encoding!r}.") from None
+
+
+def _normalise_items(items: list, encoding: str, where: str,
+                     argname: str) -> list:
+  """Checks every item is str or bytes and decodes the bytes ones."""
+  kinds = set(map(type, items))
+  if kinds <= {str}:
+    return items
+  if kinds <= {bytes}:
+    return _decode_all(items, encoding, where, argname)
+  if kinds <= {str, bytes, np.str_, np.bytes_}:
+    is_bytes = list(map(isinstance, items, [bytes] * len(items)))
+    out = list(items)
+    idx = [i for i, b in enumerate(is_bytes) if b]
+    decoded = _decode_all([items[i] for i in idx], encoding, where, argname)
+    for i, s in zip(idx, decoded):
+      out[i] = s
+    return list(map(str, out))
+  bad = next(k for k in kinds if k not in (str, bytes, np.str_, np.bytes_))
+  raise _type_error(where, argname, f"an element of type {bad.__name__}")
+
+
+def flatten(x: Any,
+            encoding: str = "utf-8",
+            *,
+            where: str = "strings",
+            argname: str = "inputs",
+            allow_ragged: bool = False) -> FlatStrings:
+  """Flattens user strings into a list of ``str``.
+
+  Args:
+    x: a ``str``/``bytes``, a NumPy array of ``str_``/``bytes_``/object
+      strings (any rank), or a list/tuple of strings, or of rows of strings
+      (rank 2).
+    encoding: how bytes are decoded; invalid bytes raise ``ValueError``.
+    where: the caller's name for error messages.
+    argname: the argument's name for error messages.
+    allow_ragged: accept rank-2 lists whose rows differ in length (documents
+      for adapt); the result then has ``shape=None`` and ``row_lengths``.
+
+  Returns:
+    A :class:`FlatStrings`.
+
+  Raises:
+    TypeError: numbers, or anything that is not strings.
+    ValueError: bytes that are not valid in ``encoding``, lists nested deeper
+      than rank 2, ragged rows when not allowed.
+  """
+  if isinstance(x, str):
+    return FlatStrings([x], (), None)
+  if isinstance(x, bytes):
+    return FlatStrings(_decode_all([x], encoding, where, argname), (), None)
+  if isinstance(x, np.ndarray):
+    return _flatten_array(x, encoding, where, argname)
+  if isinstance(x, (list, tuple)):
+    if not x:
+      return FlatStrings([], (0,), None)
+    if all(isinstance(r, (list, tuple, np.ndarray)) for r in x):
+      rows = [list(r.tolist() if isinstance(r, np.ndarray) else r) for r in x]
+      lengths = np.fromiter(map(len, rows), np.int64, count=len(rows))
+      items = [t for r in rows for t in r]
+      if any(isinstance(t, (list, tuple, np.ndarray)) for t in items):
+        raise ValueError(f"{where}: `{argname}` is nested deeper than rank 2; "
+                         f"pass lists of strings or lists of rows of strings.")
+      tokens = _normalise_items(items, encoding, where, argname)
+      ragged = lengths.size and np.any(lengths != lengths[0])
+      if ragged and not allow_ragged:
+        raise ValueError(
+            f"{where}: the rows of `{argname}` have different lengths "
+            f"({sorted(set(lengths.tolist()))[:5]}...); pad them to one "
+            f"length (with the mask token) first.")
+      shape = None if ragged else (len(rows), int(lengths[0]) if rows else 0)
+      return FlatStrings(tokens, shape, lengths)
+    if any(isinstance(r, (list, tuple, np.ndarray)) for r in x):
+      raise ValueError(f"{where}: `{argname}` mixes strings and rows; pass a "
+                       f"flat list of strings or a list of rows.")
+    return FlatStrings(_normalise_items(list(x), encoding, where, argname),
+                       (len(x),), None)
+  if hasattr(x, "__array__") or isinstance(x, (int, float, np.number)):
+    arr = np.asarray(x)
+    if arr.dtype.kind in "biufc":
+      raise _type_error(where, argname, f"numbers of dtype {arr.dtype}")
+    return _flatten_array(arr, encoding, where, argname)
+  raise _type_error(where, argname, f"{type(x).__name__}")
+
+
+def _flatten_array(x: np.ndarray, encoding: str, where: str,
+                   argname: str) -> FlatStrings:
+  kind = x.dtype.kind
+  shape = tuple(x.shape)
+  lengths = np.full(shape[0], shape[1], np.int64) if x.ndim == 2 else None
+  if kind == "U":
+    return FlatStrings(x.ravel().tolist(), shape, lengths)
+  if kind == "S":
+    return FlatStrings(
+        _decode_all(x.ravel().tolist(), encoding, where, argname), shape,
+        lengths)
+  if kind == "O":
+    return FlatStrings(
+        _normalise_items(x.ravel().tolist(), encoding, where, argname), shape,
+        lengths)
+  if kind == "T":  # NumPy's variable-width StringDType
+    return FlatStrings(list(map(str, x.ravel().tolist())), shape, lengths)
+  raise _type_error(where, argname, f"an array of dtype {x.dtype}")
+
+
+def as_str_list(values: Any, encoding: str, where: str,
+                argname: str) -> list:
+  """A 1-D vocabulary (list, tuple or array of strings) as a list of str."""
+  flat = flatten(values, encoding, where=where, argname=argname)
+  if flat.shape is None or len(flat.shape) != 1:
+    raise ValueError(f"{where}: `{argname}` must be 1-D, got shape "
+                     f"{flat.shape}.")
+  return flat.tokens
+
+
+# ---------------------------------------------------------------------------
+# Vocabulary files.
+# ---------------------------------------------------------------------------
+
+
+def read_vocabulary_file(path: str, encoding: str = "utf-8", *,
+                         where: str = "vocabulary",
+                         argname: str = "vocabulary") -> list:
+  """One token per line (``\\n`` or ``\\r\\n``); a final newline is optional.
+
+  Raises:
+    ValueError: the file is missing, empty, or not valid in ``encoding``.
+  """
+  if not os.path.isfile(path):
+    raise ValueError(f"{where}: `{argname}` file {path!r} does not exist.")
+  with open(path, "rb") as f:
+    raw = f.read()
+  try:
+    text = raw.decode(encoding)
+  except UnicodeDecodeError as e:
+    line = raw[:e.start].count(b"\n") + 1
+    raise ValueError(
+        f"{where}: `{argname}` file {path!r} is not valid {encoding!r} at "
+        f"line {line} ({e.reason}); pass the right `encoding`.") from None
+  except LookupError:
+    raise ValueError(f"{where}: unknown `encoding` {encoding!r}.") from None
+  lines = text.split("\n")
+  if lines and lines[-1] == "":
+    lines.pop()
+  lines = [l[:-1] if l.endswith("\r") else l for l in lines]
+  if not lines:
+    raise ValueError(f"{where}: `{argname}` file {path!r} is empty; it must "
+                     f"hold one token per line.")
+  return lines
+
+
+def save_vocabulary(state: Any, path: str, encoding: str = "utf-8") -> None:
+  """Writes a lookup's vocabulary (``pc.get_vocabulary``) one token per line.
+
+  The file loads back with ``vocabulary=path``: the mask/OOV prefix it starts
+  with is recognised and stripped, as Keras does for a list vocabulary.
+
+  Args:
+    state: the state of integer_lookup, string_lookup or text_vectorization.
+    path: the file to write (overwritten).
+    encoding: the text encoding of the file.
+
+  Raises:
+    ValueError: a token contains a line break, so the file could not be read
+      back line by line.
+  """
+  from prepro_core._src.base import get_vocabulary
+  vocab = [str(t) for t in get_vocabulary(state)]
+  bad = [t for t in vocab if "\n" in t or "\r" in t]
+  if bad:
+    raise ValueError(
+        f"save_vocabulary: token {bad[0]!r} contains a line break; a "
+        f"one-token-per-line file cannot hold it. Save the state with "
+        f"np.savez or flax.serialization instead.")
+  with open(path, "w", encoding=encoding, newline="\n") as f:
+    f.write("\n".join(vocab))
+    f.write("\n")

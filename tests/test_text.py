@@ -1,0 +1,232 @@
+"""Tests of the host-side tokenizer (prepro_core/_src/text.py).
+
+The vectorised byte-buffer code is checked against plain-Python references
+that follow TensorFlow's definitions (ASCII lowering, the 32 ASCII
+punctuation characters, ASCII whitespace, code points, ngrams joined by one
+space), and the exact-grouping/lookup machinery against Python dicts,
+including its hash-collision fallbacks.
+"""
+
+import string
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from prepro_core._src import text
+
+PUNCT = set(string.punctuation.encode())
+SPACE = set(b" \t\n\x0b\x0c\r")
+
+
+def ref_standardize(doc: str, mode) -> bytes:
+  b = doc.encode("utf-8")
+  if mode in ("lower", "lower_and_strip_punctuation"):
+    b = bytes(c + 32 if 65 <= c <= 90 else c for c in b)
+  if mode in ("strip_punctuation", "lower_and_strip_punctuation"):
+    b = bytes(c for c in b if c not in PUNCT)
+  return b
+
+
+def ref_split_ws(b: bytes) -> list:
+  out, cur = [], bytearray()
+  for c in b:
+    if c in SPACE:
+      if cur:
+        out.append(bytes(cur))
+      cur = bytearray()
+    else:
+      cur.append(c)
+  if cur:
+    out.append(bytes(cur))
+  return out
+
+
+def ref_ngrams(toks: list, widths) -> list:
+  out = []
+  for w in widths:
+    out += [b" ".join(toks[i:i + w]) for i in range(len(toks) - w + 1)]
+  return out
+
+
+def rows(t: text.Tokens) -> list:
+  flat = t.to_bytes()
+  rs = t.row_splits.tolist()
+  return [flat[rs[i]:rs[i + 1]] for i in range(len(rs) - 1)]
+
+
+def pipeline(docs, mode, split="whitespace", widths=None):
+  buf, starts = text.encode_documents(docs)
+  if mode is not None:
+    buf, starts = text.standardize_buffer(buf, starts, mode)
+  toks = {"whitespace": text.split_whitespace, "character":
+          text.split_characters, None: text.no_split}[split](buf, starts)
+  if widths:
+    toks = text.ngrams(toks, widths)
+  return toks
+
+
+EDGE = [
+    "", " ", "\t\n\r\x0b\x0c", "!!!", "a", "Hello, World!", "  two  spaces ",
+    "tab\tsep\nline", "ÉCOLE Straße", "emoji 😀 x", "nbsp\u00a0kept",
+    "ideographic\u3000space", "curly “quotes”", "x-y_z", "UPPER lower",
+    "\x00nul", "a\x1fb",
+]
+docs_strategy = st.lists(
+    st.text(alphabet=st.sampled_from(
+        list("aAbBzZ09 \t\n\r\x0b\x0c.,!-'\"_") + ["é", "É", "ß", "😀",
+                                                  "\u00a0", "漢"]),
+            max_size=30), max_size=12)
+
+
+def test_tables_match_arithmetic():
+  b = np.arange(256, dtype=np.uint8)
+  np.testing.assert_array_equal(text.is_ascii_punctuation(b), text._PUNCT_TABLE)
+  np.testing.assert_array_equal(text.is_ascii_space(b), text._SPACE_TABLE)
+  assert text._PUNCT_TABLE.sum() == 32 and text._SPACE_TABLE.sum() == 6
+  lowered = text.lower_ascii(b)
+  expect = np.array([c + 32 if 65 <= c <= 90 else c for c in range(256)])
+  np.testing.assert_array_equal(lowered, expect)
+
+
+@pytest.mark.parametrize("mode", [None, "lower", "strip_punctuation",
+                                  "lower_and_strip_punctuation"])
+def test_standardize_and_split_edge_cases(mode):
+  got = rows(pipeline(EDGE, mode))
+  assert got == [ref_split_ws(ref_standardize(d, mode)) for d in EDGE]
+
+
+@settings(max_examples=60, deadline=None)
+@given(docs_strategy, st.sampled_from([None, "lower_and_strip_punctuation"]),
+       st.sampled_from([(1,), (2,), (1, 2), (3, 1), (2, 3)]))
+def test_split_and_ngrams_match_reference(docs, mode, widths):
+  got = rows(pipeline(docs, mode, widths=widths))
+  want = [ref_ngrams(ref_split_ws(ref_standardize(d, mode)), widths)
+          for d in docs]
+  assert got == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(docs_strategy, st.sampled_from([(1,), (1, 2)]))
+def test_character_split_matches_code_points(docs, widths):
+  got = rows(pipeline(docs, None, "character", widths))
+  want = [ref_ngrams([c.encode() for c in d], widths) for d in docs]
+  assert got == want
+
+
+def test_no_split_keeps_documents_whole():
+  got = rows(pipeline(EDGE, None, None))
+  assert got == [[d.encode()] for d in EDGE]
+
+
+def test_unicode_standardize_option():
+  docs = ["ÉCOLE «Straße»! İ¿Qué? 「漢字」 a—b", "KELVIN \u212a"]
+  docs2 = text.standardize_strings(docs, "lower_and_strip_punctuation_unicode")
+  buf, starts = text.encode_documents(docs2)
+  buf, starts = text.standardize_buffer(
+      buf, starts, "lower_and_strip_punctuation_unicode")
+  got = text.decode_documents(buf, starts)
+  assert got == ["école straße i̇qué 漢字 ab", "kelvin k"]
+  # The ASCII default leaves non-ASCII letters and punctuation alone.
+  buf, starts = text.encode_documents(docs)
+  buf, starts = text.standardize_buffer(buf, starts,
+                                        "lower_and_strip_punctuation")
+  assert text.decode_documents(buf, starts)[0] == (
+      "École «straße» İ¿qué 「漢字」 a—b")
+
+
+def test_bytes_inputs_are_validated():
+  buf, starts = text.encode_documents([b"caf\xc3\xa9", b"ok"])
+  assert text.decode_documents(buf, starts) == ["café", "ok"]
+  with pytest.raises(ValueError, match="element 1 is not valid utf-8"):
+    text.encode_documents([b"ok", b"bad \xff byte"], argname="inputs")
+  # A truncated sequence must not be completed by the next document.
+  with pytest.raises(ValueError, match="not valid utf-8"):
+    text.encode_documents([b"\xc3", b"\xa9"])
+  buf, starts = text.encode_documents([b"caf\xe9"], encoding="latin-1")
+  assert text.decode_documents(buf, starts) == ["café"]
+  with pytest.raises(ValueError, match="cannot be encoded as UTF-8"):
+    text.encode_documents(["lone \ud800 surrogate"])
+
+
+def test_as_text_array_rejects_numbers():
+  for bad in (np.arange(3), [1, 2], 3.5, [["a"], [2]]):
+    with pytest.raises(TypeError, match="str"):
+      text.as_text_array(bad, "inputs", "t")
+
+
+def _random_tokens(rng, n, max_len):
+  alphabet = np.frombuffer(b"abcde\x00\xff", np.uint8)
+  lengths = rng.integers(0, max_len + 1, n)
+  pool = [bytes(rng.choice(alphabet, size=k)) for k in lengths]
+  # Repeat tokens so that groups have several members.
+  return [pool[i] for i in rng.integers(0, n, 3 * n)]
+
+
+def _tokens_of(items):
+  data = b"".join(items)
+  offsets = np.zeros(len(items) + 1, np.int64)
+  np.cumsum([len(t) for t in items], out=offsets[1:])
+  return text.Tokens(np.frombuffer(data, np.uint8), offsets[:-1], offsets[1:],
+                     np.array([0, len(items)]))
+
+
+@pytest.mark.parametrize("max_len", [3, 7, 8, 9, 17, 40])
+def test_group_tokens_is_exact(max_len):
+  items = _random_tokens(np.random.default_rng(max_len), 300, max_len)
+  t = _tokens_of(items)
+  first, inverse = text.group_tokens(t.buf, t.starts, t.ends)
+  assert len(first) == len(set(items))
+  for i, g in enumerate(inverse):
+    assert items[first[g]] == items[i]
+
+
+def test_group_tokens_survives_hash_collisions(monkeypatch):
+  items = _random_tokens(np.random.default_rng(0), 200, 30)
+  t = _tokens_of(items)
+  # Every long token hashes alike: the byte check must catch it and regroup.
+  monkeypatch.setattr(text, "_long_hash",
+                      lambda r, s, l: np.full(len(s), 1 << 63, np.uint64))
+  first, inverse = text.group_tokens(t.buf, t.starts, t.ends)
+  assert len(first) == len(set(items))
+  for i, g in enumerate(inverse):
+    assert items[first[g]] == items[i]
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_table_lookup_is_exact(collide, monkeypatch):
+  rng = np.random.default_rng(1)
+  vocab = sorted(set(_random_tokens(rng, 400, 20)))
+  queries = _random_tokens(rng, 400, 20)
+  if collide:
+    monkeypatch.setattr(text, "_long_hash",
+                        lambda r, s, l: np.full(len(s), 1 << 63, np.uint64))
+  v = _tokens_of(vocab)
+  data = v.buf
+  offsets = np.concatenate([v.starts, v.ends[-1:]])
+  table = text.build_table(data, offsets)
+  got = text.table_lookup(table, data, offsets, _tokens_of(queries))
+  index = {tok: i for i, tok in enumerate(vocab)}
+  assert got.tolist() == [index.get(q, -1) for q in queries]
+
+
+def test_count_distinct_and_merge_counts():
+  rng = np.random.default_rng(2)
+  docs = [_random_tokens(rng, 5, 12)[:rng.integers(0, 8)] for _ in range(50)]
+  lengths = [len(d) for d in docs]
+  flat = [t for d in docs for t in d]
+  t = _tokens_of(flat)
+  t = t._replace(row_splits=np.concatenate([[0], np.cumsum(lengths)]))
+  data, offsets, counts, doc_counts = text.count_distinct(t, True)
+  blob = data.tobytes()
+  got = {blob[offsets[i]:offsets[i + 1]]: (counts[i], doc_counts[i])
+         for i in range(len(counts))}
+  want = {tok: (flat.count(tok), sum(tok in d for d in docs))
+          for tok in set(flat)}
+  assert got == want
+  merged = text.merge_counts((data, offsets, counts, doc_counts),
+                             (data, offsets, counts, doc_counts))
+  blob = merged[0].tobytes()
+  got2 = {blob[merged[1][i]:merged[1][i + 1]]: (merged[2][i], merged[3][i])
+          for i in range(len(merged[2]))}
+  assert got2 == {k: (2 * a, 2 * b) for k, (a, b) in want.items()}
