@@ -1,0 +1,1 @@
+"""Image transforms: sizing, geometric and colour augmentations."""

@@ -1,0 +1,355 @@
+"""Shared helpers for the image transforms.
+
+Layout: images are channels-last, either one image ``(height, width,
+channels)`` (HWC) or a batch ``(batch, height, width, channels)`` (NHWC). Every
+transform accepts both and returns the rank it was given.
+
+Value-range contract (as in dm_pix and Keras): geometric transforms and
+resizing are value-agnostic, they only move and interpolate pixels. Colour
+transforms take a ``value_range=(low, high)`` argument (Keras' default
+``(0, 255)``) saying what range the pixels are in, and keep their output in
+that range. Computation happens in floating point: integer images (``uint8``...)
+are converted to ``float32`` and come back in their own dtype, rounded and
+clipped to the dtype's range, as Keras does. Floating images keep their dtype.
+
+Inputs may also be Keras' dict form ``{"images", "labels",
+"segmentation_masks", "bounding_boxes"}``; :func:`split_inputs` takes the
+images out and rebuilds the same structure from the transformed parts.
+
+Randomness: :func:`example_keys` is the single place where a transform's key is
+turned into one key per example (``jax.random.split(key, batch)``), so every
+example draws its own parameters and the result is the same eagerly, under
+``jit``, under ``vmap`` and when sharded. A single HWC image is a batch of one.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Callable, Optional, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Array = Any
+
+DICT_KEYS = ("images", "labels", "segmentation_masks", "bounding_boxes")
+
+
+def to_batch(images: Array, where: str) -> Tuple[Array, Callable[[Array], Array]]:
+  """Returns ``images`` as an NHWC batch and a function restoring the rank.
+
+  Args:
+    images: an HWC image or an NHWC batch.
+    where: the calling transform's name, for error messages.
+
+  Returns:
+    ``(images4, unbatch)``: the rank-4 images and a function mapping a rank-4
+    result back to the rank of ``images``.
+
+  Raises:
+    ValueError: when ``images`` is not rank 3 or 4.
+  """
+  if not hasattr(images, "shape") or not hasattr(images, "dtype"):
+    images = jnp.asarray(images)
+  rank = len(images.shape)
+  if rank == 4:
+    return images, lambda y: y
+  if rank == 3:
+    return images[None], lambda y: y[0]
+  raise ValueError(
+      f"{where}: `images` must have rank 3 (height, width, channels) or 4 "
+      f"(batch, height, width, channels), got shape {tuple(images.shape)}.")
+
+
+def split_inputs(x: Any, where: str) -> Tuple[Array, Callable[..., Any]]:
+  """Takes the images out of ``x`` (an array or Keras' dict form).
+
+  Args:
+    x: an image array, or a dict whose keys are among ``"images"``
+      (required), ``"labels"``, ``"segmentation_masks"``, ``"bounding_boxes"``.
+    where: the calling transform's name, for error messages.
+
+  Returns:
+    ``(images, rebuild)``. ``rebuild(new_images, **parts)`` returns the same
+    structure as ``x`` with the images replaced and any other part given by
+    keyword (``labels=``, ``segmentation_masks=``, ``bounding_boxes=``)
+    replaced; parts not given pass through unchanged.
+
+  Example:
+    >>> images, rebuild = split_inputs({"images": x, "labels": y}, "t")
+    >>> out = rebuild(images * 2)          # {"images": 2x, "labels": y}
+  """
+  if isinstance(x, dict):
+    unknown = sorted(set(x) - set(DICT_KEYS))
+    if unknown:
+      raise ValueError(
+          f"{where}: unknown input key(s) {unknown}; a dict input may hold "
+          f"only {DICT_KEYS}.")
+    if "images" not in x:
+      raise ValueError(
+          f"{where}: a dict input needs an 'images' entry, got keys "
+          f"{sorted(x)}.")
+
+    def rebuild_dict(images, **parts):
+      bad = sorted(set(parts) - set(DICT_KEYS[1:]))
+      if bad:
+        raise ValueError(f"{where}: cannot rebuild unknown part(s) {bad}.")
+      out = dict(x)
+      out["images"] = images
+      for k, v in parts.items():
+        if k in x:
+          out[k] = v
+      return out
+
+    return x["images"], rebuild_dict
+
+  def rebuild_array(images, **parts):
+    del parts
+    return images
+
+  return x, rebuild_array
+
+
+def example_keys(key: Array, batch_size: int) -> Array:
+  """One PRNG key per example: ``jax.random.split(key, batch_size)``.
+
+  The only place the randomness contract is implemented: example ``i`` of a
+  batch draws its parameters from ``example_keys(key, batch)[i]``, whatever
+  the surrounding ``jit``/``vmap``/sharding.
+  """
+  return jax.random.split(key, batch_size)
+
+
+def _is_number(v: Any) -> bool:
+  return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def parse_factor(factor: Any,
+                 argname: str,
+                 where: str,
+                 *,
+                 min_value: Optional[float] = None,
+                 max_value: Optional[float] = None,
+                 symmetric: bool = True) -> Tuple[float, float]:
+  """Keras' factor convention: a number ``f`` or a pair ``(lower, upper)``.
+
+  Args:
+    factor: a number or a pair of numbers.
+    argname: the argument's name, for error messages.
+    where: the calling transform's name, for error messages.
+    min_value: the smallest allowed value (inclusive), or None.
+    max_value: the largest allowed value (inclusive), or None.
+    symmetric: a number ``f`` means ``(-|f|, |f|)`` when True (clamped to
+      ``min_value``, as Keras does), ``(0, f)`` when False.
+
+  Returns:
+    ``(lower, upper)`` as Python floats, ``lower <= upper`` (a pair is sorted,
+    as Keras sorts it).
+
+  Raises:
+    ValueError: not a number or a pair, or a value outside
+      ``[min_value, max_value]``.
+  """
+  bounds = (f"[{min_value if min_value is not None else '-inf'}, "
+            f"{max_value if max_value is not None else 'inf'}]")
+  msg = (f"{where}: `{argname}` must be a number or a pair of numbers in "
+         f"{bounds}, got {factor!r}.")
+  if isinstance(factor, (tuple, list)) or (
+      isinstance(factor, np.ndarray) and factor.shape == (2,)):
+    if len(factor) != 2 or not all(_is_number(v) or isinstance(v, np.number)
+                                   for v in factor):
+      raise ValueError(msg)
+    lower, upper = sorted(float(v) for v in factor)
+  elif _is_number(factor) or isinstance(factor, np.number):
+    f = float(factor)
+    if symmetric:
+      if f < 0 and min_value is not None and min_value >= 0:
+        raise ValueError(msg)
+      f = abs(f)
+      lower, upper = -f, f
+      if min_value is not None:
+        lower = max(lower, float(min_value))
+    else:
+      lower, upper = sorted((0.0, f))
+  else:
+    raise ValueError(msg)
+  if not (np.isfinite(lower) and np.isfinite(upper)):
+    raise ValueError(msg)
+  if min_value is not None and lower < min_value:
+    raise ValueError(msg)
+  if max_value is not None and upper > max_value:
+    raise ValueError(msg)
+  return lower, upper
+
+
+def check_value_range(value_range: Any, where: str) -> Tuple[float, float]:
+  """Checks ``value_range`` is a pair ``(low, high)`` with ``low < high``."""
+  msg = (f"{where}: `value_range` must be a pair (low, high) of numbers with "
+         f"low < high, got {value_range!r}.")
+  if not isinstance(value_range, (tuple, list, np.ndarray)) or len(
+      value_range) != 2:
+    raise ValueError(msg)
+  if not all(_is_number(v) or isinstance(v, np.number) for v in value_range):
+    raise ValueError(msg)
+  low, high = float(value_range[0]), float(value_range[1])
+  if not low < high:
+    raise ValueError(msg)
+  return low, high
+
+
+def to_float(images: Array) -> Array:
+  """Floating images unchanged; integer/bool images as ``float32``."""
+  images = jnp.asarray(images)
+  if jnp.issubdtype(images.dtype, jnp.floating):
+    return images
+  return images.astype(jnp.float32)
+
+
+def restore_dtype(y: Array, dtype: Any) -> Array:
+  """Casts a float result back to ``dtype``.
+
+  Integer dtypes are rounded (half to even) and clipped to the dtype's range,
+  as Keras does; bool is ``round(y) > 0``; floating dtypes are a plain cast.
+  """
+  dtype = jnp.dtype(dtype)
+  if jnp.issubdtype(dtype, jnp.floating):
+    return y.astype(dtype)
+  if dtype == jnp.bool_:
+    return jnp.round(y) > 0
+  info = jnp.iinfo(dtype)
+  y = jnp.clip(jnp.round(y), info.min, info.max)
+  return y.astype(dtype)
+
+
+# ---------------------------------------------------------------------------
+# Bounding boxes (Keras' dict form: {"boxes": (batch, n, 4), "labels": ...}).
+# ---------------------------------------------------------------------------
+
+BOX_FORMATS = ("xyxy", "yxyx", "xywh", "center_xywh", "center_yxhw",
+               "rel_xyxy", "rel_yxyx", "rel_xywh", "rel_center_xywh")
+
+
+def check_box_format(bounding_box_format: Any, where: str) -> Optional[str]:
+  """Validates a ``bounding_box_format`` argument (None is allowed)."""
+  if bounding_box_format is not None and bounding_box_format not in BOX_FORMATS:
+    raise ValueError(
+        f"{where}: `bounding_box_format` must be one of {BOX_FORMATS} or None, "
+        f"got {bounding_box_format!r}.")
+  return bounding_box_format
+
+
+def require_box_format(bounding_box_format: Optional[str], where: str) -> str:
+  """Raises the error Keras raises when boxes come without a format."""
+  if bounding_box_format is None:
+    raise ValueError(
+        f"{where}: the input has a 'bounding_boxes' entry but no "
+        f"`bounding_box_format` was given; pass e.g. "
+        f"`bounding_box_format='xyxy'` to the transform.")
+  return bounding_box_format
+
+
+def boxes_to_xyxy(boxes: Array, fmt: str, height: float, width: float) -> Array:
+  """Converts ``(..., 4)`` boxes in ``fmt`` to absolute ``xyxy`` pixels."""
+  a, b, c, d = (boxes[..., i] for i in range(4))
+  if fmt.startswith("rel_"):
+    sx, sy = width, height
+    fmt = fmt[4:]
+  else:
+    sx = sy = 1.0
+  if fmt == "xyxy":
+    x1, y1, x2, y2 = a, b, c, d
+  elif fmt == "yxyx":
+    y1, x1, y2, x2 = a, b, c, d
+  elif fmt == "xywh":
+    x1, y1, x2, y2 = a, b, a + c, b + d
+  elif fmt == "center_xywh":
+    x1, y1, x2, y2 = a - c / 2.0, b - d / 2.0, a + c / 2.0, b + d / 2.0
+  elif fmt == "center_yxhw":
+    x1, y1, x2, y2 = b - d / 2.0, a - c / 2.0, b + d / 2.0, a + c / 2.0
+  else:
+    raise ValueError(f"unknown bounding box format {fmt!r}")
+  return jnp.stack([x1 * sx, y1 * sy, x2 * sx, y2 * sy], axis=-1)
+
+
+def boxes_from_xyxy(boxes: Array, fmt: str, height: float,
+                    width: float) -> Array:
+  """Converts absolute ``xyxy`` boxes to ``fmt`` for an image of that size."""
+  x1, y1, x2, y2 = (boxes[..., i] for i in range(4))
+  if fmt.startswith("rel_"):
+    x1, x2 = x1 / width, x2 / width
+    y1, y2 = y1 / height, y2 / height
+    fmt = fmt[4:]
+  if fmt == "xyxy":
+    out = (x1, y1, x2, y2)
+  elif fmt == "yxyx":
+    out = (y1, x1, y2, x2)
+  elif fmt == "xywh":
+    out = (x1, y1, x2 - x1, y2 - y1)
+  elif fmt == "center_xywh":
+    out = ((x1 + x2) / 2.0, (y1 + y2) / 2.0, x2 - x1, y2 - y1)
+  elif fmt == "center_yxhw":
+    out = ((y1 + y2) / 2.0, (x1 + x2) / 2.0, y2 - y1, x2 - x1)
+  else:
+    raise ValueError(f"unknown bounding box format {fmt!r}")
+  return jnp.stack(out, axis=-1)
+
+
+def map_boxes(bounding_boxes: Any, fmt: str, in_hw: Tuple[int, int],
+              out_hw: Tuple[int, int], point_fn: Callable[..., Any],
+              batched: bool, where: str) -> Any:
+  """Moves boxes with a geometric transform and clips them to the output.
+
+  Args:
+    bounding_boxes: Keras' dict ``{"boxes": (batch, n, 4) or (n, 4),
+      "labels": (batch, n) or (n,)}`` (labels optional).
+    fmt: the boxes' format (one of :data:`BOX_FORMATS`).
+    in_hw: the input image's ``(height, width)``.
+    out_hw: the output image's ``(height, width)``.
+    point_fn: ``point_fn(x, y) -> (x, y)`` mapping continuous input pixel
+      coordinates (arrays of shape ``(batch, n, 4)``, the four corners) to
+      output coordinates; per-example parameters broadcast on axis 0.
+    batched: whether the images were a batch (boxes then carry a batch axis).
+    where: the calling transform's name, for error messages.
+
+  Returns:
+    The same dict with boxes moved (axis-aligned hull of the moved corners),
+    clipped to the output image, and labels set to -1 where a box's area
+    became 0 (as Keras' ``clip_to_image_size`` does).
+  """
+  if not isinstance(bounding_boxes, dict) or "boxes" not in bounding_boxes:
+    raise ValueError(
+        f"{where}: 'bounding_boxes' must be a dict with a 'boxes' entry of "
+        f"shape (batch, n, 4) (and optionally 'labels'), got "
+        f"{type(bounding_boxes).__name__}.")
+  boxes = jnp.asarray(bounding_boxes["boxes"])
+  want = 3 if batched else 2
+  if boxes.ndim != want or boxes.shape[-1] != 4:
+    raise ValueError(
+        f"{where}: bounding_boxes['boxes'] must have shape "
+        f"{'(batch, n, 4)' if batched else '(n, 4)'}, got {boxes.shape}.")
+  dtype = boxes.dtype if jnp.issubdtype(boxes.dtype, jnp.floating) else jnp.float32
+  boxes = boxes.astype(dtype)
+  if not batched:
+    boxes = boxes[None]
+  xyxy = boxes_to_xyxy(boxes, fmt, float(in_hw[0]), float(in_hw[1]))
+  x1, y1, x2, y2 = (xyxy[..., i] for i in range(4))
+  xs = jnp.stack([x1, x2, x1, x2], axis=-1)
+  ys = jnp.stack([y1, y1, y2, y2], axis=-1)
+  nx, ny = point_fn(xs, ys)
+  out_h, out_w = float(out_hw[0]), float(out_hw[1])
+  moved = jnp.stack([
+      jnp.clip(jnp.min(nx, axis=-1), 0.0, out_w),
+      jnp.clip(jnp.min(ny, axis=-1), 0.0, out_h),
+      jnp.clip(jnp.max(nx, axis=-1), 0.0, out_w),
+      jnp.clip(jnp.max(ny, axis=-1), 0.0, out_h),
+  ], axis=-1).astype(dtype)
+  area = (moved[..., 2] - moved[..., 0]) * (moved[..., 3] - moved[..., 1])
+  result = dict(bounding_boxes)
+  new_boxes = boxes_from_xyxy(moved, fmt, out_h, out_w).astype(dtype)
+  result["boxes"] = new_boxes if batched else new_boxes[0]
+  if "labels" in bounding_boxes:
+    labels = jnp.asarray(bounding_boxes["labels"])
+    keep = area > 0 if batched else (area > 0)[0]
+    result["labels"] = jnp.where(keep, labels, -1).astype(labels.dtype)
+  return result

@@ -1,0 +1,663 @@
+"""Random geometric augmentations: Keras' RandomFlip, RandomRotation,
+RandomZoom, RandomTranslation, RandomShear, RandomPerspective and
+RandomElasticTransform as keyed, jittable transforms.
+
+Every transform here maps output pixels to input pixels through a per-example
+``(3, 3)`` matrix about Keras' conventions (see ``resampling``); each exposes
+it as ``Transform.geometry`` so that :func:`prepro_core.chain` resamples a run
+of them once. ``random_elastic_transform`` is not affine and is applied on
+its own.
+
+Randomness: ``apply(state, x, key=key)`` draws each example's parameters from
+``jax.random.split(key, batch)[i]`` (a single HWC image is a batch of one), so
+eager, ``jit``, ``vmap`` and sharded runs agree; ``key=None`` (inference) is
+the identity.
+
+Deviations from Keras 3, all deliberate:
+
+* integer images come back in their dtype (rounded and clipped) where Keras
+  returns ``float32``;
+* ``random_elastic_transform`` draws independent x and y displacement fields
+  and one distortion scale per example (Keras' JAX backend reuses one seed
+  for both fields and draws one scale per batch).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import jax
+import jax.numpy as jnp
+
+from prepro_core._src.base import EmptyState
+from prepro_core._src.base import check_choice
+from prepro_core._src.base import make_transform
+from prepro_core._src.image import common
+from prepro_core._src.image import resampling
+
+Array = Any
+
+_DEG = math.pi / 180.0
+
+
+def _init_for(where: str):
+  def init(sample):
+    images = sample["images"] if isinstance(sample, dict) else sample
+    if len(getattr(images, "shape", jnp.shape(images))) not in (3, 4):
+      raise ValueError(
+          f"{where}: `sample` images must have rank 3 (height, width, "
+          f"channels) or 4 (batch, height, width, channels), got shape "
+          f"{tuple(jnp.shape(images))}.")
+    return EmptyState()
+  return init
+
+
+def _geometric_transform(name: str, matrices, *, interpolation: str,
+                         fill_mode: str, fill_value: float,
+                         bounding_box_format: Optional[str],
+                         projective: bool = False):
+  """A random transform that resamples through ``matrices``.
+
+  ``matrices(state, keys, height, width) -> (batch, 3, 3)``.
+  """
+  geometry = resampling.Geometry(
+      matrices=matrices, interpolation=interpolation, fill_mode=fill_mode,
+      fill_value=fill_value, projective=projective,
+      bounding_box_format=bounding_box_format)
+
+  # One compiled program per input shape: eager calls then cost one dispatch
+  # instead of one per primitive.
+  @jax.jit
+  def run(state, x, key):
+    return resampling.warp_inputs(
+        x, lambda b, h, w: matrices(state, common.example_keys(key, b), h, w),
+        interpolation=interpolation, fill_mode=fill_mode,
+        fill_value=fill_value, projective=projective,
+        bounding_box_format=bounding_box_format, where=name)
+
+  def apply(state, x, key=None):
+    if key is None:
+      return x
+    return run(state, x, key)
+
+  return make_transform(name, init=_init_for(name), apply=apply,
+                        is_random=True, geometry=geometry)
+
+
+def _uniform(keys: Array, lo: float, hi: float, shape=()) -> Array:
+  """One uniform draw in ``[lo, hi)`` per key (exactly ``lo`` when equal)."""
+  return jax.vmap(lambda k: jax.random.uniform(
+      k, shape, jnp.float32, minval=lo, maxval=hi))(keys)
+
+
+def _check_bbox(bounding_box_format, where):
+  return common.check_box_format(bounding_box_format, where)
+
+
+# ---------------------------------------------------------------------------
+# random_flip
+# ---------------------------------------------------------------------------
+
+HORIZONTAL = "horizontal"
+VERTICAL = "vertical"
+HORIZONTAL_AND_VERTICAL = "horizontal_and_vertical"
+
+
+def random_flip(mode: str = HORIZONTAL_AND_VERTICAL,
+                bounding_box_format: Optional[str] = None):
+  """Randomly flips images, like Keras' ``RandomFlip``.
+
+  Each example is flipped with probability 1/2. As in Keras 3,
+  ``"horizontal_and_vertical"`` draws one coin per example and flips both
+  axes together (a 180 degree rotation) or neither.
+
+  Args:
+    mode: ``"horizontal"``, ``"vertical"`` or ``"horizontal_and_vertical"``.
+    bounding_box_format: format of ``"bounding_boxes"`` in dict inputs.
+
+  Returns:
+    A random :class:`~prepro_core.Transform`.
+
+  Example:
+    >>> t = pc.random_flip("horizontal")
+    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+  """
+  where = "random_flip"
+  check_choice(mode, "mode", (HORIZONTAL, VERTICAL, HORIZONTAL_AND_VERTICAL),
+               where)
+  _check_bbox(bounding_box_format, where)
+  flip_x = mode in (HORIZONTAL, HORIZONTAL_AND_VERTICAL)
+  flip_y = mode in (VERTICAL, HORIZONTAL_AND_VERTICAL)
+
+  def draw(keys):
+    return _uniform(keys, 0.0, 1.0) <= 0.5
+
+  def matrices(state, keys, height, width):
+    del state
+    flips = draw(keys)
+    one = jnp.ones(flips.shape, jnp.float32)
+    zero = jnp.zeros(flips.shape, jnp.float32)
+    sx = jnp.where(flips & flip_x, -one, one)
+    sy = jnp.where(flips & flip_y, -one, one)
+    tx = jnp.where(flips & flip_x, float(width - 1), zero)
+    ty = jnp.where(flips & flip_y, float(height - 1), zero)
+    return resampling.affine_matrices(sx, zero, tx, zero, sy, ty)
+
+  geometry = resampling.Geometry(matrices=matrices,
+                                 bounding_box_format=bounding_box_format)
+
+  def flip4(images4, flips):
+    out = images4
+    sel = flips[:, None, None, None]
+    if flip_x:
+      out = jnp.where(sel, out[:, :, ::-1], out)
+    if flip_y:
+      out = jnp.where(sel, out[:, ::-1], out)
+    return out
+
+  def apply(state, x, key=None):
+    if key is None:
+      return x
+    return run(state, x, key)
+
+  @jax.jit
+  def run(state, x, key):
+    images, rebuild = common.split_inputs(x, where)
+    images4, unbatch = common.to_batch(images, where)
+    batch, height, width, _ = images4.shape
+    keys = common.example_keys(key, batch)
+    flips = draw(keys)
+    parts = {}
+    if isinstance(x, dict):
+      if "segmentation_masks" in x:
+        masks4, unbatch_m = common.to_batch(x["segmentation_masks"], where)
+        parts["segmentation_masks"] = unbatch_m(flip4(masks4, flips))
+      if "bounding_boxes" in x:
+        fmt = common.require_box_format(bounding_box_format, where)
+        parts["bounding_boxes"] = common.map_boxes(
+            x["bounding_boxes"], fmt, (height, width), (height, width),
+            resampling.matrix_point_fn(matrices(state, keys, height, width)),
+            batched=len(images.shape) == 4, where=where)
+    return rebuild(unbatch(flip4(images4, flips)), **parts)
+
+  return make_transform("random_flip", init=_init_for(where), apply=apply,
+                        is_random=True, geometry=geometry)
+
+
+# ---------------------------------------------------------------------------
+# Affine: rotation, zoom, translation, shear
+# ---------------------------------------------------------------------------
+
+
+def _resampling_args(where, fill_mode, interpolation, fill_value):
+  return (resampling.check_fill_mode(fill_mode, where),
+          resampling.check_interpolation(interpolation, where),
+          resampling.check_fill_value(fill_value, where))
+
+
+def _centred_affine(angle_deg, height, width):
+  """Keras' ``_compute_affine_matrix`` for a rotation about the centre."""
+  angle = angle_deg * jnp.float32(_DEG)
+  cx = 0.5 * (jnp.float32(width) - 1)
+  cy = 0.5 * (jnp.float32(height) - 1)
+  cos, sin = jnp.cos(angle), jnp.sin(angle)
+  a0, a1 = cos, -sin
+  b0, b1 = sin, cos
+  a2 = cx - cx * a0 - cy * a1
+  b2 = cy - cx * b0 - cy * b1
+  return resampling.affine_matrices(a0, a1, a2, b0, b1, b2)
+
+
+def random_rotation(factor, fill_mode: str = "reflect",
+                    interpolation: str = "bilinear", fill_value: float = 0.0,
+                    bounding_box_format: Optional[str] = None):
+  """Randomly rotates images about their centre, like Keras' ``RandomRotation``.
+
+  Args:
+    factor: a fraction of a full turn: ``f`` draws angles in
+      ``[-f * 360, f * 360]`` degrees, a pair ``(lower, upper)`` in
+      ``[lower * 360, upper * 360]``; values in ``[-1, 1]``. Positive angles
+      rotate counter-clockwise.
+    fill_mode: ``"reflect"``, ``"wrap"``, ``"constant"`` or ``"nearest"``.
+    interpolation: ``"bilinear"`` or ``"nearest"``.
+    fill_value: the value outside the image when ``fill_mode="constant"``.
+    bounding_box_format: format of ``"bounding_boxes"`` in dict inputs.
+
+  Returns:
+    A random :class:`~prepro_core.Transform` with a ``geometry``.
+
+  Example:
+    >>> t = pc.random_rotation(0.1)
+    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+  """
+  where = "random_rotation"
+  lo, hi = common.parse_factor(factor, "factor", where, min_value=-1.0,
+                               max_value=1.0)
+  fill_mode, interpolation, fill_value = _resampling_args(
+      where, fill_mode, interpolation, fill_value)
+  _check_bbox(bounding_box_format, where)
+
+  def matrices(state, keys, height, width):
+    del state
+    angle = _uniform(keys, lo * 360.0, hi * 360.0)
+    return _centred_affine(angle, height, width)
+
+  return _geometric_transform(where, matrices, interpolation=interpolation,
+                              fill_mode=fill_mode, fill_value=fill_value,
+                              bounding_box_format=bounding_box_format)
+
+
+def _zoom_factor(factor, argname, where):
+  lo, hi = common.parse_factor(factor, argname, where, max_value=1.0)
+  if lo <= -1.0:
+    raise ValueError(
+        f"{where}: `{argname}` values must be in (-1, 1] (a zoom of 1 + "
+        f"factor), got {factor!r}.")
+  return lo, hi
+
+
+def random_zoom(height_factor, width_factor=None, fill_mode: str = "reflect",
+                interpolation: str = "bilinear", fill_value: float = 0.0,
+                bounding_box_format: Optional[str] = None):
+  """Randomly zooms images about their centre, like Keras' ``RandomZoom``.
+
+  Args:
+    height_factor: ``f`` or ``(lower, upper)`` in ``(-1, 1]``; the vertical
+      zoom is drawn in ``[1 + lower, 1 + upper]`` (as Keras: positive values
+      zoom out, negative values zoom in).
+    width_factor: the same for the horizontal zoom; ``None`` zooms both axes
+      by the vertical draw (keeping the aspect ratio).
+    fill_mode: ``"reflect"``, ``"wrap"``, ``"constant"`` or ``"nearest"``.
+    interpolation: ``"bilinear"`` or ``"nearest"``.
+    fill_value: the value outside the image when ``fill_mode="constant"``.
+    bounding_box_format: format of ``"bounding_boxes"`` in dict inputs.
+
+  Returns:
+    A random :class:`~prepro_core.Transform` with a ``geometry``.
+
+  Example:
+    >>> t = pc.random_zoom(0.1)
+  """
+  where = "random_zoom"
+  h_lo, h_hi = _zoom_factor(height_factor, "height_factor", where)
+  w_range = (None if width_factor is None else
+             _zoom_factor(width_factor, "width_factor", where))
+  fill_mode, interpolation, fill_value = _resampling_args(
+      where, fill_mode, interpolation, fill_value)
+  _check_bbox(bounding_box_format, where)
+
+  def matrices(state, keys, height, width):
+    del state
+    hk = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
+    zh = _uniform(hk, 1.0 + h_lo, 1.0 + h_hi)
+    if w_range is None:
+      zw = zh
+    else:
+      wk = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
+      zw = _uniform(wk, 1.0 + w_range[0], 1.0 + w_range[1])
+    zero = jnp.zeros_like(zh)
+    x_off = ((jnp.float32(width) - 1.0) / 2.0) * (1.0 - zw)
+    y_off = ((jnp.float32(height) - 1.0) / 2.0) * (1.0 - zh)
+    return resampling.affine_matrices(zw, zero, x_off, zero, zh, y_off)
+
+  return _geometric_transform(where, matrices, interpolation=interpolation,
+                              fill_mode=fill_mode, fill_value=fill_value,
+                              bounding_box_format=bounding_box_format)
+
+
+def random_translation(height_factor, width_factor,
+                       fill_mode: str = "reflect",
+                       interpolation: str = "bilinear",
+                       fill_value: float = 0.0,
+                       bounding_box_format: Optional[str] = None):
+  """Randomly shifts images, like Keras' ``RandomTranslation``.
+
+  Args:
+    height_factor: ``f`` or ``(lower, upper)`` in ``[-1, 1]``: the vertical
+      shift is drawn in ``[lower * height, upper * height]`` pixels (positive
+      moves the content down).
+    width_factor: the same for the horizontal shift (positive moves right).
+    fill_mode: ``"reflect"``, ``"wrap"``, ``"constant"`` or ``"nearest"``.
+    interpolation: ``"bilinear"`` or ``"nearest"``.
+    fill_value: the value outside the image when ``fill_mode="constant"``.
+    bounding_box_format: format of ``"bounding_boxes"`` in dict inputs.
+
+  Returns:
+    A random :class:`~prepro_core.Transform` with a ``geometry``.
+
+  Example:
+    >>> t = pc.random_translation(0.1, 0.1)
+  """
+  where = "random_translation"
+  h_lo, h_hi = common.parse_factor(height_factor, "height_factor", where,
+                                   min_value=-1.0, max_value=1.0)
+  w_lo, w_hi = common.parse_factor(width_factor, "width_factor", where,
+                                   min_value=-1.0, max_value=1.0)
+  fill_mode, interpolation, fill_value = _resampling_args(
+      where, fill_mode, interpolation, fill_value)
+  _check_bbox(bounding_box_format, where)
+
+  def matrices(state, keys, height, width):
+    del state
+    hk = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
+    wk = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
+    ty = _uniform(hk, h_lo, h_hi) * jnp.float32(height)
+    tx = _uniform(wk, w_lo, w_hi) * jnp.float32(width)
+    one, zero = jnp.ones_like(tx), jnp.zeros_like(tx)
+    return resampling.affine_matrices(one, zero, -tx, zero, one, -ty)
+
+  return _geometric_transform(where, matrices, interpolation=interpolation,
+                              fill_mode=fill_mode, fill_value=fill_value,
+                              bounding_box_format=bounding_box_format)
+
+
+def shear_matrices(shear_x: Array, shear_y: Array) -> Array:
+  """Keras' shear matrix ``[[1, sx, 0], [sy, 1, 0], [0, 0, 1]]`` (about the
+  top-left corner, as Keras' ``RandomShear``)."""
+  one, zero = jnp.ones_like(shear_x), jnp.zeros_like(shear_x)
+  return resampling.affine_matrices(one, shear_x, zero, shear_y, one, zero)
+
+
+def random_shear(x_factor=0.0, y_factor=0.0, interpolation: str = "bilinear",
+                 fill_mode: str = "reflect", fill_value: float = 0.0,
+                 bounding_box_format: Optional[str] = None):
+  """Randomly shears images, like Keras' ``RandomShear``.
+
+  Each example draws ``sx`` in the ``x_factor`` range and ``sy`` in the
+  ``y_factor`` range, and with probability 1/2 negates both (Keras' random
+  direction). The output pixel ``(x, y)`` samples ``(x + sx * y, y + sy * x)``.
+
+  Args:
+    x_factor: ``f`` or ``(lower, upper)`` with values in ``[0, 1]``.
+    y_factor: the same for the vertical shear.
+    interpolation: ``"bilinear"`` or ``"nearest"``.
+    fill_mode: ``"reflect"``, ``"wrap"``, ``"constant"`` or ``"nearest"``.
+    fill_value: the value outside the image when ``fill_mode="constant"``.
+    bounding_box_format: format of ``"bounding_boxes"`` in dict inputs.
+
+  Returns:
+    A random :class:`~prepro_core.Transform` with a ``geometry``.
+
+  Example:
+    >>> t = pc.random_shear(x_factor=0.2)
+  """
+  where = "random_shear"
+  x_lo, x_hi = _unit_pair(x_factor, "x_factor", where)
+  y_lo, y_hi = _unit_pair(y_factor, "y_factor", where)
+  fill_mode, interpolation, fill_value = _resampling_args(
+      where, fill_mode, interpolation, fill_value)
+  _check_bbox(bounding_box_format, where)
+
+  def matrices(state, keys, height, width):
+    del state, height, width
+    k = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
+    sign = jnp.where(_uniform(k[:, 0], 0.0, 1.0) > 0.5, -1.0, 1.0)
+    sy = _uniform(k[:, 1], y_lo, y_hi) * sign
+    sx = _uniform(k[:, 2], x_lo, x_hi) * sign
+    return shear_matrices(sx, sy)
+
+  return _geometric_transform(where, matrices, interpolation=interpolation,
+                              fill_mode=fill_mode, fill_value=fill_value,
+                              bounding_box_format=bounding_box_format)
+
+
+def _unit_pair(factor, argname, where):
+  """Keras' shear factor: ``f`` -> ``(-f, f)``, elements in ``[0, 1]``."""
+  if isinstance(factor, (tuple, list)):
+    return common.parse_factor(factor, argname, where, min_value=0.0,
+                               max_value=1.0)
+  lo, hi = common.parse_factor(factor, argname, where, min_value=0.0,
+                               max_value=1.0, symmetric=False)
+  return -hi, hi
+
+
+# ---------------------------------------------------------------------------
+# random_perspective
+# ---------------------------------------------------------------------------
+
+
+def _square_to_quad(q: Array) -> Array:
+  """``(batch, 3, 3)`` homographies mapping the unit square's corners
+  ``(0, 0), (1, 0), (0, 1), (1, 1)`` to the quads ``q`` (``(batch, 4, 2)``,
+  same corner order) in closed form (Heckbert, 1989)."""
+  x0, y0 = q[:, 0, 0], q[:, 0, 1]     # (0, 0)
+  x1, y1 = q[:, 1, 0], q[:, 1, 1]     # (1, 0)
+  x3, y3 = q[:, 2, 0], q[:, 2, 1]     # (0, 1)
+  x2, y2 = q[:, 3, 0], q[:, 3, 1]     # (1, 1)
+  sx = x0 - x1 + x2 - x3
+  sy = y0 - y1 + y2 - y3
+  dx1, dx2 = x1 - x2, x3 - x2
+  dy1, dy2 = y1 - y2, y3 - y2
+  den = dx1 * dy2 - dx2 * dy1
+  g = (sx * dy2 - dx2 * sy) / den
+  h = (dx1 * sy - sx * dy1) / den
+  rows = [
+      jnp.stack([x1 - x0 + g * x1, x3 - x0 + h * x3, x0], axis=-1),
+      jnp.stack([y1 - y0 + g * y1, y3 - y0 + h * y3, y0], axis=-1),
+      jnp.stack([g, h, jnp.ones_like(g)], axis=-1),
+  ]
+  return jnp.stack(rows, axis=-2)
+
+
+def _inverse3(m: Array) -> Array:
+  """Inverse of ``(batch, 3, 3)`` matrices up to scale (the adjugate)."""
+  c = lambda i, j: m[:, i, j]
+  rows = [
+      [c(1, 1) * c(2, 2) - c(1, 2) * c(2, 1), c(0, 2) * c(2, 1) - c(0, 1) * c(2, 2),
+       c(0, 1) * c(1, 2) - c(0, 2) * c(1, 1)],
+      [c(1, 2) * c(2, 0) - c(1, 0) * c(2, 2), c(0, 0) * c(2, 2) - c(0, 2) * c(2, 0),
+       c(0, 2) * c(1, 0) - c(0, 0) * c(1, 2)],
+      [c(1, 0) * c(2, 1) - c(1, 1) * c(2, 0), c(0, 1) * c(2, 0) - c(0, 0) * c(2, 1),
+       c(0, 0) * c(1, 1) - c(0, 1) * c(1, 0)],
+  ]
+  return jnp.stack([jnp.stack(r, axis=-1) for r in rows], axis=-2)
+
+
+def homography_matrices(start_points: Array, end_points: Array) -> Array:
+  """``(batch, 3, 3)`` matrices mapping ``end_points`` to ``start_points``.
+
+  Points are ``(batch, 4, 2)`` as ``(x, y)`` in Keras' corner order
+  (top-left, top-right, bottom-left, bottom-right). The same homography as
+  Keras' ``compute_homography_matrix`` (normalised so that the last entry is
+  1), computed in closed form through the unit square rather than by
+  solving an 8x8 system.
+  """
+  hi = _square_to_quad(start_points.astype(jnp.float32))
+  he = _square_to_quad(end_points.astype(jnp.float32))
+  m = jnp.matmul(hi, _inverse3(he), precision=jax.lax.Precision.HIGHEST)
+  return m / m[:, 2:3, 2:3]
+
+
+def random_perspective(factor=1.0, scale=1.0, interpolation: str = "bilinear",
+                       fill_value: float = 0.0,
+                       bounding_box_format: Optional[str] = None):
+  """Random perspective warps, like Keras' ``RandomPerspective``.
+
+  Each example is warped with probability ``p`` drawn in the ``factor`` range.
+  The corners ``(0, 0), (w-1, 0), (0, h-1), (w-1, h-1)`` move to
+  ``corner * (1 + d)`` with ``d`` uniform in ``[-scale/2, scale/2]`` per
+  coordinate (so, as in Keras, the top-left corner stays put). Outside the
+  image is ``fill_value``.
+
+  Args:
+    factor: ``f`` (``[0, f]``) or ``(lower, upper)`` in ``[0, 1]``: the
+      probability of warping an example.
+    scale: in ``[0, 1]``, the size of the corner displacements.
+    interpolation: ``"bilinear"`` or ``"nearest"``.
+    fill_value: the value outside the image.
+    bounding_box_format: format of ``"bounding_boxes"`` in dict inputs.
+
+  Returns:
+    A random :class:`~prepro_core.Transform` with a ``geometry``.
+
+  Example:
+    >>> t = pc.random_perspective(factor=0.5, scale=0.2)
+  """
+  where = "random_perspective"
+  f_lo, f_hi = common.parse_factor(factor, "factor", where, min_value=0.0,
+                                   max_value=1.0, symmetric=False)
+  if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (
+      0.0 <= scale <= 1.0):
+    raise ValueError(
+        f"{where}: `scale` must be a number in [0, 1], got {scale!r}.")
+  scale = float(scale)
+  interpolation = resampling.check_interpolation(interpolation, where)
+  fill_value = resampling.check_fill_value(fill_value, where)
+  _check_bbox(bounding_box_format, where)
+
+  def matrices(state, keys, height, width):
+    del state
+    k = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
+    prob = _uniform(k[:, 0], f_lo, f_hi)
+    apply_it = _uniform(k[:, 1], 0.0, 1.0) < prob
+    d = _uniform(k[:, 2], -0.5 * scale, 0.5 * scale, shape=(4, 2))
+    w1, h1 = float(width - 1), float(height - 1)
+    start = jnp.asarray([[0.0, 0.0], [w1, 0.0], [0.0, h1], [w1, h1]],
+                        jnp.float32)
+    start = jnp.broadcast_to(start, d.shape)
+    end = start + start * d
+    m = homography_matrices(start, end)
+    return jnp.where(apply_it[:, None, None], m,
+                     resampling.identity_matrices(m.shape[0]))
+
+  return _geometric_transform(where, matrices, interpolation=interpolation,
+                              fill_mode="constant", fill_value=fill_value,
+                              bounding_box_format=bounding_box_format,
+                              projective=True)
+
+
+# ---------------------------------------------------------------------------
+# random_elastic_transform (not affine: no geometry)
+# ---------------------------------------------------------------------------
+
+
+def _blur_matrices(size: int, sigma: Array, kernel_size: int) -> Array:
+  """``(n, size, size)`` banded matrices applying a Gaussian of std
+  ``sigma`` (one per row of ``sigma``) over a ``kernel_size`` window with
+  ``SAME`` zero padding, i.e. Keras' ``gaussian_blur`` along one axis."""
+  half = (kernel_size - 1) / 2.0
+  r = jnp.arange(kernel_size, dtype=jnp.float32) - half
+  norm = jnp.sum(jnp.exp(-0.5 * (r[None, :] / sigma[:, None]) ** 2), axis=1)
+  idx = jnp.arange(size, dtype=jnp.float32)
+  d = idx[None, :] - idx[:, None]                       # (size, size): j - i
+  w = jnp.exp(-0.5 * (d[None] / sigma[:, None, None]) ** 2)
+  w = jnp.where(jnp.abs(d)[None] <= half, w, 0.0)
+  return w / norm[:, None, None]
+
+
+def _blur_fields(fields: Array, sigma: Array, kernel_size: int) -> Array:
+  """Gaussian blur of ``(n, h, w)`` fields, each with its own ``sigma``.
+
+  Separable: ``G_h @ field @ G_w^T`` with banded matrices (cheaper to compile
+  and run than a grouped convolution with one group per field).
+  """
+  _, h, w = fields.shape
+  gh = _blur_matrices(h, sigma, kernel_size)
+  gw = _blur_matrices(w, sigma, kernel_size)
+  hp = jax.lax.Precision.HIGHEST
+  out = jnp.einsum("nij,njk->nik", gh, fields, precision=hp)
+  return jnp.einsum("nik,nlk->nil", out, gw, precision=hp)
+
+
+def random_elastic_transform(factor=1.0, scale=1.0,
+                             interpolation: str = "bilinear",
+                             fill_mode: str = "reflect",
+                             fill_value: float = 0.0,
+                             value_range=(0, 255),
+                             bounding_box_format: Optional[str] = None):
+  """Random elastic distortions, like Keras' ``RandomElasticTransform``.
+
+  Each example is distorted with probability ``p`` drawn in the ``factor``
+  range. Its distortion ``d`` is drawn in the ``scale`` range; the
+  displacement fields are Gaussian noise (std ``sigma``) blurred with a
+  Gaussian of std ``sigma = 0.05 * d * min(h, w)`` and multiplied by
+  ``alpha = 0.1 * d * max(h, w)``, as in Keras. The result is clipped to
+  ``value_range``. Segmentation masks follow with nearest sampling; bounding
+  boxes are not supported (the warp is not affine).
+
+  Deviations from Keras (its JAX backend): the x and y fields are independent
+  (Keras draws both from one seed, so they are equal), ``d`` is drawn per
+  example (Keras: per batch), and the blur window is sized for the largest
+  ``d`` so that shapes are static under ``jit``.
+
+  Args:
+    factor: ``f`` (``[0, f]``) or ``(lower, upper)`` in ``[0, 1]``.
+    scale: ``s`` (``[0, s]``) or ``(lower, upper)`` in ``[0, 1]``.
+    interpolation: ``"bilinear"`` or ``"nearest"``.
+    fill_mode: ``"reflect"``, ``"wrap"``, ``"constant"`` or ``"nearest"``.
+    fill_value: the value outside the image when ``fill_mode="constant"``.
+    value_range: ``(low, high)`` the output is clipped to.
+    bounding_box_format: accepted for signature parity; boxes raise.
+
+  Returns:
+    A random :class:`~prepro_core.Transform` (no ``geometry``).
+
+  Example:
+    >>> t = pc.random_elastic_transform(factor=1.0, scale=0.5)
+  """
+  where = "random_elastic_transform"
+  f_lo, f_hi = common.parse_factor(factor, "factor", where, min_value=0.0,
+                                   max_value=1.0, symmetric=False)
+  s_lo, s_hi = common.parse_factor(scale, "scale", where, min_value=0.0,
+                                   max_value=1.0, symmetric=False)
+  fill_mode, interpolation, fill_value = _resampling_args(
+      where, fill_mode, interpolation, fill_value)
+  low, high = common.check_value_range(value_range, where)
+  _check_bbox(bounding_box_format, where)
+
+  def apply(state, x, key=None):
+    del state
+    if key is None or s_hi == 0.0 or f_hi == 0.0:
+      return x
+    return run(x, key)
+
+  @jax.jit
+  def run(x, key):
+    images, rebuild = common.split_inputs(x, where)
+    if isinstance(x, dict) and "bounding_boxes" in x:
+      raise ValueError(
+          f"{where}: bounding boxes are not supported (an elastic warp does "
+          f"not keep boxes axis-aligned); drop 'bounding_boxes' first.")
+    images4, unbatch = common.to_batch(images, where)
+    batch, height, width, _ = images4.shape
+    keys = common.example_keys(key, batch)
+    k = jax.vmap(lambda k: jax.random.split(k, 4))(keys)
+    prob = _uniform(k[:, 0], f_lo, f_hi)
+    apply_it = _uniform(k[:, 1], 0.0, 1.0) < prob
+    d = _uniform(k[:, 2], s_lo, s_hi)
+    alpha = max(height, width) * 0.1 * d
+    sigma = min(height, width) * 0.05 * d
+    kernel_size = int(6 * min(height, width) * 0.05 * s_hi) | 1
+    noise = jax.vmap(lambda kk: jax.random.normal(
+        kk, (2, height, width), jnp.float32))(k[:, 3])   # (b, 2, h, w)
+    noise = noise * sigma[:, None, None, None]
+    safe_sigma = jnp.maximum(jnp.repeat(sigma, 2), 1e-6)
+    fields = _blur_fields(noise.reshape(2 * batch, height, width), safe_sigma,
+                          kernel_size).reshape(batch, 2, height, width)
+    dx = alpha[:, None, None] * fields[:, 0]
+    dy = alpha[:, None, None] * fields[:, 1]
+    yy = jnp.arange(height, dtype=jnp.float32)[None, :, None]
+    xx = jnp.arange(width, dtype=jnp.float32)[None, None, :]
+    y_in = yy + dy
+    x_in = xx + dx
+    sel = apply_it[:, None, None, None]
+
+    def warp(imgs4, interp, clip):
+      f = common.to_float(imgs4)
+      out = resampling.sample_coordinates(
+          f, y_in, x_in, interpolation=interp, fill_mode=fill_mode,
+          fill_value=fill_value)
+      out = jnp.where(sel, out, f)
+      if clip:
+        out = jnp.clip(out, low, high)
+      return common.restore_dtype(out, imgs4.dtype)
+
+    parts = {}
+    if isinstance(x, dict) and "segmentation_masks" in x:
+      masks4, unbatch_m = common.to_batch(x["segmentation_masks"], where)
+      parts["segmentation_masks"] = unbatch_m(warp(masks4, "nearest", False))
+    return rebuild(unbatch(warp(images4, interpolation, True)), **parts)
+
+  return make_transform(where, init=_init_for(where), apply=apply,
+                        is_random=True)

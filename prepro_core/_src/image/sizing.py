@@ -1,0 +1,300 @@
+"""Resizing and cropping: Keras' Resizing, CenterCrop and RandomCrop.
+
+All three change the image size; none has a ``geometry`` (they do not fuse
+with the same-size geometric transforms). Resampling uses
+``jax.image.resize``, exactly what Keras' JAX backend calls, so float outputs
+match Keras. Integer images come back in their dtype, rounded (half to even)
+and clipped, as Keras' ``Resizing`` does (Keras' crops return ``float32``;
+here they keep the input dtype).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+import jax
+import jax.numpy as jnp
+
+from prepro_core._src.base import EmptyState
+from prepro_core._src.base import check_choice
+from prepro_core._src.base import check_positive_int
+from prepro_core._src.base import make_transform
+from prepro_core._src.image import common
+
+Array = Any
+
+RESIZE_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "lanczos3",
+                         "lanczos5")
+
+
+def _init_for(where: str):
+  def init(sample):
+    images = sample["images"] if isinstance(sample, dict) else sample
+    if len(getattr(images, "shape", jnp.shape(images))) not in (3, 4):
+      raise ValueError(
+          f"{where}: `sample` images must have rank 3 (height, width, "
+          f"channels) or 4 (batch, height, width, channels), got shape "
+          f"{tuple(jnp.shape(images))}.")
+    return EmptyState()
+  return init
+
+
+def _aspect_crop_box(height: int, width: int, target_h: int,
+                     target_w: int) -> Tuple[int, int, int, int]:
+  """Keras' centred crop window with the target's aspect ratio:
+  ``(h_start, w_start, crop_h, crop_w)``."""
+  crop_h = int(float(width * target_h) / target_w)
+  crop_h = max(min(height, crop_h), 1)
+  crop_w = int(float(height * target_w) / target_h)
+  crop_w = max(min(width, crop_w), 1)
+  return (int(float(height - crop_h) / 2), int(float(width - crop_w) / 2),
+          crop_h, crop_w)
+
+
+def _resize4(images4: Array, size: Tuple[int, int], method: str,
+             antialias: bool) -> Array:
+  """``jax.image.resize`` of a float NHWC batch to ``size``."""
+  b, _, _, c = images4.shape
+  return jax.image.resize(images4, (b, size[0], size[1], c), method=method,
+                          antialias=antialias)
+
+
+def _resize_structure(x: Any, where: str, size: Tuple[int, int],
+                      interpolation: str, antialias: bool,
+                      crop_to_aspect_ratio: bool, pad_to_aspect_ratio: bool,
+                      fill_value: float, bounding_box_format: Optional[str]):
+  images, rebuild = common.split_inputs(x, where)
+  images4, unbatch = common.to_batch(images, where)
+  _, height, width, _ = images4.shape
+  th, tw = size
+
+  # The region of the (cropped or padded) input that is stretched to `size`,
+  # in input pixels: rows [top, top + rh), cols [left, left + rw).
+  if crop_to_aspect_ratio:
+    top, left, rh, rw = _aspect_crop_box(height, width, th, tw)
+    pad_h = pad_w = 0
+  elif pad_to_aspect_ratio:
+    ph = max(height, int(float(width * th) / tw))
+    pw = max(width, int(float(height * tw) / th))
+    pad_h = int(float(ph - height) / 2)
+    pad_w = int(float(pw - width) / 2)
+    if pad_h > 0:
+      pad_w = 0  # Keras pads one axis only, the height first.
+    top, left = -pad_h, -pad_w
+    rh, rw = height + 2 * pad_h, width + 2 * pad_w
+  else:
+    top, left, rh, rw, pad_h, pad_w = 0, 0, height, width, 0, 0
+
+  def resize(imgs4, method):
+    f = common.to_float(imgs4)
+    if crop_to_aspect_ratio:
+      f = f[:, top:top + rh, left:left + rw]
+    elif pad_h or pad_w:
+      f = jnp.pad(f, ((0, 0), (pad_h, pad_h), (pad_w, pad_w), (0, 0)),
+                  constant_values=jnp.asarray(fill_value, f.dtype))
+    return common.restore_dtype(_resize4(f, size, method, antialias),
+                                imgs4.dtype)
+
+  parts = {}
+  if isinstance(x, dict):
+    if "segmentation_masks" in x:
+      masks4, unbatch_m = common.to_batch(x["segmentation_masks"], where)
+      parts["segmentation_masks"] = unbatch_m(resize(masks4, "nearest"))
+    if "bounding_boxes" in x:
+      fmt = common.require_box_format(bounding_box_format, where)
+      sy, sx = th / rh, tw / rw
+      parts["bounding_boxes"] = common.map_boxes(
+          x["bounding_boxes"], fmt, (height, width), size,
+          lambda px, py: ((px - left) * sx, (py - top) * sy),
+          batched=len(images.shape) == 4, where=where)
+  return rebuild(unbatch(resize(images4, interpolation)), **parts)
+
+
+def resizing(height: int, width: int, interpolation: str = "bilinear",
+             crop_to_aspect_ratio: bool = False,
+             pad_to_aspect_ratio: bool = False, fill_mode: str = "constant",
+             fill_value: float = 0.0, antialias: bool = False,
+             bounding_box_format: Optional[str] = None):
+  """Resizes images to ``(height, width)``, like Keras' ``Resizing``.
+
+  Args:
+    height: output height, an int >= 1.
+    width: output width, an int >= 1.
+    interpolation: ``"bilinear"``, ``"nearest"``, ``"bicubic"``,
+      ``"lanczos3"`` or ``"lanczos5"``.
+    crop_to_aspect_ratio: first crop the largest centred window with the
+      target aspect ratio (no distortion).
+    pad_to_aspect_ratio: first pad the short side evenly with ``fill_value``
+      to the target aspect ratio (no distortion).
+    fill_mode: only ``"constant"`` (as Keras).
+    fill_value: padding value for ``pad_to_aspect_ratio``.
+    antialias: filter when downsampling (``jax.image.resize``'s antialias).
+    bounding_box_format: format of ``"bounding_boxes"`` in dict inputs.
+
+  Returns:
+    A deterministic :class:`~prepro_core.Transform`.
+
+  Example:
+    >>> t = pc.resizing(64, 64)
+    >>> y = t.apply(t.init(x), x)      # (..., 64, 64, channels)
+  """
+  where = "resizing"
+  height = check_positive_int(height, "height", where)
+  width = check_positive_int(width, "width", where)
+  check_choice(interpolation, "interpolation", RESIZE_INTERPOLATIONS, where)
+  check_choice(fill_mode, "fill_mode", ("constant",), where)
+  if crop_to_aspect_ratio and pad_to_aspect_ratio:
+    raise ValueError(
+        f"{where}: only one of `crop_to_aspect_ratio` and "
+        f"`pad_to_aspect_ratio` can be True.")
+  if isinstance(fill_value, bool) or not isinstance(fill_value, (int, float)):
+    raise TypeError(f"{where}: `fill_value` must be a number, got "
+                    f"{fill_value!r}.")
+  common.check_box_format(bounding_box_format, where)
+
+  def apply(state, x, key=None):
+    del state, key
+    return _resize_structure(x, where, (height, width), interpolation,
+                             bool(antialias), bool(crop_to_aspect_ratio),
+                             bool(pad_to_aspect_ratio), float(fill_value),
+                             bounding_box_format)
+
+  return make_transform(where, init=_init_for(where), apply=apply)
+
+
+def _center_crop_structure(x: Any, where: str, size: Tuple[int, int],
+                           bounding_box_format: Optional[str]):
+  images = x["images"] if isinstance(x, dict) else x
+  shape = jnp.shape(images)
+  if len(shape) not in (3, 4):
+    common.to_batch(images, where)  # raises the rank error
+  height, width = shape[-3], shape[-2]
+  th, tw = size
+  if height < th or width < tw:
+    # Keras: an image smaller than the crop is resized (smart_resize).
+    return _resize_structure(x, where, size, "bilinear", False, True, False,
+                             0.0, bounding_box_format)
+  return _crop_structure(x, where, size, None, bounding_box_format)
+
+
+def _crop_structure(x: Any, where: str, size: Tuple[int, int],
+                    offsets: Optional[Array],
+                    bounding_box_format: Optional[str]):
+  """Crops ``size`` at per-example ``offsets`` ``(batch, 2)`` (centre when
+  None) from images (and masks, boxes) at least that large."""
+  images, rebuild = common.split_inputs(x, where)
+  images4, unbatch = common.to_batch(images, where)
+  batch, height, width, _ = images4.shape
+  th, tw = size
+  if offsets is None:
+    offsets = jnp.broadcast_to(
+        jnp.asarray([(height - th) // 2, (width - tw) // 2], jnp.int32),
+        (batch, 2))
+
+  def crop(imgs4):
+    c = imgs4.shape[-1]
+    return jax.vmap(lambda im, o: jax.lax.dynamic_slice(
+        im, (o[0], o[1], 0), (th, tw, c)))(imgs4, offsets)
+
+  parts = {}
+  if isinstance(x, dict):
+    if "segmentation_masks" in x:
+      masks4, unbatch_m = common.to_batch(x["segmentation_masks"], where)
+      parts["segmentation_masks"] = unbatch_m(crop(masks4))
+    if "bounding_boxes" in x:
+      fmt = common.require_box_format(bounding_box_format, where)
+      oy = offsets[:, 0].astype(jnp.float32)[:, None, None]
+      ox = offsets[:, 1].astype(jnp.float32)[:, None, None]
+      parts["bounding_boxes"] = common.map_boxes(
+          x["bounding_boxes"], fmt, (height, width), size,
+          lambda px, py: (px - ox, py - oy),
+          batched=len(images.shape) == 4, where=where)
+  return rebuild(unbatch(crop(images4)), **parts)
+
+
+def center_crop(height: int, width: int,
+                bounding_box_format: Optional[str] = None):
+  """Crops the centre ``(height, width)`` window, like Keras' ``CenterCrop``.
+
+  An image smaller than the crop in either dimension is instead resized to
+  ``(height, width)`` after cropping its centre to the target aspect ratio
+  (Keras' ``smart_resize``, bilinear).
+
+  Args:
+    height: crop height, an int >= 1.
+    width: crop width, an int >= 1.
+    bounding_box_format: format of ``"bounding_boxes"`` in dict inputs.
+
+  Returns:
+    A deterministic :class:`~prepro_core.Transform`.
+
+  Example:
+    >>> t = pc.center_crop(24, 24)
+  """
+  where = "center_crop"
+  height = check_positive_int(height, "height", where)
+  width = check_positive_int(width, "width", where)
+  common.check_box_format(bounding_box_format, where)
+
+  def apply(state, x, key=None):
+    del state, key
+    return _center_crop_structure(x, where, (height, width),
+                                  bounding_box_format)
+
+  return make_transform(where, init=_init_for(where), apply=apply)
+
+
+def random_crop(height: int, width: int,
+                bounding_box_format: Optional[str] = None):
+  """Randomly crops ``(height, width)`` windows, like Keras' ``RandomCrop``.
+
+  With a key, each example gets its own uniformly drawn offset. With
+  ``key=None`` (inference) the centre window is taken, so the output shape
+  is the same in training and inference (deviation: Keras returns the input
+  unchanged at inference). An image smaller than the crop in either
+  dimension is resized as :func:`center_crop` does, as Keras does.
+  Deviation: where Keras only randomizes when the image is strictly larger
+  in both dimensions, offsets here are random along every dimension with
+  room to move.
+
+  Args:
+    height: crop height, an int >= 1.
+    width: crop width, an int >= 1.
+    bounding_box_format: format of ``"bounding_boxes"`` in dict inputs.
+
+  Returns:
+    A random :class:`~prepro_core.Transform`.
+
+  Example:
+    >>> t = pc.random_crop(24, 24)
+    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+  """
+  where = "random_crop"
+  height = check_positive_int(height, "height", where)
+  width = check_positive_int(width, "width", where)
+  common.check_box_format(bounding_box_format, where)
+
+  def apply(state, x, key=None):
+    del state
+    if key is None:
+      return _center_crop_structure(x, where, (height, width),
+                                    bounding_box_format)
+    images = x["images"] if isinstance(x, dict) else x
+    shape = jnp.shape(images)
+    if len(shape) not in (3, 4):
+      common.to_batch(images, where)  # raises the rank error
+    in_h, in_w = shape[-3], shape[-2]
+    if in_h < height or in_w < width:
+      return _center_crop_structure(x, where, (height, width),
+                                    bounding_box_format)
+    batch = shape[0] if len(shape) == 4 else 1
+    keys = common.example_keys(key, batch)
+    u = jax.vmap(lambda k: jax.random.uniform(k, (2,), jnp.float32))(keys)
+    room = jnp.asarray([in_h - height + 1, in_w - width + 1], jnp.float32)
+    offsets = jnp.minimum(jnp.floor(u * room).astype(jnp.int32),
+                          (room - 1).astype(jnp.int32))
+    return _crop_structure(x, where, (height, width), offsets,
+                           bounding_box_format)
+
+  return make_transform(where, init=_init_for(where), apply=apply,
+                        is_random=True)
