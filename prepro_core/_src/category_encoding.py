@@ -1,0 +1,94 @@
+"""Category encoding: integer ids to one-hot, multi-hot or count vectors.
+
+Matches Keras' ``CategoryEncoding``: ids must lie in ``[0, num_tokens)``;
+``one_hot`` adds a trailing axis of ``num_tokens`` (replacing a trailing axis
+of size 1); ``multi_hot`` and ``count`` treat the last axis as one sample, so a
+rank-1 input is one sample and a rank-2 input a batch. Output is float32 (or
+the dtype of ``count_weights``). The encoding is the kernel shared with
+discretization and the lookups (``encoding.encode_ids``).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from prepro_core._src import base
+from prepro_core._src import encoding
+
+_WHERE = "category_encoding"
+_MODES = ("one_hot", "multi_hot", "count")
+
+
+def category_encoding(num_tokens: int,
+                      output_mode: str = "multi_hot",
+                      sparse: bool = False) -> base.Transform:
+  """Encodes integer ids in ``[0, num_tokens)``, like Keras' layer.
+
+  Args:
+    num_tokens: the number of ids (output width); ids must lie in
+      ``[0, num_tokens)``.
+    output_mode: ``"one_hot"``, ``"multi_hot"`` (default) or ``"count"``.
+    sparse: must be False: outputs are dense arrays.
+
+  Returns:
+    A :class:`~prepro_core.Transform`. ``apply(state, x, key=None,
+    count_weights=None)`` takes ids of rank 0, 1 or 2; ``count_weights``
+    (``"count"`` mode only) has ``x``'s shape and is summed instead of ones.
+    Out-of-range ids raise ``ValueError`` when ``x`` is concrete; under
+    ``jit`` they encode to zeros.
+
+  Example:
+    >>> import numpy as np, prepro_core as pc
+    >>> t = pc.category_encoding(num_tokens=4, output_mode="one_hot")
+    >>> state = t.init(np.zeros((4,), np.int32))
+    >>> np.asarray(t.apply(state, np.array([3, 2, 0, 1])))
+    array([[0., 0., 0., 1.],
+           [0., 0., 1., 0.],
+           [1., 0., 0., 0.],
+           [0., 1., 0., 0.]], dtype=float32)
+  """
+  if output_mode == "binary":  # Keras' deprecated name
+    output_mode = "multi_hot"
+  base.check_choice(output_mode, "output_mode", _MODES, _WHERE)
+  num_tokens = base.check_positive_int(num_tokens, "num_tokens", _WHERE)
+  if sparse:
+    raise ValueError(
+        f"{_WHERE}: `sparse=True` is not supported; outputs are dense arrays "
+        f"(use jax.experimental.sparse.BCOO.fromdense on the output if "
+        f"needed).")
+
+  def init(sample):
+    del sample  # nothing depends on the data
+    return base.EmptyState()
+
+  def apply(state, x, key=None, count_weights=None):
+    del state, key  # deterministic, stateless
+    dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+    if not np.issubdtype(dtype, np.integer):
+      raise TypeError(
+          f"{_WHERE}.apply: `x` must hold integer ids, got dtype {dtype}.")
+    if np.ndim(x) > 2:
+      raise ValueError(
+          f"{_WHERE}.apply: `x` must have rank 0, 1 or 2 (Keras encodes up to "
+          f"rank-2 outputs), got shape {np.shape(x)}.")
+    encoding.check_ids_in_range(x, num_tokens, "x", f"{_WHERE}.apply")
+    if count_weights is not None:
+      if output_mode != "count":
+        raise ValueError(
+            f"{_WHERE}.apply: `count_weights` is only used when "
+            f"`output_mode='count'`, got output_mode={output_mode!r}.")
+      count_weights = jnp.asarray(count_weights).astype(jnp.float32)
+      if count_weights.shape != np.shape(x):
+        raise ValueError(
+            f"{_WHERE}.apply: `count_weights` must have the shape of `x` "
+            f"{np.shape(x)}, got {count_weights.shape}.")
+    ids = jnp.asarray(x)
+    if output_mode == "one_hot" and ids.ndim == 0:
+      # A scalar is one id: (num_tokens,), Keras' declared output shape, and
+      # what vmap over a rank-1 batch needs.
+      return encoding.encode_ids(ids[None], num_tokens, "one_hot")[0]
+    return encoding.encode_ids(ids, num_tokens, output_mode,
+                               count_weights=count_weights)
+
+  return base.make_transform(_WHERE, init=init, apply=apply)

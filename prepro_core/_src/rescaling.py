@@ -1,0 +1,89 @@
+"""Rescaling: ``x * scale + offset``, like Keras' ``Rescaling`` layer.
+
+As in Keras, the input (ints, bools or floats) is cast to float32 first and
+the output is float32: ``Rescaling(1/255)`` on uint8 images gives floats in
+[0, 1].
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from prepro_core._src import base
+
+_WHERE = "rescaling"
+
+
+class RescalingState(NamedTuple):
+  """State of :func:`rescaling`: the constants, as float32 arrays."""
+  scale: jax.Array   # () or broadcastable to the input's trailing axes
+  offset: jax.Array  # () or broadcastable to the input's trailing axes
+
+
+def _constant(value, argname):
+  try:
+    arr = np.asarray(value)
+  except Exception:  # pylint: disable=broad-except
+    arr = None
+  if arr is None or not (np.issubdtype(arr.dtype, np.number) or
+                         arr.dtype == np.bool_) or np.issubdtype(
+                             arr.dtype, np.complexfloating):
+    raise TypeError(
+        f"{_WHERE}: `{argname}` must be a real number or an array of them, "
+        f"got {value!r}.")
+  arr = arr.astype(np.float32)
+  if not np.all(np.isfinite(arr)):
+    raise ValueError(f"{_WHERE}: `{argname}` must be finite, got {value!r}.")
+  return arr
+
+
+def rescaling(scale, offset=0.0) -> base.Transform:
+  """Rescales values by ``scale`` then shifts them by ``offset``.
+
+  Args:
+    scale: a float (or an array broadcasting against the input's trailing
+      axes, e.g. one value per channel), multiplied into the input.
+    offset: a float (or such an array) added after scaling.
+
+  Returns:
+    A :class:`~prepro_core.Transform` whose ``apply(state, x)`` returns
+    ``float32(x) * scale + offset`` (float32; learns nothing in ``adapt``).
+
+  Example:
+    >>> import numpy as np, prepro_core as pc
+    >>> t = pc.rescaling(scale=1 / 127.5, offset=-1.0)
+    >>> state = t.init(np.zeros((1, 3), np.uint8))
+    >>> np.asarray(t.apply(state, np.array([[0, 127.5, 255]])))
+    array([[-1.,  0.,  1.]], dtype=float32)
+  """
+  scale_c = _constant(scale, "scale")
+  offset_c = _constant(offset, "offset")
+
+  def init(sample):
+    del sample  # nothing depends on the data
+    return RescalingState(scale=jnp.asarray(scale_c),
+                          offset=jnp.asarray(offset_c))
+
+  def apply(state, x, key=None):
+    del key  # deterministic
+    dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+    if not (np.issubdtype(dtype, np.number) or dtype == np.bool_ or
+            dtype == jnp.bfloat16) or np.issubdtype(dtype,
+                                                    np.complexfloating):
+      raise TypeError(
+          f"{_WHERE}.apply: `x` must hold real numbers, got dtype {dtype}.")
+    x = jnp.asarray(x).astype(jnp.float32)
+    try:
+      jnp.broadcast_shapes(x.shape, state.scale.shape, state.offset.shape)
+    except ValueError:
+      raise ValueError(
+          f"{_WHERE}.apply: `x` of shape {x.shape} does not broadcast with "
+          f"`scale` {state.scale.shape} and `offset` {state.offset.shape}."
+      ) from None
+    return x * state.scale + state.offset
+
+  return base.make_transform(_WHERE, init=init, apply=apply)
