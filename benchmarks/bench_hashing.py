@@ -4,7 +4,9 @@
 
 Workloads: the tokens of corpus(n_docs=50_000) split on whitespace, hashed
 into 2**20 bins, given as a Python list (what `split` gives) and as a NumPy
-str array; and 1M int32 ids hashed into 2**20 bins (prepro on device, jitted).
+str array (also with a salt: SipHash); and 1M int32 ids hashed into 2**20
+bins (prepro on device, jitted). prepro's string kernels are timed both ways:
+numba's (the `fast` extra, used when installed) and the pure-NumPy fallback.
 """
 import os
 import sys
@@ -33,48 +35,72 @@ def _best(fn, repeats):
   return best
 
 
+def _host_paths():
+  """prepro's string kernels to time: numba's when installed, and NumPy's."""
+  try:
+    import numba  # noqa: F401
+    return [("numba", "prepro"), ("numpy", "prepro (numpy kernels)")]
+  except ImportError:
+    return [("numpy", "prepro")]
+
+
 def run(quick: bool = False) -> list:
   import keras
   from corpus import corpus
+  from prepro_core._src import farmhash
   n_docs = 5_000 if quick else 50_000
-  repeats = 2 if quick else 5
+  repeats = 3 if quick else 7
   toks = " ".join(corpus(n_docs=n_docs)).split()
   arr = np.array(toks)
   bins = 2**20
   t = pc.hashing(bins)
   s = t.init(arr[:1])
+  ts = pc.hashing(bins, salt=(7, 42))
   k = keras.layers.Hashing(num_bins=bins)
-  np.testing.assert_array_equal(np.asarray(t.apply(s, arr)), np.asarray(k(arr)))
+  ks = keras.layers.Hashing(num_bins=bins, salt=(7, 42))
+  sub = toks[: (20_000 if quick else 100_000)]
   rows = []
   def add(bench, impl, sec):
     rows.append({"benchmark": bench, "impl": impl, "seconds": sec})
-  add(f"hash {len(toks)} str tokens (numpy array)", "prepro",
-      _best(lambda: t.apply(s, arr), repeats))
-  add(f"hash {len(toks)} str tokens (numpy array)", "keras",
-      _best(lambda: np.asarray(k(arr)), repeats))
-  add(f"hash {len(toks)} str tokens (list)", "prepro",
-      _best(lambda: t.apply(s, toks), repeats))
-  sub = toks[: (20_000 if quick else 100_000)]
-  add(f"hash {len(sub)} str tokens (list)", "prepro",
-      _best(lambda: t.apply(s, sub), repeats))
-  add(f"hash {len(sub)} str tokens (list)", "keras",
-      _best(lambda: np.asarray(k(sub)), 1))
+  b_arr = f"hash {len(toks)} str tokens (numpy array)"
+  b_list = f"hash {len(toks)} str tokens (list)"
+  b_salt = f"hash {len(toks)} str tokens, salt (array)"
+  b_sub = f"hash {len(sub)} str tokens (list)"
+  want = np.asarray(k(arr))
+  want_salt = np.asarray(ks(arr))
+  for accel, impl in _host_paths():
+    farmhash.ACCELERATOR = accel
+    np.testing.assert_array_equal(np.asarray(t.apply(s, arr)), want)
+    np.testing.assert_array_equal(np.asarray(t.apply(s, toks)), want)
+    np.testing.assert_array_equal(np.asarray(ts.apply(s, arr)), want_salt)
+    add(b_arr, impl, _best(lambda: t.apply(s, arr), repeats))
+    add(b_list, impl, _best(lambda: t.apply(s, toks), repeats))
+    add(b_salt, impl, _best(lambda: ts.apply(s, arr), repeats))
+    add(b_sub, impl, _best(lambda: t.apply(s, sub), repeats))
+  farmhash.ACCELERATOR = "auto"
+  # Keras converts its input to a tf.Tensor first; that is part of its cost.
+  add(b_arr, "keras", _best(lambda: np.asarray(k(arr)), repeats))
+  add(b_list, "keras", _best(lambda: np.asarray(k(toks)), 1))
+  add(b_salt, "keras", _best(lambda: np.asarray(ks(arr)), repeats))
+  add(b_sub, "keras", _best(lambda: np.asarray(k(sub)), repeats))
   n = 100_000 if quick else 1_000_000
   ints = np.random.default_rng(0).integers(-2**31, 2**31, n).astype(np.int32)
   xi = jnp.asarray(ints)
   f = jax.jit(lambda v: t.apply(s, v))
   np.testing.assert_array_equal(np.asarray(f(xi)), np.asarray(k(ints)))
-  add(f"hash {n} int32 ids", "prepro (device, jit)", _best(lambda: f(xi), repeats))
-  add(f"hash {n} int32 ids", "keras", _best(lambda: np.asarray(k(ints)), repeats))
-  base = {r["benchmark"]: r["seconds"] for r in rows if r["impl"].startswith("prepro")}
+  b_int = f"hash {n} int32 ids"
+  add(b_int, "prepro (device, jit)", _best(lambda: f(xi), repeats))
+  add(b_int, "keras", _best(lambda: np.asarray(k(ints)), repeats))
+  base = {r["benchmark"]: r["seconds"] for r in rows
+          if r["impl"].startswith("prepro") and "numpy" not in r["impl"]}
   for r in rows:
-    r["ratio_vs_prepro"] = r["seconds"] / base[r["benchmark"]] if r["benchmark"] in base else float("nan")
+    r["ratio_vs_prepro"] = r["seconds"] / base[r["benchmark"]]
   return rows
 
 
 if __name__ == "__main__":
   rows = run(quick="--quick" in sys.argv)
-  print(f"{'benchmark':45s} {'impl':22s} {'seconds':>9s} {'x prepro':>9s}")
+  print(f"{'benchmark':45s} {'impl':24s} {'seconds':>9s} {'x prepro':>9s}")
   for r in rows:
-    print(f"{r['benchmark']:45s} {r['impl']:22s} {r['seconds']:9.4f} "
+    print(f"{r['benchmark']:45s} {r['impl']:24s} {r['seconds']:9.4f} "
           f"{r['ratio_vs_prepro']:9.2f}")

@@ -21,6 +21,16 @@ def _recorded_bytes():
 
 BYTES = _recorded_bytes()
 STRS = [b.decode("utf-8") for b in BYTES]
+# NumPy's fixed-width strings drop trailing NULs, so arrays leave those out.
+KEEP = [i for i, s in enumerate(STRS) if not s.endswith("\x00")]
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def kernels(request, monkeypatch):
+  """Runs a test with the NumPy kernels and with the numba accelerator (the
+  `fast` extra; the test extra installs it): both must give TF's bits."""
+  monkeypatch.setattr(fh, "ACCELERATOR", request.param)
+  return request.param
 
 
 def test_record_covers_all_lengths():
@@ -30,24 +40,21 @@ def test_record_covers_all_lengths():
   assert any(not s.isascii() for s in STRS)
 
 
-def test_fingerprint64_of_str_list_matches_tf():
+def test_fingerprint64_of_str_list_matches_tf(kernels):
   np.testing.assert_array_equal(fh.fingerprint64_strings(STRS), REC["str_fp64"])
 
 
-def test_fingerprint64_of_bytes_matches_tf():
+def test_fingerprint64_of_bytes_matches_tf(kernels):
   np.testing.assert_array_equal(
       fh.fingerprint64_strings(np.array(BYTES, dtype=object)), REC["str_fp64"])
 
 
-def test_fingerprint64_of_numpy_str_array_matches_tf():
-  # NumPy's fixed-width strings drop trailing NULs, so those are left out.
-  keep = [i for i, s in enumerate(STRS) if not s.endswith("\x00")]
-  arr = np.array([STRS[i] for i in keep])  # non-ASCII present: the join path
+def test_fingerprint64_of_numpy_str_array_matches_tf(kernels):
+  arr = np.array([STRS[i] for i in KEEP])  # non-ASCII rows included
   np.testing.assert_array_equal(fh.fingerprint64_strings(arr),
-                                REC["str_fp64"][keep])
-  ascii_idx = [i for i, s in enumerate(STRS)
-               if s.isascii() and not s.endswith("\x00")]
-  arr = np.array([STRS[i] for i in ascii_idx])  # the fixed-width path
+                                REC["str_fp64"][KEEP])
+  ascii_idx = [i for i in KEEP if STRS[i].isascii()]
+  arr = np.array([STRS[i] for i in ascii_idx])
   np.testing.assert_array_equal(fh.fingerprint64_strings(arr),
                                 REC["str_fp64"][ascii_idx])
   arr_s = np.array([BYTES[i] for i in ascii_idx], dtype="S")
@@ -55,14 +62,33 @@ def test_fingerprint64_of_numpy_str_array_matches_tf():
                                 REC["str_fp64"][ascii_idx])
 
 
-def test_fingerprint64_keeps_shape_and_known_value():
+@pytest.mark.parametrize("width", [1, 3, 4, 7, 8, 9, 15, 16, 17, 33, 65])
+def test_narrow_numpy_arrays_match_tf(kernels, width):
+  # Rows as wide as the array or nearly: the in-place loads must not need
+  # bytes past a row (numba hashes short-width rows from a scratch copy).
+  idx = [i for i in KEEP if len(STRS[i]) <= width][:300]
+  arr = np.array([STRS[i] for i in idx], dtype=f"U{width}")
+  np.testing.assert_array_equal(fh.fingerprint64_strings(arr),
+                                REC["str_fp64"][idx])
+  np.testing.assert_array_equal(fh.siphash64_strings(arr, 133, 137),
+                                REC["str_sip_133_137"][idx])
+
+
+def test_fingerprint64_keeps_shape_and_known_value(kernels):
   out = fh.fingerprint64_strings([["hello", "a"], ["", "b"]])
   assert out.shape == (2, 2) and out.dtype == np.uint64
   assert int(out[0, 0]) == 0xb48be5a931380ce8  # TF's Fingerprint64("hello")
+  np.testing.assert_array_equal(
+      fh.fingerprint64_strings(np.array([["hello", "a"], ["", "b"]])), out)
+  np.testing.assert_array_equal(
+      fh.fingerprint64_strings(np.array([[b"hello", b"a"], [b"", b"b"]])), out)
+  assert fh.fingerprint64_strings("hello").shape == ()
+  assert int(fh.fingerprint64_strings("hello")) == 0xb48be5a931380ce8
   assert fh.fingerprint64_strings(np.zeros((0, 3), "U2")).shape == (0, 3)
+  assert fh.siphash64_strings([], 1, 2).shape == (0,)
 
 
-def test_long_strings_of_mixed_chunk_counts():
+def test_long_strings_of_mixed_chunk_counts(kernels):
   # Strings whose 64-byte chunk counts differ, in scrambled order.
   idx = [i for i, n in enumerate(REC["str_lens"]) if n > 64][::-1][:200]
   rng = np.random.default_rng(0)
@@ -71,11 +97,34 @@ def test_long_strings_of_mixed_chunk_counts():
       fh.fingerprint64_strings([STRS[i] for i in idx]), REC["str_fp64"][idx])
 
 
-def test_siphash_matches_tf():
+def test_siphash_matches_tf(kernels):
   np.testing.assert_array_equal(fh.siphash64_strings(STRS, 133, 137),
                                 REC["str_sip_133_137"])
   np.testing.assert_array_equal(
       fh.siphash64_strings(BYTES, 2**64 - 1, 2**63 + 12345), REC["str_sip_big"])
+  arr = np.array([STRS[i] for i in KEEP])
+  np.testing.assert_array_equal(fh.siphash64_strings(arr, 133, 137),
+                                REC["str_sip_133_137"][KEEP])
+  arr_s = np.array([BYTES[i] for i in KEEP], dtype="S")
+  np.testing.assert_array_equal(
+      fh.siphash64_strings(arr_s, 2**64 - 1, 2**63 + 12345),
+      REC["str_sip_big"][KEEP])
+
+
+def test_threads_split_large_batches(kernels, monkeypatch):
+  # Large batches are split over threads (numba): same bits, same order,
+  # and a bad string in a later part is still reported.
+  monkeypatch.setattr(fh, "_ROWS_PER_THREAD", 1000)
+  monkeypatch.setattr(fh, "NUM_THREADS", 3)
+  arr = np.array([STRS[i] for i in KEEP])
+  np.testing.assert_array_equal(fh.fingerprint64_strings(arr),
+                                REC["str_fp64"][KEEP])
+  np.testing.assert_array_equal(fh.siphash64_strings(STRS, 133, 137),
+                                REC["str_sip_133_137"])
+  bad = arr.astype(object)
+  bad[-5] = "ok\ud800"
+  with pytest.raises(ValueError, match="UTF-8"):
+    fh.fingerprint64_strings(bad.astype(str))
 
 
 def test_siphash_key_errors():
@@ -85,9 +134,15 @@ def test_siphash_key_errors():
     fh.siphash64_strings(["a"], 1, -1)
 
 
-def test_bad_string_inputs():
+def test_bad_string_inputs(kernels):
   with pytest.raises(ValueError, match="UTF-8"):
     fh.fingerprint64_strings(["ok", "\ud800"])
+  with pytest.raises(ValueError, match="UTF-8"):
+    fh.fingerprint64_strings(np.array(["ok", "a\udfffb"]))
+  with pytest.raises(ValueError, match="UTF-8"):
+    fh.siphash64_strings(np.array(["ok", "a\udfffb"]), 1, 2)
+  with pytest.raises(TypeError, match="strings"):
+    fh.fingerprint64_strings(["a", b"b"])
   with pytest.raises(TypeError, match="strings"):
     fh.fingerprint64_strings(np.array(["a", 3], dtype=object))
   with pytest.raises(TypeError, match="dtype"):

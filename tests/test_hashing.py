@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import prepro_core as pc
+from prepro_core._src import farmhash
 
 REC = np.load(os.path.join(os.path.dirname(__file__), "keras_records",
                            "hashing.npz"))
@@ -14,6 +15,14 @@ blob, lens = REC["str_blob"].tobytes(), REC["str_lens"]
 offs = np.concatenate([[0], np.cumsum(lens)[:-1]])
 STRS = [blob[o:o + n].decode("utf-8") for o, n in zip(offs, lens)]
 ABCDE = [["A"], ["B"], ["C"], ["D"], ["E"]]
+KEEP = [i for i, s in enumerate(STRS) if not s.endswith("\x00")]
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def kernels(request, monkeypatch):
+  """The string kernels: NumPy's, and numba's (the `fast` extra)."""
+  monkeypatch.setattr(farmhash, "ACCELERATOR", request.param)
+  return request.param
 
 
 def run(t, x):
@@ -21,7 +30,7 @@ def run(t, x):
 
 
 # Keras' Hashing / HashedCrossing docstring examples (hand-typed).
-def test_keras_docstring_examples():
+def test_keras_docstring_examples(kernels):
   assert run(pc.hashing(3), ABCDE).ravel().tolist() == [1, 0, 1, 1, 2]
   assert run(pc.hashing(3, mask_value=""),
              [["A"], ["B"], [""], ["C"], ["D"]]).ravel().tolist() == [1, 1, 0, 2, 2]
@@ -39,23 +48,34 @@ def test_keras_docstring_examples():
 @pytest.mark.parametrize("kw,key", [({}, "str_keras_1000"),
                                     ({"salt": [7, 42]}, "str_keras_salt"),
                                     ({"mask_value": ""}, "str_keras_mask")])
-def test_strings_match_keras(kw, key):
+def test_strings_match_keras(kernels, kw, key):
   t = pc.hashing(1000, **kw)
   out = run(t, STRS)
   assert out.dtype == np.int32
   np.testing.assert_array_equal(out, REC[key])
+  # The same strings as a NumPy str_ array (non-ASCII rows included).
+  out = run(t, np.array([STRS[i] for i in KEEP]))
+  assert out.dtype == np.int32
+  np.testing.assert_array_equal(out, REC[key][KEEP])
 
 
-def test_string_array_and_bytes_inputs_match_keras():
+def test_string_array_and_bytes_inputs_match_keras(kernels):
   t = pc.hashing(1000)
-  keep = [i for i, s in enumerate(STRS) if not s.endswith("\x00")]
-  np.testing.assert_array_equal(run(t, np.array([STRS[i] for i in keep])),
-                                REC["str_keras_1000"][keep])
   as_bytes = np.array([s.encode() for s in STRS], dtype=object)
   np.testing.assert_array_equal(run(t, as_bytes), REC["str_keras_1000"])
+  np.testing.assert_array_equal(run(t, as_bytes[KEEP].astype("S")),
+                                REC["str_keras_1000"][KEEP])
   t = pc.hashing(1000, mask_value=b"")
   np.testing.assert_array_equal(run(t, as_bytes), REC["str_keras_mask"])
+  np.testing.assert_array_equal(run(t, as_bytes[KEEP].astype("S")),
+                                REC["str_keras_mask"][KEEP])
   assert run(pc.hashing(5), "a").shape == ()
+  # A mask value that is a real string: masked rows only where equal.
+  x = np.array([["ab", "é", "ab"], ["abc", "", "é"]])
+  got = run(pc.hashing(7, mask_value="é"), x)
+  assert (got == 0).tolist() == [[False, True, False], [False, False, True]]
+  np.testing.assert_array_equal(run(pc.hashing(7, mask_value="é"), x.tolist()),
+                                got)
 
 
 @pytest.mark.parametrize("kw,key", [({"num_bins": 97}, "i64_keras_97"),

@@ -19,16 +19,30 @@ being ``hi * 2**32 + lo``.
 * :func:`mod_u64`: ``(hi * 2**32 + lo) % k`` exactly, for an int ``k``.
 * :func:`fingerprint_cat64_device`, :func:`siphash64_ints`.
 
-Strings are packed into one flat byte buffer with per-string offsets, and
-FarmHash's length classes (0-16, 17-32, 33-64, >64 bytes) each run as a few
-whole-array NumPy operations; strings longer than 64 bytes loop over 64-byte
-chunks, all of them at once. NumPy ``uint64`` array arithmetic wraps modulo
-2**64, which is exactly C's ``uint64_t``.
+Host kernels, two implementations with the same bits (``ACCELERATOR``):
+
+* numba (``pip install 'prepro[fast]'``, used when installed; see
+  ``farmhash_numba.py``): one compiled loop over the strings, reading a
+  NumPy ``str_`` array's code points in place (no packing) and splitting
+  large batches over threads (``NUM_THREADS``).
+* NumPy (the fallback): strings are packed into one flat byte buffer with
+  per-string offsets (a ``str_`` array by one vectorised narrowing cast,
+  only its non-ASCII rows encoded one by one; a list by one join and one
+  encode), sorted by FarmHash length class (0, 1-3, 4-7, 8-16, 17-32, 33-64,
+  >64 bytes) and each class run as a few whole-array operations; strings
+  longer than 64 bytes loop over 64-byte chunks, all of them at once. NumPy
+  ``uint64`` array arithmetic wraps modulo 2**64, exactly C's ``uint64_t``.
+
+On device, an int's decimal string is built as a few right-aligned uint32
+words (no byte matrix, no gathers), from which FarmHash's and SipHash's
+loads are fixed words or one funnel shift.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import threading
 from typing import NamedTuple, Tuple
 
 import jax
@@ -54,6 +68,8 @@ _U = np.uint64
 # Packing strings into bytes.
 # ---------------------------------------------------------------------------
 
+_PAD = 8  # zero bytes after the data, so that 8-byte loads stay inside
+
 
 def _offsets(lengths: np.ndarray, gap: int = 0) -> np.ndarray:
   offs = np.zeros(lengths.size, np.int64)
@@ -61,37 +77,113 @@ def _offsets(lengths: np.ndarray, gap: int = 0) -> np.ndarray:
   return offs
 
 
-def _pack_str_list(flat: list):
-  """UTF-8 encodes a flat list of ``str`` with one join and one encode.
+def _utf8_error(e: UnicodeEncodeError) -> ValueError:
+  return ValueError(
+      f"hash: a string cannot be encoded as UTF-8 ({e.reason}, e.g. a lone "
+      f"surrogate); clean the text first.")
 
-  The strings are joined with NUL separators, whose positions in the
-  encoded buffer give the offsets; strings that hold NUL themselves fall
+
+def _padded(data: bytes) -> np.ndarray:
+  buf = np.zeros(len(data) + _PAD, np.uint8)
+  buf[:len(data)] = np.frombuffer(data, np.uint8)
+  return buf
+
+
+def _pack_list(flat: list):
+  """Packs a flat list of ``str`` (UTF-8 encoded) or of ``bytes``.
+
+  One NUL-separated join and one encode for the whole list; the separators'
+  positions give the offsets. Lists whose strings hold NULs themselves fall
   back to measuring each string.
   """
   n = len(flat)
   try:
-    joined = "\0".join(flat).encode("utf-8")
-  except UnicodeEncodeError as e:
-    raise ValueError(
-        f"hash: a string cannot be encoded as UTF-8 ({e.reason}, e.g. a lone "
-        f"surrogate); clean the text first.") from None
-  buf = np.frombuffer(joined, np.uint8)
-  seps = np.flatnonzero(buf == 0)
-  if seps.size == max(n - 1, 0):
-    offs = np.zeros(n, np.int64)
+    joined = "\0".join(flat)
+  except TypeError:
+    joined = None
+  if joined is not None:
+    try:
+      data = joined.encode("utf-8")
+    except UnicodeEncodeError as e:
+      raise _utf8_error(e) from None
+    size = lambda x: len(x.encode("utf-8"))
+  else:
+    try:
+      data = b"\0".join(flat)
+    except TypeError:
+      raise TypeError(
+          "hash: expected strings (str or bytes), got objects of type "
+          f"{sorted({type(x).__name__ for x in flat})}.") from None
+    size = len
+  buf = _padded(data)
+  seps = np.flatnonzero(buf[:len(data)] == 0)
+  if n and seps.size == n - 1:
+    offs = np.empty(n, np.int64)
+    offs[0] = 0
     offs[1:] = seps + 1
-    ends = np.empty(n, np.int64)
-    ends[:-1] = seps
-    if n:
-      ends[-1] = buf.size
-    return buf, offs, ends - offs
-  lens = np.fromiter((len(x.encode("utf-8")) for x in flat), np.int64, n)
+    lens = np.empty(n, np.int64)
+    lens[:-1] = seps - offs[:-1]
+    lens[-1] = len(data) - offs[-1]
+    return buf, offs, lens
+  lens = np.fromiter(map(size, flat), np.int64, n)
   return buf, _offsets(lens, gap=1), lens
 
 
-def _pack_bytes_list(flat: list):
-  lens = np.fromiter((len(x) for x in flat), np.int64, len(flat))
-  return np.frombuffer(b"".join(flat), np.uint8), _offsets(lens), lens
+def _non_ascii_rows(cps: np.ndarray) -> np.ndarray:
+  """Indices of the rows of a (n, w) code point matrix holding a code point
+  >= 128: a max over blocks of rows first, then only the flagged blocks row
+  by row (non-ASCII rows are rare in most text)."""
+  n, w = cps.shape
+  rows_per_block = 16
+  m = n - n % rows_per_block
+  blocks = np.flatnonzero(
+      cps[:m].reshape(-1, rows_per_block * w).max(axis=1) >= 0x80)
+  cand = (blocks[:, None] * rows_per_block +
+          np.arange(rows_per_block)).reshape(-1)
+  cand = np.concatenate([cand, np.arange(m, n)])
+  return cand[cps[cand].max(axis=1) >= 0x80]
+
+
+def _pack_fixed(flat: np.ndarray):
+  """Packs a 1-D ``str_`` or ``bytes_`` array (fixed width w).
+
+  The characters are copied into an (n, w8) byte matrix (w rounded up to
+  a multiple of 8, keeping 8-byte loads aligned), ``str_`` code points
+  narrowed to bytes by one vectorised cast. Rows holding non-ASCII
+  characters are UTF-8 encoded one by one and appended after the matrix.
+  """
+  n = flat.size
+  unicode = flat.dtype.kind == "U"
+  w = flat.dtype.itemsize // 4 if unicode else flat.dtype.itemsize
+  if n == 0 or w == 0:
+    return np.zeros(_PAD, np.uint8), np.zeros(n, np.int64), np.zeros(n, np.int64)
+  flat = np.ascontiguousarray(flat)
+  if unicode:
+    chars = flat.view(np.uint32).reshape(n, w)
+    bad = _non_ascii_rows(chars)
+    try:
+      extra = [s.encode("utf-8") for s in flat[bad].tolist()]
+    except UnicodeEncodeError as e:
+      raise _utf8_error(e) from None
+  else:
+    chars = flat.view(np.uint8).reshape(n, w)
+    bad, extra = np.zeros(0, np.int64), []
+  w8 = -(-w // 8) * 8
+  blob = b"".join(extra)
+  main = n * w8
+  buf = np.empty(main + len(blob) + _PAD, np.uint8)
+  mat = buf[:main].reshape(n, w8)
+  mat[:, w:] = 0
+  np.copyto(mat[:, :w], chars, casting="unsafe")
+  buf[main:main + len(blob)] = np.frombuffer(blob, np.uint8)
+  buf[main + len(blob):] = 0
+  lens = np.strings.str_len(flat).astype(np.int64)
+  offs = np.arange(0, main, w8, dtype=np.int64)
+  if bad.size:
+    extra_lens = np.fromiter(map(len, extra), np.int64, len(extra))
+    offs[bad] = main + _offsets(extra_lens)
+    lens[bad] = extra_lens
+  return buf, offs, lens
 
 
 def _flatten_list(x, where="hash"):
@@ -106,17 +198,27 @@ def _flatten_list(x, where="hash"):
         for r in x):
       return None, None
     return [v for r in rows for v in r], (len(x), width)
-  return list(x), (len(x),)
+  return x, (len(x),)
 
 
-def _shape_of(arr):
-  if isinstance(arr, np.ndarray):
-    return arr.shape
+def _pack(arr):
+  """:func:`pack_strings`, plus the input's shape."""
   if isinstance(arr, (list, tuple)):
-    _, shape = _flatten_list(arr)
-    if shape is not None:
-      return shape
-  return np.shape(np.asarray(arr, dtype=object))
+    flat, shape = _flatten_list(arr)
+    if flat is None:
+      obj = np.asarray(arr, dtype=object)
+      flat, shape = obj.reshape(-1).tolist(), obj.shape
+    return (*_pack_list(flat), shape)
+  if isinstance(arr, (str, bytes)):
+    return (*_pack_list([arr]), ())
+  a = np.asarray(arr)
+  if a.dtype == object:
+    return (*_pack_list(a.reshape(-1).tolist()), a.shape)
+  if a.dtype.kind in "US":
+    return (*_pack_fixed(a.reshape(-1)), a.shape)
+  raise TypeError(
+      f"hash: expected an array of strings (str or bytes), got dtype "
+      f"{a.dtype}.")
 
 
 def pack_strings(arr) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -128,68 +230,27 @@ def pack_strings(arr) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
 
   Returns:
     ``(buf, offsets, lengths)``: a uint8 buffer holding every string's UTF-8
-    bytes, and int64 ``offsets`` and ``lengths`` (flattened, C order) into it.
-    Fixed-width NumPy arrays are used in place (string ``i`` at ``i * width``).
+    bytes (followed by at least 8 zero bytes), and int64 ``offsets`` and
+    ``lengths`` (flattened, C order) into it. Fixed-width NumPy arrays are
+    laid out as rows of a byte matrix, non-ASCII rows re-encoded after it.
   """
-  if isinstance(arr, (list, tuple)):
-    flat, _ = _flatten_list(arr)
-    if flat is None:
-      flat = np.asarray(arr, dtype=object).reshape(-1).tolist()
-  elif isinstance(arr, np.ndarray) and arr.dtype == object:
-    flat = arr.reshape(-1).tolist()
-  else:
-    flat = None
-  if flat is not None:
-    if all(type(x) is str for x in flat):
-      return _pack_str_list(flat)
-    if all(isinstance(x, bytes) for x in flat):
-      return _pack_bytes_list(flat)
-    if all(isinstance(x, (str, np.str_)) for x in flat):
-      return _pack_str_list([str(x) for x in flat])
-    raise TypeError(
-        "hash: expected strings (str or bytes), got objects of type "
-        f"{sorted({type(x).__name__ for x in flat})}.")
-  a = np.asarray(arr)
-  flat = a.reshape(-1)
-  n = flat.size
-  if a.dtype.kind == "U":
-    w = a.dtype.itemsize // 4
-    if n == 0 or w == 0:
-      return np.zeros(0, np.uint8), np.zeros(n, np.int64), np.zeros(n, np.int64)
-    cps = np.ascontiguousarray(flat).view(np.uint32).reshape(n, w)
-    if cps.max() >= 0x80:
-      return _pack_str_list(flat.tolist())
-    # ASCII: the code point matrix narrowed to bytes, used in place.
-    buf = cps.astype(np.uint8).reshape(-1)
-  elif a.dtype.kind == "S":
-    w = a.dtype.itemsize
-    if n == 0 or w == 0:
-      return np.zeros(0, np.uint8), np.zeros(n, np.int64), np.zeros(n, np.int64)
-    buf = np.ascontiguousarray(flat).view(np.uint8).reshape(-1)
-  else:
-    raise TypeError(
-        f"hash: expected an array of strings (str or bytes), got dtype "
-        f"{a.dtype}.")
-  lens = np.strings.str_len(flat).astype(np.int64)
-  return buf, np.arange(n, dtype=np.int64) * w, lens
+  return _pack(arr)[:3]
 
 
 class _Buf(NamedTuple):
-  """A zero-padded byte buffer with overlapping little-endian word views:
+  """A zero-padded byte buffer with an overlapping little-endian word view:
   ``w64[i]`` is the uint64 made of bytes ``i..i+7`` (a strided, unaligned
   view, so a fetch is one gather instead of eight)."""
   b: np.ndarray
   w64: np.ndarray
-  w32: np.ndarray
 
 
 def _views(buf: np.ndarray) -> _Buf:
   buf = np.ascontiguousarray(buf, np.uint8)
-  if buf.size < 8 or np.any(buf[-8:]):
-    buf = np.concatenate([buf, np.zeros(8, np.uint8)])
+  if buf.size < _PAD or np.any(buf[-_PAD:]):
+    buf = np.concatenate([buf, np.zeros(_PAD, np.uint8)])
   w64 = np.ndarray((buf.size - 7,), "<u8", buffer=buf, strides=(1,))
-  w32 = np.ndarray((buf.size - 3,), "<u4", buffer=buf, strides=(1,))
-  return _Buf(buf, w64, w32)
+  return _Buf(buf, w64)
 
 
 def _fetch64(buf: _Buf, pos: np.ndarray) -> np.ndarray:
@@ -197,8 +258,90 @@ def _fetch64(buf: _Buf, pos: np.ndarray) -> np.ndarray:
   return buf.w64[pos].astype(np.uint64, copy=False)
 
 
-def _fetch32(buf: _Buf, pos: np.ndarray) -> np.ndarray:
-  return buf.w32[pos].astype(np.uint64)
+# ---------------------------------------------------------------------------
+# Optional accelerator: the same kernels compiled with numba.
+# ---------------------------------------------------------------------------
+
+# Which host kernels hash strings: "auto" uses numba's when numba is
+# installed (``pip install 'prepro[fast]'``) and NumPy's otherwise; "numpy"
+# and "numba" force one. Both give the same bits.
+ACCELERATOR = "auto"
+# Threads the numba kernels may split a large batch over (they release the
+# GIL); None: the CPUs this process may use, at most 8. Set 1 when many
+# pipeline workers already keep the cores busy.
+NUM_THREADS = None
+_ROWS_PER_THREAD = 1 << 15  # below this a thread costs more than it saves
+_NUMBA = None  # the farmhash_numba module once imported, False if missing
+
+
+def _accel():
+  global _NUMBA
+  if ACCELERATOR == "numpy":
+    return None
+  if _NUMBA is None:
+    try:
+      from prepro_core._src import farmhash_numba  # pylint: disable=g-import-not-at-top
+      _NUMBA = farmhash_numba
+    except ImportError:
+      _NUMBA = False
+  if ACCELERATOR == "numba" and not _NUMBA:
+    raise ImportError(
+        "farmhash: ACCELERATOR='numba' needs numba; pip install 'prepro[fast]'.")
+  return _NUMBA or None
+
+
+def _use_accel(n: int) -> bool:
+  return n > 0 and _accel() is not None
+
+
+def _padded_buf(buf: np.ndarray) -> np.ndarray:
+  """The buffer as contiguous uint8 ending with 8 zero bytes."""
+  buf = np.ascontiguousarray(buf, np.uint8)
+  if buf.size < _PAD or np.any(buf[-_PAD:]):
+    buf = np.concatenate([buf, np.zeros(_PAD, np.uint8)])
+  return buf
+
+
+def _num_threads(n: int) -> int:
+  if NUM_THREADS is not None:
+    cap = int(NUM_THREADS)
+  elif hasattr(os, "sched_getaffinity"):
+    cap = min(len(os.sched_getaffinity(0)), 8)
+  else:
+    cap = min(os.cpu_count() or 1, 8)
+  return max(1, min(cap, n // _ROWS_PER_THREAD))
+
+
+def _split_run(kernel, sliced, *args):
+  """``kernel(*[a[lo:hi] for a in sliced], *args)`` over consecutive ranges
+  of rows, in threads for large inputs (the numba kernels release the GIL).
+  Returns the ranges' starts and the kernel's results, in order."""
+  n = sliced[0].shape[0]
+  t = _num_threads(n)
+  starts = [n * j // t for j in range(t + 1)]
+  results = [None] * t
+  errors = []
+
+  def work(j):
+    try:
+      results[j] = kernel(
+          *[a[starts[j]:starts[j + 1]] for a in sliced], *args)
+    except BaseException as e:  # pylint: disable=broad-except
+      errors.append(e)
+
+  threads = [threading.Thread(target=work, args=(j,)) for j in range(1, t)]
+  for th in threads:
+    th.start()
+  work(0)
+  for th in threads:
+    th.join()
+  if errors:
+    raise errors[0]
+  return starts[:-1], results
+
+
+def _hashes(results):
+  return results[0] if len(results) == 1 else np.concatenate(results)
 
 
 # ---------------------------------------------------------------------------
@@ -215,41 +358,58 @@ def _shift_mix(v):
 
 
 def _hash_len16(u, v, mul):
-  a = (u ^ v) * mul
+  a = u ^ v
+  a *= mul
   a ^= a >> _U(47)
-  b = (v ^ a) * mul
+  b = v ^ a
+  b *= mul
   b ^= b >> _U(47)
-  return b * mul
+  b *= mul
+  return b
 
 
-def _h0to16(buf, s, n):
-  out = np.full(s.shape, _U(_K2))
+# Short strings: one 8-byte load at the start of each string (the buffer is
+# zero padded, so it never runs off the end) gives every byte these length
+# classes read, by shifts, instead of one gather per byte or word.
+
+
+def _h1to3(buf, s, n):
+  lo = _fetch64(buf, s)
   n64 = n.astype(np.uint64)
-  mul = _U(_K2) + n64 * _U(2)
-  m = n >= 8
-  if m.any():
-    ss, nn, mm = s[m], n[m], mul[m]
-    a = _fetch64(buf, ss) + _U(_K2)
-    b = _fetch64(buf, ss + nn - 8)
-    c = _rot(b, 37) * mm + a
-    d = (_rot(a, 25) + b) * mm
-    out[m] = _hash_len16(c, d, mm)
-  m = (n >= 4) & (n < 8)
-  if m.any():
-    ss, nn = s[m], n[m]
-    a = _fetch32(buf, ss)
-    out[m] = _hash_len16(nn.astype(np.uint64) + (a << _U(3)),
-                         _fetch32(buf, ss + nn - 4), mul[m])
-  m = (n > 0) & (n < 4)
-  if m.any():
-    ss, nn = s[m], n[m]
-    a = buf.b[ss].astype(np.uint64)
-    b = buf.b[ss + (nn >> 1)].astype(np.uint64)
-    c = buf.b[ss + nn - 1].astype(np.uint64)
-    y = a + (b << _U(8))
-    z = nn.astype(np.uint64) + (c << _U(2))
-    out[m] = _shift_mix(y * _U(_K2) ^ z * _U(_K0)) * _U(_K2)
-  return out
+  y = lo & _U(0xff)
+  y |= ((lo >> ((n64 >> _U(1)) << _U(3))) & _U(0xff)) << _U(8)
+  z = ((lo >> ((n64 - _U(1)) << _U(3))) & _U(0xff)) << _U(2)
+  z += n64
+  y *= _U(_K2)
+  z *= _U(_K0)
+  y ^= z
+  y = _shift_mix(y)
+  y *= _U(_K2)
+  return y
+
+
+def _h4to7(buf, s, n):
+  lo = _fetch64(buf, s)
+  n64 = n.astype(np.uint64)
+  mul = n64 * _U(2) + _U(_K2)
+  v = (lo >> ((n64 - _U(4)) << _U(3))) & _U(0xffffffff)
+  lo &= _U(0xffffffff)
+  lo <<= _U(3)
+  lo += n64
+  return _hash_len16(lo, v, mul)
+
+
+def _h8to16(buf, s, n):
+  mul = n.astype(np.uint64) * _U(2) + _U(_K2)
+  a = _fetch64(buf, s) + _U(_K2)
+  b = _fetch64(buf, s + n - 8)
+  c = _rot(b, 37)
+  c *= mul
+  c += a
+  d = _rot(a, 25)
+  d += b
+  d *= mul
+  return _hash_len16(c, d, mul)
 
 
 def _h17to32(buf, s, n):
@@ -290,13 +450,11 @@ def _weak32(buf, p, a, b):
 
 
 def _h65plus(buf, s, n):
-  """All strings longer than 64 bytes at once, one 64-byte chunk per step."""
+  """Strings longer than 64 bytes, sorted by length: one 64-byte chunk per
+  step for all of them at once; at step i the active ones are a suffix."""
   k1, k2 = _U(_K1), _U(_K2)
   m = s.size
   steps = (n - 1) // 64  # full chunks before the last 64 bytes, >= 1
-  # Strings sorted by step count: at step i the active ones are a suffix.
-  order = np.argsort(steps, kind="stable")
-  s, n, steps = s[order], n[order], steps[order]
   x = np.full(m, _U(_SEED))
   y = np.full(m, _U((_SEED * _K1 + 113) & _MASK64))
   z = _shift_mix(y * k2 + _U(113)) * k2
@@ -333,27 +491,66 @@ def _h65plus(buf, s, n):
   v0, v1 = _weak32(buf, p, v1 * mul, x + w0)
   w0, w1 = _weak32(buf, p + 32, z + w1, y + _fetch64(buf, p + 16))
   x, z = z, x
-  out = _hash_len16(_hash_len16(v0, w0, mul) + _shift_mix(y) * _U(_K0) + z,
-                    _hash_len16(v1, w1, mul) + x, mul)
-  res = np.empty_like(out)
-  res[order] = out
-  return res
+  return _hash_len16(_hash_len16(v0, w0, mul) + _shift_mix(y) * _U(_K0) + z,
+                     _hash_len16(v1, w1, mul) + x, mul)
+
+
+# FarmHash's length classes: 0, 1-3, 4-7, 8-16, 17-32, 33-64 and 65+ bytes.
+_CLASS_OF_LEN = np.array([0] + [1] * 3 + [2] * 4 + [3] * 9 + [4] * 16 +
+                         [5] * 32 + [6], np.uint8)
+_FP_CLASSES = (None, _h1to3, _h4to7, _h8to16, _h17to32, _h33to64, _h65plus)
+
+
+def _sorted_by(keys: np.ndarray, num_keys: int):
+  """A stable order sorting small int keys, and each key's slice in it.
+  The order is None when the keys are already sorted."""
+  counts = np.bincount(keys, minlength=num_keys)
+  ends = np.cumsum(counts)
+  if keys.size and (np.count_nonzero(counts) == 1 or
+                    np.all(keys[1:] >= keys[:-1])):
+    order = None
+  else:
+    order = np.argsort(keys, kind="stable")
+  return order, ends - counts, ends
 
 
 def fingerprint64_packed(buf: np.ndarray, offsets: np.ndarray,
                          lengths: np.ndarray) -> np.ndarray:
   """Fingerprint64 of strings already packed by :func:`pack_strings`."""
+  offsets = np.asarray(offsets, np.int64)
+  lengths = np.asarray(lengths, np.int64)
+  if _use_accel(offsets.size):
+    buf = _padded_buf(buf)
+    return _hashes(_split_run(_accel().fingerprint64_packed,
+                              (offsets, lengths), buf)[1])
   buf = _views(buf)
-  out = np.empty(offsets.shape, np.uint64)
+  # Strings sorted by length class, each class one contiguous slice (long
+  # strings also by length, for their chunk loop), and put back at the end.
+  keys = _CLASS_OF_LEN[np.minimum(lengths, 65)]
+  order, starts, ends = _sorted_by(keys, 7)
+  lo = int(starts[6])
+  if lo < lengths.size:  # strings over 64 bytes: also sorted by length
+    order = np.arange(lengths.size) if order is None else order
+    tail = order[lo:]
+    order = np.concatenate(
+        [order[:lo], tail[np.argsort(lengths[tail], kind="stable")]])
+  s = offsets if order is None else offsets[order]
+  n = lengths if order is None else lengths[order]
+  out = np.empty(s.shape, np.uint64)
   with np.errstate(over="ignore"):
-    for lo, hi, fn in ((0, 16, _h0to16), (17, 32, _h17to32),
-                       (33, 64, _h33to64), (65, None, _h65plus)):
-      m = (lengths >= lo) if hi is None else (lengths >= lo) & (lengths <= hi)
-      if m.all():
-        return fn(buf, offsets, lengths)
-      if m.any():
-        out[m] = fn(buf, offsets[m], lengths[m])
-  return out
+    for c, fn in enumerate(_FP_CLASSES):
+      lo, hi = int(starts[c]), int(ends[c])
+      if lo == hi:
+        continue
+      if fn is None:
+        out[lo:hi] = _U(_K2)
+      else:
+        out[lo:hi] = fn(buf, s[lo:hi], n[lo:hi])
+  if order is None:
+    return out
+  res = np.empty_like(out)
+  res[order] = out
+  return res
 
 
 def fingerprint64_strings(arr) -> np.ndarray:
@@ -374,8 +571,8 @@ def fingerprint64_strings(arr) -> np.ndarray:
     >>> int(fingerprint64_strings(["hello"])[0]) == 0xb48be5a931380ce8
     True
   """
-  buf, offs, lens = pack_strings(arr)
-  return fingerprint64_packed(buf, offs, lens).reshape(_shape_of(arr))
+  h, shape, _ = _hash_strings(arr)
+  return h.reshape(shape)
 
 
 # ---------------------------------------------------------------------------
@@ -390,8 +587,8 @@ def _rotl(v, s):
 def _sip_round(v0, v1, v2, v3):
   v0 = v0 + v1; v1 = _rotl(v1, 13); v1 ^= v0; v0 = _rotl(v0, 32)
   v2 = v2 + v3; v3 = _rotl(v3, 16); v3 ^= v2
-  v0 = v0 + v3; v3 = _rotl(v3, 21); v3 ^= v0
-  v2 = v2 + v1; v1 = _rotl(v1, 17); v1 ^= v2; v2 = _rotl(v2, 32)
+  v0 += v3; v3 = _rotl(v3, 21); v3 ^= v0
+  v2 += v1; v1 = _rotl(v1, 17); v1 ^= v2; v2 = _rotl(v2, 32)
   return v0, v1, v2, v3
 
 
@@ -405,39 +602,56 @@ def _check_key(key0, key1):
   return int(key0), int(key1)
 
 
+_SIP_INIT = (0x736f6d6570736575, 0x646f72616e646f6d, 0x6c7967656e657261,
+             0x7465646279746573)
+
+
 def siphash64_packed(buf, offsets, lengths, key0: int, key1: int):
   """SipHash-2-4 of strings already packed by :func:`pack_strings`."""
   key0, key1 = _check_key(key0, key1)
+  offsets = np.asarray(offsets, np.int64)
+  lengths = np.asarray(lengths, np.int64)
+  if _use_accel(offsets.size):
+    buf = _padded_buf(buf)
+    return _hashes(_split_run(_accel().siphash64_packed, (offsets, lengths),
+                              buf, _U(key0), _U(key1))[1])
   k0, k1 = _U(key0), _U(key1)
   buf = _views(buf)
   n = offsets.size
+  # Strings sorted by their number of full 8-byte blocks: at block i the
+  # ones still going are a suffix, updated in place; unsorted at the end.
+  blocks = lengths >> 3
+  order = np.argsort(blocks, kind="stable")
+  s, ln, blocks = offsets[order], lengths[order], blocks[order]
   with np.errstate(over="ignore"):
-    v0 = np.full(n, k0 ^ _U(0x736f6d6570736575))
-    v1 = np.full(n, k1 ^ _U(0x646f72616e646f6d))
-    v2 = np.full(n, k0 ^ _U(0x6c7967656e657261))
-    v3 = np.full(n, k1 ^ _U(0x7465646279746573))
-    blocks = lengths // 8
-    order = np.argsort(blocks, kind="stable")
-    sb = blocks[order]
-    for i in range(int(blocks.max()) if n else 0):
-      act = order[int(np.searchsorted(sb, i, side="right")):]
-      m = _fetch64(buf, offsets[act] + 8 * i)
-      a0, a1, a2, a3 = v0[act], v1[act], v2[act], v3[act] ^ m
-      a0, a1, a2, a3 = _sip_round(*_sip_round(a0, a1, a2, a3))
-      v0[act], v1[act], v2[act], v3[act] = a0 ^ m, a1, a2, a3
+    v0 = np.full(n, k0 ^ _U(_SIP_INIT[0]))
+    v1 = np.full(n, k1 ^ _U(_SIP_INIT[1]))
+    v2 = np.full(n, k0 ^ _U(_SIP_INIT[2]))
+    v3 = np.full(n, k1 ^ _U(_SIP_INIT[3]))
+    for i in range(int(blocks[-1]) if n else 0):
+      sl = slice(int(np.searchsorted(blocks, i, side="right")), n)
+      m = _fetch64(buf, s[sl] + 8 * i)
+      a0, a1, a2, a3 = _sip_round(*_sip_round(v0[sl], v1[sl], v2[sl],
+                                              v3[sl] ^ m))
+      a0 ^= m
+      v0[sl], v1[sl], v2[sl], v3[sl] = a0, a1, a2, a3
     # Last block: the 0-7 remaining bytes and the length in the top byte.
-    rem = lengths & 7
-    tail = _fetch64(buf, offsets + 8 * blocks)
-    keep = np.where(rem == 0, _U(0),
-                    (_U(1) << (rem.astype(np.uint64) * _U(8))) - _U(1))
-    m = (tail & keep) | ((lengths.astype(np.uint64) & _U(0xff)) << _U(56))
+    rem = (ln & 7).astype(np.uint64)
+    m = _fetch64(buf, s + 8 * blocks)
+    m &= (_U(1) << (rem * _U(8))) - _U(1)  # rem == 0: 1 << 0 - 1 == 0
+    m |= ln.astype(np.uint64) << _U(56)
     v3 ^= m
     v0, v1, v2, v3 = _sip_round(*_sip_round(v0, v1, v2, v3))
     v0 ^= m
     v2 ^= _U(0xff)
     for _ in range(4):
       v0, v1, v2, v3 = _sip_round(v0, v1, v2, v3)
-    return v0 ^ v1 ^ v2 ^ v3
+    v0 ^= v1
+    v0 ^= v2
+    v0 ^= v3
+  res = np.empty_like(v0)
+  res[order] = v0
+  return res
 
 
 def siphash64_strings(arr, key0: int, key1: int) -> np.ndarray:
@@ -454,8 +668,43 @@ def siphash64_strings(arr, key0: int, key1: int) -> np.ndarray:
   Returns:
     A ``uint64`` array of the same shape.
   """
-  buf, offs, lens = pack_strings(arr)
-  return siphash64_packed(buf, offs, lens, key0, key1).reshape(_shape_of(arr))
+  h, shape, _ = _hash_strings(arr, _check_key(key0, key1))
+  return h.reshape(shape)
+
+
+def _hash_strings(arr, key=None):
+  """Fingerprint64 (``key`` None) or SipHash keyed ``key`` of strings.
+
+  Returns ``(hashes, shape, packed)``: the flat uint64 hashes, the input's
+  shape and the ``(buf, offsets, lengths)`` they were hashed from, or None
+  when numba hashed the rows of a ``str_`` array in place.
+  """
+  acc = _accel()
+  if (acc is not None and isinstance(arr, np.ndarray) and
+      arr.dtype.kind == "U" and arr.size and arr.dtype.itemsize):
+    flat = np.ascontiguousarray(arr.reshape(-1))
+    chars = flat.view(np.uint32).reshape(flat.size, -1)
+    if key is None:
+      starts, res = _split_run(acc.fingerprint64_rows, (chars,))
+    else:
+      starts, res = _split_run(acc.siphash64_rows, (chars,), _U(key[0]),
+                               _U(key[1]))
+    h = _hashes([r[0] for r in res])
+    bad = next((lo + r[1] for lo, r in zip(starts, res) if r[1] >= 0), -1)
+    if bad >= 0:
+      try:
+        str(flat[bad]).encode("utf-8")
+      except UnicodeEncodeError as e:
+        raise _utf8_error(e) from None
+      raise ValueError(
+          f"hash: string {bad} holds a code point beyond U+10FFFF.")
+    return h, arr.shape, None
+  buf, offs, lens, shape = _pack(arr)
+  if key is None:
+    h = fingerprint64_packed(buf, offs, lens)
+  else:
+    h = siphash64_packed(buf, offs, lens, *key)
+  return h, shape, (buf, offs, lens)
 
 
 # ---------------------------------------------------------------------------
@@ -592,47 +841,83 @@ def _where(m, a: U64, b: U64) -> U64:
   return jnp.where(m, a[0], b[0]), jnp.where(m, a[1], b[1])
 
 
-def _fetch_d(mat, pos, nbytes: int):
-  """Little-endian word of ``nbytes`` (4 or 8) at per-row byte ``pos``."""
-  idx = pos[..., None] + jnp.arange(nbytes, dtype=pos.dtype)
-  b = jnp.take_along_axis(mat, idx, axis=-1)
-  lo = b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16) | (b[..., 3] << 24)
+# A short string on device is "right-aligned words": a tuple W of uint32
+# arrays holding bytes 4q..4q+3 of an L = 4 * len(W) byte register
+# (little-endian), with the string's n bytes at L - n .. L - 1 and zeros
+# before. Loads relative to the string's end are then fixed words, and loads
+# relative to its start one funnel shift with the word picked by selects;
+# no byte matrix, no gathers.
+
+
+def _word(w, q):
+  """``w[q]`` for a per-element index ``q`` (0 past either end)."""
+  out = jnp.zeros_like(w[0])
+  for j, wj in enumerate(w):
+    out = jnp.where(q == j, wj, out)
+  return out
+
+
+def _load_d(w, pos, nbytes: int) -> U64:
+  """Little-endian word of ``nbytes`` (4 or 8) at per-element byte ``pos``
+  of the register (bytes past its end read as zero)."""
+  q = pos >> 2
+  r = ((pos & 3) * 8).astype(jnp.uint32)
+  w0, w1 = _word(w, q), _word(w, q + 1)
+  # Shifting a uint32 by 32 gives 0 in XLA, so r == 0 needs no special case.
+  lo = (w0 >> r) | (w1 << (jnp.uint32(32) - r))
   if nbytes == 4:
     return jnp.zeros_like(lo), lo
-  hi = b[..., 4] | (b[..., 5] << 8) | (b[..., 6] << 16) | (b[..., 7] << 24)
-  return hi, lo
+  w2 = _word(w, q + 2)
+  return (w1 >> r) | (w2 << (jnp.uint32(32) - r)), lo
 
 
-def _fingerprint64_small_d(mat, n, max_len: int) -> U64:
-  """Fingerprint64 of rows of ``mat`` (uint32 bytes, width >= 32) of length
-  ``n`` (int32, 1..max_len <= 32)."""
+def _tail_d(w, back: int) -> U64:
+  """The 8 bytes ending ``back`` bytes before the register's end (back % 4
+  == 0): a fixed pair of words."""
+  q = (4 * len(w) - back - 8) // 4
+  return w[q + 1], w[q]
+
+
+def _byte_d(w, k):
+  """Byte ``k`` counted back from the register's end (k = 0: the last),
+  for a per-element ``k`` in [0, 4)."""
+  last = w[-1]
+  return (last >> ((jnp.uint32(3) - k.astype(jnp.uint32)) * 8)) & jnp.uint32(
+      0xff)
+
+
+def _fingerprint64_small_d(w, n, max_len: int) -> U64:
+  """Fingerprint64 of right-aligned strings (see :func:`_decimal_words`) of
+  length ``n`` (int32, 1..max_len <= 32)."""
+  reg = 4 * len(w)
   n_u = n.astype(jnp.uint32)
   zero = jnp.zeros_like(n_u)
   n64 = (zero, n_u)
   mul = _add(_c(_K2), (zero, n_u * jnp.uint32(2)))
-  # len 1..3
-  a = jnp.take_along_axis(mat, jnp.zeros_like(n)[..., None], -1)[..., 0]
-  b = jnp.take_along_axis(mat, (n >> 1)[..., None], -1)[..., 0]
-  c = jnp.take_along_axis(mat, (n - 1)[..., None], -1)[..., 0]
+  start = reg - n  # byte of the string's first character
+  # len 1..3: bytes 0, n >> 1 and n - 1 of the string, from the last word.
+  a = _byte_d(w, jnp.clip(n - 1, 0, 3))
+  b = _byte_d(w, jnp.clip(n - 1 - (n >> 1), 0, 3))
+  c = w[-1] >> jnp.uint32(24)
   y = (zero, a + (b << jnp.uint32(8)))
   z = (zero, n_u + (c << jnp.uint32(2)))
   h3 = _mul(_shift_mix_d(_xor(_mul(y, _c(_K2)), _mul(z, _c(_K0)))), _c(_K2))
-  # len 4..7
-  a4 = _fetch_d(mat, jnp.zeros_like(n), 4)
-  h7 = _hash_len16_d(_add(n64, _shl(a4, 3)),
-                     _fetch_d(mat, jnp.maximum(n - 4, 0), 4), mul)
-  # len 8..16
-  a8 = _add(_fetch_d(mat, jnp.zeros_like(n), 8), _c(_K2))
-  b8 = _fetch_d(mat, jnp.maximum(n - 8, 0), 8)
-  c8 = _add(_mul(_rotr(b8, 37), mul), a8)
-  d8 = _mul(_add(_rotr(a8, 25), b8), mul)
-  h16 = _hash_len16_d(c8, d8, mul)
-  out = _where(n >= 8, h16, _where(n >= 4, h7, h3))
+  # len 4..16 ends in HashLen16(u, v, mul) for both sub-ranges.
+  head = _load_d(w, start, 8)
+  last8 = _tail_d(w, 0)
+  u4 = _add(n64, _shl((zero, head[1]), 3))
+  v4 = (zero, w[-1])
+  a8 = _add(head, _c(_K2))
+  u8 = _add(_mul(_rotr(last8, 37), mul), a8)
+  v8 = _mul(_add(_rotr(a8, 25), last8), mul)
+  big = n >= 8
+  h16 = _hash_len16_d(_where(big, u8, u4), _where(big, v8, v4), mul)
+  out = _where(n >= 4, h16, h3)
   if max_len > 16:
-    a = _mul(_fetch_d(mat, jnp.zeros_like(n), 8), _c(_K1))
-    b = _fetch_d(mat, jnp.full_like(n, 8), 8)
-    c = _mul(_fetch_d(mat, jnp.maximum(n - 8, 0), 8), mul)
-    d = _mul(_fetch_d(mat, jnp.maximum(n - 16, 0), 8), _c(_K2))
+    a = _mul(head, _c(_K1))
+    b = _load_d(w, start + 8, 8)
+    c = _mul(last8, mul)
+    d = _mul(_tail_d(w, 8), _c(_K2))
     h32 = _hash_len16_d(
         _add(_add(_rotr(_add(a, b), 43), _rotr(c, 30)), d),
         _add(_add(a, _rotr(_add(b, _c(_K2)), 18)), c), mul)
@@ -661,15 +946,17 @@ def _int_parts(x):
   return neg, (jnp.zeros_like(lo), lo), 10
 
 
-def _decimal_bytes(x):
-  """Decimal string bytes of ints as a (..., 32) uint32 matrix, and lengths."""
+def _decimal_words(x):
+  """Ints' decimal strings as right-aligned words, their lengths, and the
+  longest possible length."""
   neg, mag, max_digits = _int_parts(x)
-  return _decimal_bytes_from_parts(neg, mag, max_digits)
+  return _decimal_words_from_parts(neg, mag, max_digits)
 
 
-def _decimal_bytes_from_parts(neg, mag: U64, max_digits: int):
-  """Bytes of ``-mag`` (where ``neg``) or ``mag`` written in decimal, as a
-  (..., 32) uint32 matrix, the lengths, and the longest possible length."""
+def _decimal_words_from_parts(neg, mag: U64, max_digits: int):
+  """``-mag`` (where ``neg``) or ``mag`` written in decimal, as right-aligned
+  words (see :func:`_load_d`), the lengths (int32) and the longest possible
+  length."""
   hi, lo = mag
   digits = []  # least significant first
   if max_digits <= 10:
@@ -690,20 +977,25 @@ def _decimal_bytes_from_parts(neg, mag: U64, max_digits: int):
       for _ in range(4):
         digits.append(r % jnp.uint32(10))
         r = r // jnp.uint32(10)
-  d = jnp.stack(digits, axis=-1)  # (..., D)
-  nonzero = d != 0
-  idx = jnp.arange(len(digits), dtype=jnp.int32)
-  nd = jnp.maximum(jnp.max(jnp.where(nonzero, idx + 1, 0), axis=-1), 1)
-  sign = neg.astype(jnp.int32)
-  n = sign + nd
-  p = jnp.arange(32, dtype=jnp.int32)
-  j = p - sign[..., None]  # position within the digits
-  valid = (j >= 0) & (j < nd[..., None])
-  src = jnp.clip(nd[..., None] - 1 - j, 0, len(digits) - 1)
-  dig = jnp.take_along_axis(d, src, axis=-1)
-  mat = jnp.where(valid, dig + jnp.uint32(48), jnp.uint32(0))
-  mat = jnp.where((p == 0) & neg[..., None], jnp.uint32(45), mat)
-  return mat, n, max_digits + 1
+  nd = jnp.ones(lo.shape, jnp.int32)
+  for k, d in enumerate(digits[1:], 1):
+    nd = jnp.where(d != 0, k + 1, nd)
+  max_len = max_digits + 1
+  # Loads past the register's end read zeros; the fixed loads from the end
+  # need 8 bytes (16 for FarmHash's 17-32 byte strings).
+  reg = max(-(-max_len // 4) * 4, 16 if max_len > 16 else 8)
+  # Byte reg - 1 - k holds digit k, and the sign right before the digits.
+  chars = []
+  for k in range(max_len):
+    ch = jnp.where((nd == k) & neg, jnp.uint32(45), jnp.uint32(0))
+    if k < len(digits):
+      ch = jnp.where(nd > k, digits[k] + jnp.uint32(48), ch)
+    chars.append(ch)
+  zero = jnp.zeros_like(lo)
+  byte = lambda p: chars[reg - 1 - p] if reg - 1 - p < max_len else zero
+  w = tuple(byte(4 * q) | (byte(4 * q + 1) << 8) | (byte(4 * q + 2) << 16) |
+            (byte(4 * q + 3) << 24) for q in range(reg // 4))
+  return w, nd + neg.astype(jnp.int32), max_len
 
 
 _TRUE_FALSE = None
@@ -745,8 +1037,8 @@ def _fingerprint64_ints_jit(x) -> U64:
   if x.dtype == jnp.bool_:
     t, f = _bool_fingerprints()
     return _where(x, _c(t), _c(f))
-  mat, n, max_len = _decimal_bytes(x)
-  return _fingerprint64_small_d(mat, n, max_len)
+  w, n, max_len = _decimal_words(x)
+  return _fingerprint64_small_d(w, n, max_len)
 
 
 def siphash64_ints(x, key0: int, key1: int) -> U64:
@@ -767,13 +1059,13 @@ def _siphash64_ints_jit(x, key0: int, key1: int) -> U64:
   if x.dtype == jnp.bool_:
     t, f = (int(v) for v in siphash64_strings(["true", "false"], key0, key1))
     return _where(x, _c(t), _c(f))
-  mat, n, max_len = _decimal_bytes(x)
-  return _siphash_small_d(mat, n, max_len, key0, key1)
+  w, n, max_len = _decimal_words(x)
+  return _siphash_small_d(w, n, max_len, key0, key1)
 
 
-def _siphash_small_d(mat, n, max_len: int, key0: int, key1: int) -> U64:
-  """SipHash-2-4 of rows of ``mat`` (uint32 bytes, width 32) of length
-  ``n`` (<= max_len <= 23)."""
+def _siphash_small_d(w, n, max_len: int, key0: int, key1: int) -> U64:
+  """SipHash-2-4 of right-aligned strings (see :func:`_decimal_words`) of
+  length ``n`` (<= max_len <= 23)."""
   k0, k1 = _c(key0), _c(key1)
   v0 = _xor(k0, _c(0x736f6d6570736575))
   v1 = _xor(k1, _c(0x646f72616e646f6d))
@@ -793,9 +1085,10 @@ def _siphash_small_d(mat, n, max_len: int, key0: int, key1: int) -> U64:
     return v0, v1, v2, v3
 
   blocks = n // 8
+  start = 4 * len(w) - n
   for i in range((max_len + 7) // 8 + 1):
     # Block i is a full block, the last block, or past the end.
-    word = _fetch_d(mat, jnp.full_like(n, 8 * i), 8)
+    word = _load_d(w, start + 8 * i, 8)
     rem = n - 8 * i  # bytes left from this block on
     keep_bytes = jnp.clip(rem, 0, 8).astype(jnp.uint32)
     # Mask of the kept bytes: (1 << 8*k) - 1 on the pair.

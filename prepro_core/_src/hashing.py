@@ -89,16 +89,17 @@ def _is_string_input(x) -> bool:
   return isinstance(x, (np.str_, np.bytes_))
 
 
-def _strings_equal(x, value, shape):
-  """Host mask of the elements equal to the string ``value``."""
-  a = np.asarray(x) if not isinstance(x, (list, tuple)) else np.asarray(
-      x, dtype=object)
-  if a.dtype.kind == "S" or (a.dtype == object and a.size and isinstance(
-      a.reshape(-1)[0], bytes)):
-    value = value.encode("utf-8") if isinstance(value, str) else value
-  else:
-    value = value.decode("utf-8") if isinstance(value, bytes) else value
-  return np.asarray(a == value, bool).reshape(shape)
+def _packed_equal(buf, offs, lens, value) -> np.ndarray:
+  """Mask of the packed strings whose bytes equal ``value`` (a string is
+  compared by its UTF-8 bytes, as it was packed)."""
+  if isinstance(value, str):
+    value = value.encode("utf-8")
+  idx = np.flatnonzero(lens == len(value))
+  for j, c in enumerate(value):  # narrows the candidates byte by byte
+    idx = idx[buf[offs[idx] + j] == c]
+  mask = np.zeros(lens.shape, bool)
+  mask[idx] = True
+  return mask
 
 
 def _float_to_int64_bits(x):
@@ -121,10 +122,10 @@ def _hash_device(x, salt):
   """Hash of each value's decimal string on device; returns (hi, lo)."""
   if jnp.issubdtype(x.dtype, jnp.floating):
     neg, mag = _float_to_int64_bits(x)
-    mat, n, max_len = farmhash._decimal_bytes_from_parts(neg, mag, 20)
+    w, n, max_len = farmhash._decimal_words_from_parts(neg, mag, 20)
     if salt is None:
-      return farmhash._fingerprint64_small_d(mat, n, max_len)
-    return farmhash._siphash_small_d(mat, n, max_len, *salt)
+      return farmhash._fingerprint64_small_d(w, n, max_len)
+    return farmhash._siphash_small_d(w, n, max_len, *salt)
   if salt is None:
     return farmhash.fingerprint64_ints(x)
   return farmhash.siphash64_ints(x, *salt)
@@ -139,6 +140,13 @@ def _host_ints(x):
       x = np.where(ok, t, -2.0**63).astype(np.int64)
       x[~ok] = np.iinfo(np.int64).min
   return farmhash.decimal_strings(x)
+
+
+def _host_mod(h: np.ndarray, bins: int) -> np.ndarray:
+  """``h % bins`` as int32 for uint64 hashes (a mask for powers of two)."""
+  if bins & (bins - 1) == 0:
+    return (h & np.uint64(bins - 1)).astype(np.int32)
+  return (h % np.uint64(bins)).astype(np.int32)
 
 
 def hashing(num_bins: int,
@@ -222,18 +230,14 @@ def hashing(num_bins: int,
           f"inputs that are {kind}; give a mask_value of the inputs' kind.")
 
   def hash_strings(x):
-    shape = farmhash._shape_of(x) if not isinstance(x, (str, bytes)) else ()
-    buf, offs, lens = farmhash.pack_strings(
-        [x] if isinstance(x, (str, bytes)) else x)
-    if salt_pair is None:
-      h = farmhash.fingerprint64_packed(buf, offs, lens)
-    else:
-      h = farmhash.siphash64_packed(buf, offs, lens, *salt_pair)
-    ids = (h % np.uint64(bins)).astype(np.int64).reshape(shape)
+    h, shape, packed = farmhash._hash_strings(x, salt_pair)
+    ids = _host_mod(h, bins).reshape(shape)
     if mask_value is not None:
-      mask = _strings_equal(x, mask_value, shape)
-      ids = np.where(mask, 0, ids + 1)
-    return ids.astype(np.int32)
+      if packed is None:
+        packed = farmhash.pack_strings(x)
+      mask = _packed_equal(*packed, mask_value).reshape(shape)
+      ids = np.where(mask, 0, ids + 1).astype(np.int32)
+    return ids
 
   def hash_host_numbers(x):
     strs = _host_ints(x)
@@ -241,10 +245,10 @@ def hashing(num_bins: int,
       h = farmhash.fingerprint64_strings(strs)
     else:
       h = farmhash.siphash64_strings(strs, *salt_pair)
-    ids = (h % np.uint64(bins)).astype(np.int64)
+    ids = _host_mod(h, bins)
     if mask_value is not None:
-      ids = np.where(x == mask_value, 0, ids + 1)
-    return ids.astype(np.int32)
+      ids = np.where(x == mask_value, 0, ids + 1).astype(np.int32)
+    return ids
 
 
   def apply(state, x, key=None):

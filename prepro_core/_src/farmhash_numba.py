@@ -1,0 +1,345 @@
+"""numba kernels for farmhash.py: the optional accelerator (``prepro[fast]``).
+
+Imported lazily by ``farmhash.py`` and only when numba is installed; the
+NumPy kernels there compute the same bits and are used otherwise. Each
+kernel is one loop over the strings with scalar ``uint64`` arithmetic (which
+wraps modulo 2**64 like C's), so every byte is read once instead of once per
+whole-array NumPy operation. Compiled on first use and cached on disk.
+
+All arithmetic below stays in ``uint64``: numba types a mix of signed and
+unsigned ints as float64, so every constant is a ``np.uint64``.
+"""
+
+import numba
+import numpy as np
+
+_jit = numba.njit(cache=True, nogil=True)
+_inline = numba.njit(cache=True, nogil=True)
+
+_K0 = np.uint64(0xc3a5c85c97cb3127)
+_K1 = np.uint64(0xb492b66fbe98f273)
+_K2 = np.uint64(0x9ae16a3b2f90404f)
+_SEED = np.uint64(81)
+_SEED_Y = np.uint64((81 * 0xb492b66fbe98f273 + 113) & ((1 << 64) - 1))
+_C113 = np.uint64(113)
+_C9 = np.uint64(9)
+_FF = np.uint64(0xff)
+_S = tuple(np.uint64(i) for i in range(65))  # shift amounts as uint64
+S1, S2, S3, S8, S13, S16, S17, S18, S21, S24 = (_S[i] for i in (
+    1, 2, 3, 8, 13, 16, 17, 18, 21, 24))
+S25, S30, S32, S33, S37, S40, S42, S43, S44, S47 = (_S[i] for i in (
+    25, 30, 32, 33, 37, 40, 42, 43, 44, 47))
+S48, S56 = _S[48], _S[56]
+_SIP = (np.uint64(0x736f6d6570736575), np.uint64(0x646f72616e646f6d),
+        np.uint64(0x6c7967656e657261), np.uint64(0x7465646279746573))
+_SIP0, _SIP1, _SIP2, _SIP3 = _SIP
+
+
+@_inline
+def _f64(b, p):
+  """Little-endian uint64 at byte p (LLVM merges the byte loads)."""
+  return (np.uint64(b[p]) | (np.uint64(b[p + 1]) << S8) |
+          (np.uint64(b[p + 2]) << S16) | (np.uint64(b[p + 3]) << S24) |
+          (np.uint64(b[p + 4]) << S32) | (np.uint64(b[p + 5]) << S40) |
+          (np.uint64(b[p + 6]) << S48) | (np.uint64(b[p + 7]) << S56))
+
+
+@_inline
+def _f32(b, p):
+  return (np.uint64(b[p]) | (np.uint64(b[p + 1]) << S8) |
+          (np.uint64(b[p + 2]) << S16) | (np.uint64(b[p + 3]) << S24))
+
+
+@_inline
+def _rot(v, s, t):
+  # t == 64 - s, passed in as a constant too.
+  return (v >> s) | (v << t)
+
+
+@_inline
+def _shift_mix(v):
+  return v ^ (v >> S47)
+
+
+@_inline
+def _hash_len16(u, v, mul):
+  a = (u ^ v) * mul
+  a ^= a >> S47
+  b = (v ^ a) * mul
+  b ^= b >> S47
+  return b * mul
+
+
+@_inline
+def _weak32(b, p, a, c):
+  w = _f64(b, p)
+  x = _f64(b, p + 8)
+  y = _f64(b, p + 16)
+  z = _f64(b, p + 24)
+  a += w
+  c = _rot(c + a + z, S21, S43)
+  d = a
+  a += x + y
+  c += _rot(a, S44, _S[20])
+  return a + z, c + d
+
+
+@_inline
+def _fp64_short(b, s, n):
+  """farmhashna::HashLen0to16."""
+  n64 = np.uint64(n)
+  mul = _K2 + n64 * np.uint64(2)
+  if n >= 4:
+    # 4-7 and 8-16 bytes both end in HashLen16(u, v, mul): both (u, v)
+    # are computed and one selected, sparing a mispredicted branch. The
+    # loads stay inside the string plus the 8 bytes after it.
+    a = _f64(b, s) + _K2
+    bb = _f64(b, s + max(n - 8, 0))
+    u8 = _rot(bb, S37, _S[27]) * mul + a
+    v8 = (_rot(a, S25, _S[39]) + bb) * mul
+    u4 = n64 + (_f32(b, s) << S3)
+    v4 = _f32(b, s + n - 4)
+    big = n >= 8
+    return _hash_len16(u8 if big else u4, v8 if big else v4, mul)
+  if n > 0:
+    a = np.uint64(b[s])
+    bb = np.uint64(b[s + (n >> 1)])
+    c = np.uint64(b[s + n - 1])
+    y = a + (bb << S8)
+    z = n64 + (c << S2)
+    return _shift_mix(y * _K2 ^ z * _K0) * _K2
+  return _K2
+
+
+@_inline
+def _fp64_long(b, s, n):
+  """farmhashna::Hash64 for more than 16 bytes."""
+  n64 = np.uint64(n)
+  mul = _K2 + n64 * np.uint64(2)
+  if n <= 32:
+    a = _f64(b, s) * _K1
+    bb = _f64(b, s + 8)
+    c = _f64(b, s + n - 8) * mul
+    d = _f64(b, s + n - 16) * _K2
+    return _hash_len16(
+        _rot(a + bb, S43, _S[21]) + _rot(c, S30, _S[34]) + d,
+        a + _rot(bb + _K2, S18, _S[46]) + c, mul)
+  if n <= 64:
+    a = _f64(b, s) * _K2
+    bb = _f64(b, s + 8)
+    c = _f64(b, s + n - 8) * mul
+    d = _f64(b, s + n - 16) * _K2
+    y = _rot(a + bb, S43, _S[21]) + _rot(c, S30, _S[34]) + d
+    z = _hash_len16(y, a + _rot(bb + _K2, S18, _S[46]) + c, mul)
+    e = _f64(b, s + 16) * mul
+    f = _f64(b, s + 24)
+    g = (y + _f64(b, s + n - 32)) * mul
+    h = (z + _f64(b, s + n - 24)) * mul
+    return _hash_len16(
+        _rot(e + f, S43, _S[21]) + _rot(g, S30, _S[34]) + h,
+        e + _rot(f + a, S18, _S[46]) + g, mul)
+  # Over 64 bytes: 64-byte chunks, then the last 64 bytes.
+  x = _SEED
+  y = _SEED_Y
+  z = _shift_mix(y * _K2 + _C113) * _K2
+  v0 = np.uint64(0)
+  v1 = np.uint64(0)
+  w0 = np.uint64(0)
+  w1 = np.uint64(0)
+  x = x * _K2 + _f64(b, s)
+  p = s
+  end = s + ((n - 1) // 64) * 64
+  while p != end:
+    x = _rot(x + y + v0 + _f64(b, p + 8), S37, _S[27]) * _K1
+    y = _rot(y + v1 + _f64(b, p + 48), S42, _S[22]) * _K1
+    x ^= w1
+    y += v0 + _f64(b, p + 40)
+    z = _rot(z + w0, S33, _S[31]) * _K1
+    v0, v1 = _weak32(b, p, v1 * _K1, x + w0)
+    w0, w1 = _weak32(b, p + 32, z + w1, y + _f64(b, p + 16))
+    x, z = z, x
+    p += 64
+  mul = _K1 + ((z & _FF) << S1)
+  p = s + n - 64
+  w0 += np.uint64((n - 1) & 63)
+  v0 += w0
+  w0 += v0
+  x = _rot(x + y + v0 + _f64(b, p + 8), S37, _S[27]) * mul
+  y = _rot(y + v1 + _f64(b, p + 48), S42, _S[22]) * mul
+  x ^= w1 * _C9
+  y += v0 * _C9 + _f64(b, p + 40)
+  z = _rot(z + w0, S33, _S[31]) * mul
+  v0, v1 = _weak32(b, p, v1 * mul, x + w0)
+  w0, w1 = _weak32(b, p + 32, z + w1, y + _f64(b, p + 16))
+  x, z = z, x
+  return _hash_len16(_hash_len16(v0, w0, mul) + _shift_mix(y) * _K0 + z,
+                     _hash_len16(v1, w1, mul) + x, mul)
+
+
+@_jit
+def fingerprint64_packed(offs, lens, b):
+  """Fingerprint64 of b[offs[i]:offs[i] + lens[i]] for each i; b ends with
+  8 zero bytes."""
+  out = np.empty(offs.size, np.uint64)
+  for i in range(offs.size):
+    n = lens[i]
+    # Short strings: a small function LLVM inlines into this loop.
+    out[i] = _fp64_short(b, offs[i], n) if n <= 16 else _fp64_long(
+        b, offs[i], n)
+  return out
+
+
+@_inline
+def _sip_round(v0, v1, v2, v3):
+  v0 += v1
+  v1 = _rot(v1, _S[51], S13)  # rotl(v1, 13)
+  v1 ^= v0
+  v0 = _rot(v0, S32, S32)
+  v2 += v3
+  v3 = _rot(v3, S48, S16)  # rotl(v3, 16)
+  v3 ^= v2
+  v0 += v3
+  v3 = _rot(v3, S43, S21)  # rotl(v3, 21)
+  v3 ^= v0
+  v2 += v1
+  v1 = _rot(v1, S47, S17)  # rotl(v1, 17)
+  v1 ^= v2
+  v2 = _rot(v2, S32, S32)
+  return v0, v1, v2, v3
+
+
+@_jit
+def siphash64_packed(offs, lens, b, k0, k1):
+  """SipHash-2-4 keyed (k0, k1) of each packed string; b ends with 8 zero
+  bytes."""
+  out = np.empty(offs.size, np.uint64)
+  for i in range(offs.size):
+    out[i] = _sip_one(b, offs[i], lens[i], k0, k1)
+  return out
+
+
+@_inline
+def _row_length(row):
+  """(length, OR of its code points) of a row of a ``str_`` array: NumPy
+  drops trailing NULs, so a row ends at its last nonzero code point. One
+  branch-free pass over the whole row, which LLVM vectorises."""
+  last = 0
+  acc = np.uint32(0)
+  for j in range(row.size):
+    c = row[j]
+    acc |= c
+    if c != 0:
+      last = j + 1
+  return last, acc
+
+
+@_inline
+def _utf8(row, m, out):
+  """UTF-8 encodes code points row[:m] into out; the byte count, or -1 for
+  a code point UTF-8 cannot encode (a surrogate, or beyond U+10FFFF)."""
+  p = 0
+  for j in range(m):
+    c = np.int64(row[j])
+    if c < 0x80:
+      out[p] = c
+      p += 1
+    elif c < 0x800:
+      out[p] = 0xc0 | (c >> 6)
+      out[p + 1] = 0x80 | (c & 0x3f)
+      p += 2
+    elif c < 0x10000:
+      if 0xd800 <= c < 0xe000:
+        return -1
+      out[p] = 0xe0 | (c >> 12)
+      out[p + 1] = 0x80 | ((c >> 6) & 0x3f)
+      out[p + 2] = 0x80 | (c & 0x3f)
+      p += 3
+    elif c < 0x110000:
+      out[p] = 0xf0 | (c >> 18)
+      out[p + 1] = 0x80 | ((c >> 12) & 0x3f)
+      out[p + 2] = 0x80 | ((c >> 6) & 0x3f)
+      out[p + 3] = 0x80 | (c & 0x3f)
+      p += 4
+    else:
+      return -1
+  return p
+
+
+@_inline
+def _to_scratch(row, m, acc, scratch):
+  """Bytes of row[:m] in scratch: narrowed (ASCII) or UTF-8 encoded."""
+  if acc < 0x80:
+    for j in range(m):
+      scratch[j] = row[j]
+    return m
+  return _utf8(row, m, scratch)
+
+
+@_jit
+def fingerprint64_rows(chars):
+  """Fingerprint64 of each row of a (n, w) uint32 code point matrix (a
+  ``str_`` array), UTF-8 encoded, in one pass: ASCII rows are hashed in
+  place, the others encoded into a scratch buffer first. Returns (hashes,
+  the first row UTF-8 cannot encode or -1)."""
+  n, w = chars.shape
+  out = np.empty(n, np.uint64)
+  scratch = np.zeros(4 * w + 8, np.uint8)
+  for i in range(n):
+    row = chars[i]
+    m, acc = _row_length(row)
+    if acc < 0x80 and m + 8 <= w:  # loads may read 8 bytes past the end
+      out[i] = _fp64_short(row, 0, m) if m <= 16 else _fp64_long(row, 0, m)
+    else:
+      nb = _to_scratch(row, m, acc, scratch)
+      if nb < 0:
+        return out, i
+      out[i] = _fp64_short(scratch, 0, nb) if nb <= 16 else _fp64_long(
+          scratch, 0, nb)
+  return out, -1
+
+
+@_inline
+def _sip_one(b, s, n, k0, k1):
+  v0 = k0 ^ _SIP0
+  v1 = k1 ^ _SIP1
+  v2 = k0 ^ _SIP2
+  v3 = k1 ^ _SIP3
+  end = s + (n >> 3) * 8
+  p = s
+  while p != end:
+    m = _f64(b, p)
+    v3 ^= m
+    v0, v1, v2, v3 = _sip_round(v0, v1, v2, v3)
+    v0, v1, v2, v3 = _sip_round(v0, v1, v2, v3)
+    v0 ^= m
+    p += 8
+  # The last 0-7 bytes (an 8-byte load, masked) and the length.
+  m = _f64(b, p) & ((np.uint64(1) << _S[8 * (n & 7)]) - np.uint64(1))
+  m |= np.uint64(n) << S56
+  v3 ^= m
+  v0, v1, v2, v3 = _sip_round(v0, v1, v2, v3)
+  v0, v1, v2, v3 = _sip_round(v0, v1, v2, v3)
+  v0 ^= m
+  v2 ^= _FF
+  for _ in range(4):
+    v0, v1, v2, v3 = _sip_round(v0, v1, v2, v3)
+  return v0 ^ v1 ^ v2 ^ v3
+
+
+@_jit
+def siphash64_rows(chars, k0, k1):
+  """:func:`fingerprint64_rows` for SipHash-2-4 keyed (k0, k1)."""
+  n, w = chars.shape
+  out = np.empty(n, np.uint64)
+  scratch = np.zeros(4 * w + 8, np.uint8)
+  for i in range(n):
+    row = chars[i]
+    m, acc = _row_length(row)
+    if acc < 0x80 and m + 8 <= w:
+      out[i] = _sip_one(row, 0, m, k0, k1)
+    else:
+      nb = _to_scratch(row, m, acc, scratch)
+      if nb < 0:
+        return out, i
+      out[i] = _sip_one(scratch, 0, nb, k0, k1)
+  return out, -1
