@@ -21,7 +21,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-FAMILIES = ["normalization", "lookups", "text", "hashing", "augment"]
+FAMILIES = ["normalization", "lookups", "text", "hashing", "augment", "images_color"]
 
 
 def _versions() -> dict:

@@ -1,0 +1,838 @@
+"""Colour and pixel-value augmentations (Keras 3's colour layers).
+
+Every transform here is a factory with Keras' argument names and defaults that
+returns a :class:`~prepro_core.Transform`. Images are HWC or NHWC, float or
+integer; the result has the input's shape and dtype (integer images are
+computed in ``float32`` and rounded back, see ``common``).
+
+Value ranges: colour transforms take ``value_range=(low, high)`` (Keras'
+default ``(0, 255)``), the range the pixels are in, and clip their output to it
+as Keras does.
+
+Randomness: ``apply(state, x, key=key)`` draws each example's parameters from
+``example_keys(key, batch)[i]`` (so a single HWC image is a batch of one);
+``key=None`` is inference. As in Keras, the augmentation layers (including
+``solarization`` and ``equalization``) are the identity at inference, while
+``auto_contrast`` applies always.
+
+Kernels (``adjust_*``) take per-example parameter arrays of shape ``(batch,)``
+so that the policies (``rand_augment``, ``aug_mix``) reuse them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from prepro_core._src.base import EmptyState
+from prepro_core._src.base import make_transform
+from prepro_core._src.base import Transform
+from prepro_core._src.image import common
+
+Array = Any
+
+# ITU-R 601 luma weights, as tf.image / Keras' rgb_to_grayscale use them.
+_GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)
+
+
+# ---------------------------------------------------------------------------
+# Shared plumbing.
+# ---------------------------------------------------------------------------
+
+
+def _check_sample(sample: Any, where: str, rgb: bool = False) -> None:
+  """Checks the rank (and channels) of an ``init`` sample when it has a shape."""
+  images = sample["images"] if isinstance(sample, dict) else sample
+  if not hasattr(images, "shape"):
+    images = np.asarray(images)
+  if len(images.shape) not in (3, 4):
+    raise ValueError(
+        f"{where}: `images` must have rank 3 (height, width, channels) or 4 "
+        f"(batch, height, width, channels), got shape {tuple(images.shape)}.")
+  if rgb:
+    check_rgb(images, where)
+
+
+def check_rgb(images: Array, where: str) -> None:
+  """Raises unless the images have 3 (RGB) channels."""
+  channels = images.shape[-1]
+  if channels != 3:
+    raise ValueError(
+        f"{where}: this transform works on RGB images, so the last axis must "
+        f"have 3 channels; got shape {tuple(images.shape)} ({channels} "
+        f"channel(s)).")
+
+
+def per_example(keys: Array, n: int) -> Tuple[Array, ...]:
+  """Splits each example's key into ``n`` independent keys: n arrays (batch,)."""
+  sub = jax.vmap(lambda k: jax.random.split(k, n))(keys)
+  return tuple(sub[:, i] for i in range(n))
+
+
+def uniform(keys: Array, lower: float, upper: float) -> Array:
+  """One ``U[lower, upper)`` float32 draw per example key: shape (batch,)."""
+  return jax.vmap(
+      lambda k: jax.random.uniform(k, (), jnp.float32, lower, upper))(keys)
+
+
+def unit_draws(keys: Array, n: int) -> Array:
+  """``n`` independent ``U[0, 1)`` draws per example key: shape (batch, n).
+
+  One generator call per example however many parameters it needs (each
+  call adds a hash to the compiled program).
+  """
+  return jax.vmap(lambda k: jax.random.uniform(k, (n,), jnp.float32))(keys)
+
+
+def span(u: Array, lower: float, upper: float) -> Array:
+  """Maps ``U[0, 1)`` draws onto ``[lower, upper)``."""
+  return lower + u * (upper - lower)
+
+
+def coin(u_threshold: Array, u_probability: Array, p_lower: float,
+         p_upper: float) -> Array:
+  """Keras' two-draw coin: ``U[0, 1) < U[p_lower, p_upper)``."""
+  return u_threshold < span(u_probability, p_lower, p_upper)
+
+
+def _bcast(p: Array, images: Array) -> Array:
+  """(batch,) parameters broadcast against (batch, h, w, c) images."""
+  return jnp.reshape(p, (-1, 1, 1, 1)).astype(images.dtype)
+
+
+def image_transform(name: str,
+                    kernel: Callable[[Array, Array], Array],
+                    *,
+                    rgb: bool = False,
+                    random: bool = True,
+                    validate: Optional[Callable[[Array], None]] = None
+                   ) -> Transform:
+  """Wraps ``kernel(images_float_nhwc, keys) -> images`` as a Transform.
+
+  Handles HWC/NHWC, Keras' dict inputs, dtype round-trips and ``key=None``
+  (the identity for random transforms; deterministic ones ignore ``key``).
+  The kernel is jitted once per transform: eager calls then run one compiled
+  program instead of dispatching dozens of small ops (inside a caller's
+  ``jit`` or ``vmap`` it is simply inlined).
+  """
+
+  @jax.jit
+  def run(images4, keys):
+    dtype = images4.dtype
+    return common.restore_dtype(kernel(common.to_float(images4), keys), dtype)
+
+  def init(sample):
+    _check_sample(sample, name, rgb=rgb)
+    return EmptyState()
+
+  def apply(state, x, key=None):
+    del state
+    images, rebuild = common.split_inputs(x, name)
+    images4, unbatch = common.to_batch(images, name)
+    if rgb:
+      check_rgb(images4, name)
+    if validate is not None:
+      validate(images4)
+    if random and key is None:
+      return x
+    keys = None if key is None else common.example_keys(key, images4.shape[0])
+    return rebuild(unbatch(run(images4, keys)))
+
+  return make_transform(name, init=init, apply=apply, is_random=random)
+
+
+def rescale(images: Array, source: Tuple[float, float],
+            target: Tuple[float, float]) -> Array:
+  """Keras' ``_transform_value_range``: maps ``source`` onto ``target``."""
+  if tuple(source) == tuple(target):
+    return images
+  images = (images - source[0]) / (source[1] - source[0])
+  return images * (target[1] - target[0]) + target[0]
+
+
+def rgb_to_grayscale(images: Array) -> Array:
+  """(..., 3) -> (..., 1) luma, Keras' weights."""
+  w = jnp.asarray(_GRAY_WEIGHTS, images.dtype)
+  return jnp.tensordot(images, w, axes=(-1, 0))[..., None]
+
+
+def rgb_to_hsv(images: Array) -> Array:
+  """RGB -> HSV (hue in [0, 1)), the dm_pix/Keras formulation (NaN-free)."""
+  eps = jnp.finfo(images.dtype).eps
+  images = jnp.where(jnp.abs(images) < eps, 0.0, images)
+  r, g, b = images[..., 0], images[..., 1], images[..., 2]
+  value = jnp.maximum(jnp.maximum(r, g), b)
+  minimum = jnp.minimum(jnp.minimum(r, g), b)
+  range_ = value - minimum
+  # Safe denominators keep values and gradients finite on grey/black pixels.
+  safe_value = jnp.where(value > 0, value, 1.0)
+  safe_range = jnp.where(range_ > 0, range_, 1.0)
+  saturation = jnp.where(value > 0, range_ / safe_value, 0.0)
+  norm = 1.0 / (6.0 * safe_range)
+  hue = jnp.where(value == g, norm * (b - r) + 2.0 / 6.0,
+                  norm * (r - g) + 4.0 / 6.0)
+  hue = jnp.where(value == r, norm * (g - b), hue)
+  hue = jnp.where(range_ > 0, hue, 0.0) + (hue < 0.0).astype(hue.dtype)
+  return jnp.stack([hue, saturation, value], axis=-1)
+
+
+def hsv_to_rgb(images: Array) -> Array:
+  """HSV -> RGB, the inverse of :func:`rgb_to_hsv`."""
+  hue, saturation, value = images[..., 0], images[..., 1], images[..., 2]
+  dh = jnp.mod(hue, 1.0) * 6.0
+  dr = jnp.clip(jnp.abs(dh - 3.0) - 1.0, 0.0, 1.0)
+  dg = jnp.clip(2.0 - jnp.abs(dh - 2.0), 0.0, 1.0)
+  db = jnp.clip(2.0 - jnp.abs(dh - 4.0), 0.0, 1.0)
+  one_minus_s = 1.0 - saturation
+  return jnp.stack([value * (one_minus_s + saturation * d) for d in (dr, dg, db)],
+                   axis=-1)
+
+
+# ---------------------------------------------------------------------------
+# Kernels: (batch, h, w, c) float images and (batch,) parameters.
+# ---------------------------------------------------------------------------
+
+
+def adjust_brightness(images, delta, value_range):
+  """``clip(x + delta)``; ``delta`` is already in pixel units."""
+  return jnp.clip(images + _bcast(delta, images), *value_range)
+
+
+def adjust_contrast(images, contrast, value_range):
+  """``(x - mean) * contrast + mean`` per channel (mean over h, w), clipped."""
+  mean = jnp.mean(images, axis=(1, 2), keepdims=True)
+  out = (images - mean) * _bcast(contrast, images) + mean
+  return jnp.clip(out, *value_range)
+
+
+def adjust_hue(images, delta, value_range):
+  """Rotates the hue by ``delta`` (a fraction of the circle), as Keras does."""
+  x = rescale(images, value_range, (0.0, 1.0))
+  hsv = rgb_to_hsv(x)
+  h = hsv[..., 0] + jnp.reshape(delta, (-1, 1, 1)).astype(x.dtype)
+  h = jnp.where(h > 1.0, h - 1.0, h)
+  h = jnp.where(h < 0.0, h + 1.0, h)
+  out = hsv_to_rgb(jnp.stack([h, hsv[..., 1], hsv[..., 2]], axis=-1))
+  return rescale(jnp.clip(out, 0.0, 1.0), (0.0, 1.0), value_range)
+
+
+def adjust_saturation(images, scale, value_range):
+  """Multiplies HSV saturation by ``scale``, clipped to [0, 1]."""
+  x = rescale(images, value_range, (0.0, 1.0))
+  hsv = rgb_to_hsv(x)
+  s = jnp.clip(hsv[..., 1] * jnp.reshape(scale, (-1, 1, 1)).astype(x.dtype),
+               0.0, 1.0)
+  out = hsv_to_rgb(jnp.stack([hsv[..., 0], s, hsv[..., 2]], axis=-1))
+  return rescale(jnp.clip(out, 0.0, 1.0), (0.0, 1.0), value_range)
+
+
+def adjust_sharpness(images, sharpness, value_range):
+  """Blends with Keras' 3x3 smoothing kernel: ``x + (1 - s) (smooth - x)``.
+
+  ``s = 1`` is the identity, ``s < 1`` blurs, ``s > 1`` sharpens. The
+  smoothing convolution zero-pads the border, as Keras' does.
+  """
+  channels = images.shape[-1]
+  a, b = 1.0 / 13.0, 5.0 / 13.0
+  kernel = jnp.asarray([[a, a, a], [a, b, a], [a, a, a]], images.dtype)
+  kernel = jnp.tile(kernel[:, :, None, None], (1, 1, 1, channels))
+  smoothed = jax.lax.conv_general_dilated(
+      images, kernel, window_strides=(1, 1), padding="SAME",
+      dimension_numbers=("NHWC", "HWIO", "NHWC"),
+      feature_group_count=channels)
+  out = images + (1.0 - _bcast(sharpness, images)) * (smoothed - images)
+  return jnp.clip(out, *value_range)
+
+
+def adjust_color_degeneration(images, factor, value_range):
+  """Blends towards grayscale: ``x + factor (gray - x)``, clipped."""
+  gray = rgb_to_grayscale(images)
+  out = images + _bcast(factor, images) * (gray - images)
+  return jnp.clip(out, *value_range)
+
+
+def grayscale_where(images, apply):
+  """Replaces the selected examples by their grayscale in every channel."""
+  gray = jnp.broadcast_to(rgb_to_grayscale(images), images.shape)
+  return jnp.where(jnp.reshape(apply, (-1, 1, 1, 1)), gray, images)
+
+
+def invert_where(images, apply, value_range):
+  """``high - x`` for the selected examples (Keras' formula)."""
+  return jnp.where(jnp.reshape(apply, (-1, 1, 1, 1)), value_range[1] - images,
+                   images)
+
+
+def posterize(images, bits, value_range):
+  """Keeps the top ``bits`` bits of each 8-bit value (``bits`` in 1..8).
+
+  As Keras: values are mapped to [0, 255], truncated to integers, shifted
+  right then left by ``8 - bits``, and mapped back.
+  """
+  x = rescale(images, value_range, (0.0, 255.0))
+  # float -> uint8 truncates; the clip avoids undefined casts out of range.
+  q = jnp.floor(jnp.clip(x, 0.0, 255.0))
+  step = jnp.exp2(8.0 - _bcast(bits, q))
+  q = jnp.floor(q / step) * step
+  return rescale(q, (0.0, 255.0), value_range)
+
+
+def solarize(images, addition, threshold, value_range):
+  """Keras' solarization: ``y = clip(x + addition)``; ``y`` if ``y <
+  threshold`` else ``255 - y``, on the [0, 255] scale."""
+  x = rescale(images, value_range, (0.0, 255.0))
+  y = jnp.clip(x + _bcast(addition, x), 0.0, 255.0)
+  y = jnp.where(y < _bcast(threshold, x), y, 255.0 - y)
+  return rescale(y, (0.0, 255.0), value_range)
+
+
+def autocontrast(images, value_range):
+  """Stretches each channel of each image to the full range.
+
+  A channel with one value throughout is left unchanged (Keras' NaN rule).
+  """
+  x = rescale(images, value_range, (0.0, 255.0))
+  low = jnp.min(x, axis=(1, 2), keepdims=True)
+  high = jnp.max(x, axis=(1, 2), keepdims=True)
+  flat = high <= low
+  scale = 255.0 / jnp.where(flat, 1.0, high - low)
+  out = jnp.clip(x * scale - low * scale, 0.0, 255.0)
+  out = rescale(out, (0.0, 255.0), value_range)
+  return jnp.where(flat, images, out)
+
+
+def equalize(images, value_range, bins=256):
+  """Histogram equalization of each channel of each image (Keras' formulas).
+
+  The histogram has ``bins`` fixed-width bins over [0, 255]; channels using
+  a single bin are left unchanged.
+  """
+  b, h, w, c = images.shape
+  x = rescale(images, value_range, (0.0, 255.0))
+  x = jnp.transpose(x, (0, 3, 1, 2)).reshape(b * c, h * w)
+  hist_idx = jnp.clip(((x - 0.0) * (bins - 1) / 255.0).astype(jnp.int32), 0,
+                      bins - 1)
+  # One scatter-add histogram per (image, channel) row.
+  rows = jnp.broadcast_to(jnp.arange(b * c)[:, None], hist_idx.shape)
+  hist = jnp.zeros((b * c, bins), jnp.int32).at[rows, hist_idx].add(1)
+  cdf = jnp.cumsum(hist, axis=-1)
+  cdf_min = jnp.take_along_axis(cdf, jnp.argmax(cdf > 0, axis=-1)[:, None],
+                                axis=-1)
+  denominator = cdf[:, -1:] - cdf_min
+  denominator = jnp.where(denominator == 0, 1, denominator)
+  lut = jnp.clip(jnp.round(((cdf - cdf_min) * 255) / denominator), 0, 255)
+  lut_idx = jnp.clip((x / 255.0) * (bins - 1), 0, bins - 1).astype(jnp.int32)
+  eq = jnp.take_along_axis(lut, lut_idx, axis=-1).astype(x.dtype)
+  single = jnp.count_nonzero(hist, axis=-1)[:, None] <= 1
+  eq = jnp.where(single, x, eq)
+  eq = eq.reshape(b, c, h, w).transpose(0, 2, 3, 1)
+  return rescale(eq, (0.0, 255.0), value_range)
+
+
+# ---------------------------------------------------------------------------
+# Parameter draws (Keras' distributions), shared with the policies.
+# ---------------------------------------------------------------------------
+
+
+def draw_hue_delta(keys, factor):
+  """Keras: ``±U[factor] / 2``, the sign a fair coin."""
+  u = unit_draws(keys, 2)
+  sign = jnp.where(u[:, 0] > 0.5, -1.0, 1.0)
+  return sign * span(u[:, 1], *factor) * 0.5
+
+
+def draw_saturation_scale(keys, factor):
+  """Keras: ``f / (1 - f + eps)`` with ``f ~ U[factor]`` (0.5 -> 1)."""
+  f = uniform(keys, *factor)
+  return f / (1.0 - f + 1e-7)
+
+
+def draw_posterization_bits(keys, factor):
+  """Keras: ``randint[lower, upper)`` bits, or ``lower`` when pinned."""
+  lower, upper = int(factor[0]), int(factor[1])
+  if lower == upper:
+    return jnp.full((keys.shape[0],), float(lower), jnp.float32)
+  u = unit_draws(keys, 1)[:, 0]
+  return jnp.minimum(lower + jnp.floor(u * (upper - lower)), upper - 1)
+
+
+def draw_solarization(keys, addition_factor, threshold_factor):
+  """``(addition, threshold)`` in [0, 255] units, per example."""
+  u = unit_draws(keys, 2)
+  return (span(u[:, 0], addition_factor[0] * 255.0, addition_factor[1] * 255.0),
+          span(u[:, 1], threshold_factor[0] * 255.0,
+               threshold_factor[1] * 255.0))
+
+
+# ---------------------------------------------------------------------------
+# The transforms.
+# ---------------------------------------------------------------------------
+
+
+def random_brightness(factor, value_range=(0, 255)) -> Transform:
+  """Adds a random per-image offset to every pixel (Keras' RandomBrightness).
+
+  Args:
+    factor: a number ``f`` in [-1, 1] (offsets from ``U[-f, f]``) or a pair
+      ``(lower, upper)`` in [-1, 1]; the offset is that fraction of the value
+      range (-1 makes the image black, 1 white).
+    value_range: ``(low, high)``, the pixels' range; the output is clipped
+      to it.
+
+  Returns:
+    A random :class:`Transform`; ``key=None`` is the identity.
+
+  Example:
+    >>> t = random_brightness(0.2)
+    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+  """
+  where = "random_brightness"
+  return image_transform(where, brightness_kernel(factor, value_range, where))
+
+
+def brightness_kernel(factor, value_range, where, argname="factor"):
+  """``kernel(images, keys)`` of :func:`random_brightness` (reused by the policies)."""
+  factor = common.parse_factor(factor, argname, where, min_value=-1.0,
+                               max_value=1.0)
+  value_range = common.check_value_range(value_range, where)
+
+  def kernel(images, keys):
+    delta = uniform(keys, *factor) * (value_range[1] - value_range[0])
+    return adjust_brightness(images, delta, value_range)
+
+  return kernel
+
+
+def random_contrast(factor, value_range=(0, 255)) -> Transform:
+  """Scales each channel about its mean by a random factor (RandomContrast).
+
+  Args:
+    factor: ``f`` in [0, 1] or a pair ``(lower, upper)`` in [0, 1]; the
+      contrast factor is drawn from ``U[1 - lower, 1 + upper]``. As in Keras,
+      a single number ``f`` means ``(0, f)``, i.e. ``U[1, 1 + f]``.
+    value_range: ``(low, high)``; the output is clipped to it.
+
+  Returns:
+    A random :class:`Transform`; ``key=None`` is the identity.
+
+  Example:
+    >>> t = random_contrast((0.2, 0.2))
+    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+  """
+  where = "random_contrast"
+  return image_transform(where, contrast_kernel(factor, value_range, where))
+
+
+def contrast_kernel(factor, value_range, where, argname="factor"):
+  """``kernel(images, keys)`` of :func:`random_contrast` (reused by the policies)."""
+  factor = common.parse_factor(factor, argname, where, min_value=0.0,
+                               max_value=1.0)
+  value_range = common.check_value_range(value_range, where)
+
+  def kernel(images, keys):
+    contrast = uniform(keys, 1.0 - factor[0], 1.0 + factor[1])
+    return adjust_contrast(images, contrast, value_range)
+
+  return kernel
+
+
+def random_hue(factor, value_range=(0, 255)) -> Transform:
+  """Rotates the hue of RGB images by a random amount (RandomHue).
+
+  Args:
+    factor: ``f`` in [0, 1] (amounts from ``U[0, f]``) or a pair in [0, 1];
+      the hue moves by half that fraction of the colour circle, in a random
+      direction. ``(f, f)`` pins the amount (the direction stays random).
+    value_range: ``(low, high)``, the pixels' range.
+
+  Returns:
+    A random :class:`Transform`; ``key=None`` is the identity.
+
+  Example:
+    >>> t = random_hue(0.5, value_range=(0, 1))
+    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+  """
+  where = "random_hue"
+  return image_transform(where, hue_kernel(factor, value_range, where),
+                         rgb=True)
+
+
+def hue_kernel(factor, value_range, where, argname="factor"):
+  """``kernel(images, keys)`` of :func:`random_hue` (reused by the policies)."""
+  factor = common.parse_factor(factor, argname, where, min_value=0.0,
+                               max_value=1.0)
+  value_range = common.check_value_range(value_range, where)
+
+  def kernel(images, keys):
+    return adjust_hue(images, draw_hue_delta(keys, factor), value_range)
+
+  return kernel
+
+
+def random_saturation(factor, value_range=(0, 255)) -> Transform:
+  """Scales the HSV saturation of RGB images (RandomSaturation).
+
+  Args:
+    factor: a number ``f`` in [-1, 1] (``U[-f, f]``, as Keras parses it) or a
+      pair in [-1, 1]; a draw ``v`` scales saturation by ``v / (1 - v)``:
+      0.5 is a no-op, 0 (or less) is grayscale, 1 fully saturated.
+    value_range: ``(low, high)``, the pixels' range.
+
+  Returns:
+    A random :class:`Transform`; ``key=None`` is the identity.
+
+  Note: the scaled saturation is clipped to [0, 1]. Keras clips it to
+  ``value_range`` instead, so with ``(0, 255)`` its strongly saturated pixels
+  leave the range; both agree whenever the saturation stays within [0, 1].
+
+  Example:
+    >>> t = random_saturation((0.3, 0.7))
+    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+  """
+  where = "random_saturation"
+  return image_transform(where, saturation_kernel(factor, value_range, where),
+                         rgb=True)
+
+
+def saturation_kernel(factor, value_range, where, argname="factor"):
+  """``kernel(images, keys)`` of :func:`random_saturation` (reused by the policies)."""
+  factor = common.parse_factor(factor, argname, where, min_value=-1.0,
+                               max_value=1.0)
+  value_range = common.check_value_range(value_range, where)
+
+  def kernel(images, keys):
+    return adjust_saturation(images, draw_saturation_scale(keys, factor),
+                             value_range)
+
+  return kernel
+
+
+def random_sharpness(factor, value_range=(0, 255)) -> Transform:
+  """Sharpens or blurs by a random amount (RandomSharpness).
+
+  Args:
+    factor: ``f`` in [0, 1] (``U[0, f]``) or a pair in [0, 1]; a draw ``v``
+      blends with a smoothed image by ``1 - 2v``: 0.5 is a no-op, 0 blurs,
+      1 sharpens.
+    value_range: ``(low, high)``; the output is clipped to it.
+
+  Returns:
+    A random :class:`Transform`; ``key=None`` is the identity.
+
+  Example:
+    >>> t = random_sharpness((0.8, 1.0))
+    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+  """
+  where = "random_sharpness"
+  return image_transform(where, sharpness_kernel(factor, value_range, where))
+
+
+def sharpness_kernel(factor, value_range, where):
+  """``kernel(images, keys)`` of :func:`random_sharpness` (reused by the policies)."""
+  factor = common.parse_factor(factor, "factor", where, min_value=0.0,
+                               max_value=1.0)
+  value_range = common.check_value_range(value_range, where)
+
+  def kernel(images, keys):
+    return adjust_sharpness(images, 2.0 * uniform(keys, *factor), value_range)
+
+  return kernel
+
+
+def random_color_degeneration(factor, value_range=(0, 255)) -> Transform:
+  """Blends RGB images towards their grayscale (RandomColorDegeneration).
+
+  Args:
+    factor: ``f`` in [-1, 1] (``U[-f, f]``) or a pair in [-1, 1]; a draw ``v``
+      gives ``x + v (gray - x)``: 0 is a no-op, 1 fully grayscale, negative
+      values oversaturate.
+    value_range: ``(low, high)``; the output is clipped to it.
+
+  Returns:
+    A random :class:`Transform`; ``key=None`` is the identity.
+
+  Example:
+    >>> t = random_color_degeneration(0.5)
+    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+  """
+  where = "random_color_degeneration"
+  return image_transform(
+      where, color_degeneration_kernel(factor, value_range, where), rgb=True)
+
+
+def color_degeneration_kernel(factor, value_range, where):
+  """``kernel(images, keys)`` of :func:`random_color_degeneration` (reused by the policies)."""
+  factor = common.parse_factor(factor, "factor", where, min_value=-1.0,
+                               max_value=1.0)
+  value_range = common.check_value_range(value_range, where)
+
+  def kernel(images, keys):
+    return adjust_color_degeneration(images, uniform(keys, *factor),
+                                     value_range)
+
+  return kernel
+
+
+def random_color_jitter(value_range=(0, 255),
+                        brightness_factor=None,
+                        contrast_factor=None,
+                        saturation_factor=None,
+                        hue_factor=None) -> Transform:
+  """Brightness, contrast, saturation then hue, each optional (RandomColorJitter).
+
+  Args:
+    value_range: ``(low, high)``, the pixels' range.
+    brightness_factor: as :func:`random_brightness`'s ``factor``, or None to
+      skip it.
+    contrast_factor: as :func:`random_contrast`'s ``factor``, or None.
+    saturation_factor: as :func:`random_saturation`'s ``factor``, or None.
+    hue_factor: as :func:`random_hue`'s ``factor``, or None.
+
+  Returns:
+    A random :class:`Transform`; ``key=None`` is the identity. Each part
+    draws from its own sub-key.
+
+  Example:
+    >>> t = random_color_jitter(brightness_factor=0.2, hue_factor=0.1)
+    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+  """
+  where = "random_color_jitter"
+  value_range = common.check_value_range(value_range, where)
+  parts = []
+  if brightness_factor is not None:
+    parts.append(brightness_kernel(brightness_factor, value_range, where,
+                                    "brightness_factor"))
+  if contrast_factor is not None:
+    parts.append(contrast_kernel(contrast_factor, value_range, where,
+                                  "contrast_factor"))
+  if saturation_factor is not None:
+    parts.append(saturation_kernel(saturation_factor, value_range, where,
+                                    "saturation_factor"))
+  if hue_factor is not None:
+    parts.append(hue_kernel(hue_factor, value_range, where, "hue_factor"))
+  rgb = saturation_factor is not None or hue_factor is not None
+
+  def kernel(images, keys):
+    # Each part draws from its own per-example keys.
+    part_keys = per_example(keys, max(len(parts), 1))
+    for part, k in zip(parts, part_keys):
+      images = part(images, k)
+    return images
+
+  return image_transform(where, kernel, rgb=rgb)
+
+
+def random_grayscale(factor=0.5) -> Transform:
+  """Turns RGB images to grayscale (kept in 3 channels) with probability
+  ``factor`` (RandomGrayscale).
+
+  Args:
+    factor: the probability, in [0, 1].
+
+  Returns:
+    A random :class:`Transform`; ``key=None`` is the identity.
+
+  Example:
+    >>> t = random_grayscale(1.0)
+    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+  """
+  where = "random_grayscale"
+  if isinstance(factor, bool) or not isinstance(factor, (int, float, np.number)):
+    raise ValueError(f"{where}: `factor` must be a number in [0, 1], got "
+                     f"{factor!r}.")
+  if not 0.0 <= float(factor) <= 1.0:
+    raise ValueError(f"{where}: `factor` must be a number in [0, 1], got "
+                     f"{factor!r}.")
+  p = float(factor)
+
+  def kernel(images, keys):
+    return grayscale_where(images, uniform(keys, 0.0, 1.0) < p)
+
+  return image_transform(where, kernel, rgb=True)
+
+
+def random_invert(factor=1.0, value_range=(0, 255)) -> Transform:
+  """Inverts images (``high - x``) at random (RandomInvert).
+
+  Args:
+    factor: ``f`` in [0, 1] or a pair in [0, 1]. As in Keras, each example
+      draws a probability ``p ~ U[factor]`` (a number ``f`` means ``(0, f)``)
+      and is inverted when ``U[0, 1) < p``: the default 1.0 inverts half the
+      images; ``(1, 1)`` inverts all.
+    value_range: ``(low, high)``; inversion is ``high - x`` (Keras' formula,
+      which is ``low + high - x`` only when ``low = 0``).
+
+  Returns:
+    A random :class:`Transform`; ``key=None`` is the identity.
+
+  Example:
+    >>> t = random_invert((1.0, 1.0))
+    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+  """
+  where = "random_invert"
+  factor = common.parse_factor(factor, "factor", where, min_value=0.0,
+                               max_value=1.0)
+  value_range = common.check_value_range(value_range, where)
+
+  def kernel(images, keys):
+    u = unit_draws(keys, 2)
+    return invert_where(images, coin(u[:, 0], u[:, 1], *factor), value_range)
+
+  return image_transform(where, kernel)
+
+
+def _parse_bits(factor, where):
+  msg = (f"{where}: `factor` must be an int in [1, 8] or a pair of ints in "
+         f"[1, 8] (bits kept per channel), got {factor!r}.")
+  values = factor if isinstance(factor, (tuple, list)) else (factor,)
+  for v in values:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+      raise ValueError(msg)
+    if not 1 <= v <= 8:
+      raise ValueError(msg)
+  return common.parse_factor(factor, "factor", where, min_value=1.0,
+                             max_value=8.0)
+
+
+def random_posterization(factor, value_range=(0, 255)) -> Transform:
+  """Reduces each channel to a random number of bits (RandomPosterization).
+
+  Args:
+    factor: an int ``n`` in [1, 8] (bits drawn from ``[1, n)``, Keras'
+      ``randint``) or a pair ``(lower, upper)`` of ints in [1, 8] (bits drawn
+      from ``[lower, upper)``; ``(n, n)`` pins ``n`` bits).
+    value_range: ``(low, high)``, the pixels' range.
+
+  Returns:
+    A random :class:`Transform`; ``key=None`` is the identity.
+
+  Example:
+    >>> t = random_posterization((4, 4))
+    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+  """
+  where = "random_posterization"
+  return image_transform(where, posterization_kernel(factor, value_range,
+                                                     where))
+
+
+def posterization_kernel(factor, value_range, where):
+  """``kernel(images, keys)`` of :func:`random_posterization` (reused by the policies)."""
+  factor = _parse_bits(factor, where)
+  value_range = common.check_value_range(value_range, where)
+
+  def kernel(images, keys):
+    return posterize(images, draw_posterization_bits(keys, factor), value_range)
+
+  return kernel
+
+
+def _parse_unit(factor, argname, where):
+  """Solarization's factors: a number ``f`` in [0, 1] is ``(0, f)``."""
+  return common.parse_factor(factor, argname, where, min_value=0.0,
+                             max_value=1.0, symmetric=False)
+
+
+def solarization(addition_factor=0.0, threshold_factor=0.0,
+                 value_range=(0, 255)) -> Transform:
+  """Inverts the pixels above a threshold, after adding a value (Solarization).
+
+  On the [0, 255] scale each example draws ``addition ~ 255 U[addition_factor]``
+  and ``threshold ~ 255 U[threshold_factor]``; pixels become
+  ``y = clip(x + addition, 0, 255)`` when ``y < threshold``, else ``255 - y``.
+  The defaults (threshold 0) invert every pixel.
+
+  Args:
+    addition_factor: ``f`` in [0, 1] (``(0, f)``) or a pair in [0, 1].
+    threshold_factor: ``f`` in [0, 1] (``(0, f)``) or a pair in [0, 1].
+    value_range: ``(low, high)``, the pixels' range.
+
+  Returns:
+    A :class:`Transform` that applies with any ``key`` (training) and, as in
+    Keras, is the identity with ``key=None`` (inference).
+
+  Note: Keras draws from ``U[lower, 255 upper]`` (it does not scale the lower
+  bound), so a pinned pair ``(f, f)`` is not pinned there; here both bounds are
+  scaled by 255. The two agree when ``lower = 0``.
+
+  Example:
+    >>> t = solarization(threshold_factor=(0.5, 0.5))
+    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+  """
+  where = "solarization"
+  return image_transform(where, solarization_kernel(
+      addition_factor, threshold_factor, value_range, where))
+
+
+def solarization_kernel(addition_factor, threshold_factor, value_range, where):
+  """``kernel(images, keys)`` of :func:`solarization` (reused by the policies)."""
+  addition_factor = _parse_unit(addition_factor, "addition_factor", where)
+  threshold_factor = _parse_unit(threshold_factor, "threshold_factor", where)
+  value_range = common.check_value_range(value_range, where)
+
+  def kernel(images, keys):
+    addition, threshold = draw_solarization(keys, addition_factor,
+                                            threshold_factor)
+    return solarize(images, addition, threshold, value_range)
+
+  return kernel
+
+
+def auto_contrast(value_range=(0, 255)) -> Transform:
+  """Stretches each channel of each image to the full value range (AutoContrast).
+
+  Deterministic, and applied at inference too, as in Keras.
+
+  Args:
+    value_range: ``(low, high)``, the pixels' range.
+
+  Returns:
+    A deterministic :class:`Transform` (``key`` is ignored).
+
+  Example:
+    >>> t = auto_contrast()
+    >>> y = t.apply(t.init(x), x)
+  """
+  where = "auto_contrast"
+  value_range = common.check_value_range(value_range, where)
+
+  def kernel(images, keys):
+    del keys
+    return autocontrast(images, value_range)
+
+  return image_transform(where, kernel, random=False)
+
+
+def equalization(value_range=(0, 255), bins=256) -> Transform:
+  """Histogram-equalizes each channel of each image (Equalization).
+
+  Args:
+    value_range: ``(low, high)``, the pixels' range.
+    bins: number of histogram bins over the range, an int >= 2.
+
+  Returns:
+    A :class:`Transform` that applies with any ``key`` (training) and, as in
+    Keras, is the identity with ``key=None`` (inference). Deterministic: the
+    key's value does not matter.
+
+  Note: Keras builds one histogram per channel over the whole batch; here
+  each image has its own (so an image's result does not depend on its
+  batch-mates, and ``vmap`` equals batching). The two agree on a single image.
+
+  Example:
+    >>> t = equalization()
+    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+  """
+  where = "equalization"
+  value_range = common.check_value_range(value_range, where)
+  if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 2:
+    raise ValueError(f"{where}: `bins` must be an int >= 2, got {bins!r}.")
+  bins = int(bins)
+
+  def kernel(images, keys):
+    del keys
+    return equalize(images, value_range, bins)
+
+  return image_transform(where, kernel)

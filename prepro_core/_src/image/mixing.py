@@ -1,0 +1,216 @@
+"""Batch-mixing augmentations: MixUp and CutMix (Keras' MixUp and CutMix).
+
+They mix each example with another of the same batch, so they take Keras'
+dict input ``{"images": (batch, h, w, c), "labels": (batch, classes), ...}``
+and mix the (one-hot or soft) labels with the same weights as the images.
+
+Randomness: the pairing is a permutation of the batch drawn from the key;
+each example draws its own weight (and CutMix box) from
+``example_keys(key, batch)[i]``. ``key=None`` (inference) is the identity.
+The result is the same eagerly, under ``jit`` and under ``vmap`` over a
+leading axis of batches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from prepro_core._src.base import EmptyState
+from prepro_core._src.base import make_transform
+from prepro_core._src.base import Transform
+from prepro_core._src.image import common
+from prepro_core._src.image.color import unit_draws
+from prepro_core._src.image.erasing_blur import box_mask
+from prepro_core._src.image.erasing_blur import crop_bounds
+
+Array = Any
+
+
+def _split_mix_inputs(x, where):
+  """Checks the dict input; returns (images4, labels, unbatch, rebuild)."""
+  if not isinstance(x, dict):
+    raise ValueError(
+        f"{where}: expects a dict {{'images': ..., 'labels': ...}} so that "
+        f"the labels are mixed with the images; got {type(x).__name__}.")
+  if "labels" not in x:
+    raise ValueError(
+        f"{where}: the input dict has no 'labels'; {where} mixes labels with "
+        f"the same weights as the images, pass one-hot (or soft) labels as "
+        f"x['labels'].")
+  if "bounding_boxes" in x:
+    raise ValueError(f"{where}: 'bounding_boxes' are not supported.")
+  images, rebuild = common.split_inputs(x, where)
+  images4, unbatch = common.to_batch(images, where)
+  labels = jnp.asarray(x["labels"])
+  given = tuple(labels.shape)
+  if len(images.shape) == 3:
+    labels = labels[None]
+  if labels.ndim < 1 or labels.shape[0] != images4.shape[0]:
+    raise ValueError(
+        f"{where}: 'labels' must have one row per image ({images4.shape[0]}), "
+        f"got shape {given}.")
+  masks = x.get("segmentation_masks")
+  if masks is not None:
+    masks = jnp.asarray(masks)
+    given = tuple(masks.shape)
+    if len(images.shape) == 3:
+      masks = masks[None]
+    if masks.shape[:3] != images4.shape[:3]:
+      raise ValueError(
+          f"{where}: 'segmentation_masks' must have the images' batch, height "
+          f"and width {tuple(images4.shape[:3])}, got shape {given}.")
+  return images4, labels, masks, unbatch, rebuild
+
+
+def _init(where):
+  def init(sample):
+    images = sample["images"] if isinstance(sample, dict) else sample
+    if len(images.shape) not in (3, 4):
+      raise ValueError(
+          f"{where}: `images` must have rank 3 or 4, got shape "
+          f"{tuple(images.shape)}.")
+    return EmptyState()
+  return init
+
+
+def mix_up(alpha=0.2) -> Transform:
+  """MixUp: ``lam x_i + (1 - lam) x_perm(i)``, labels likewise (MixUp).
+
+  Each example draws ``lam ~ Beta(alpha, alpha)``; the partners are a random
+  permutation of the batch.
+
+  Args:
+    alpha: the Beta distribution's concentration, a number > 0.
+
+  Returns:
+    A random :class:`Transform` on ``{"images", "labels"}`` dicts (optionally
+    with ``"segmentation_masks"``, mixed like the images); ``key=None`` is the
+    identity. Labels come back as floats.
+
+  Example:
+    >>> t = mix_up(alpha=0.2)
+    >>> out = t.apply(t.init(batch), {"images": x, "labels": y_onehot},
+    ...               key=jax.random.key(0))
+  """
+  where = "mix_up"
+  if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not (
+      alpha > 0 and alpha < float("inf")):
+    raise ValueError(f"{where}: `alpha` must be a number > 0, got {alpha!r}.")
+  alpha = float(alpha)
+
+  @jax.jit
+  def mix(images4, labels, masks, key):
+    b = images4.shape[0]
+    k_perm, k_ex = jax.random.split(key)
+    perm = jax.random.permutation(k_perm, b)
+    lam = beta_symmetric(common.example_keys(k_ex, b), alpha)
+    imgs = common.to_float(images4)
+    out = common.restore_dtype(_blend(imgs, imgs[perm], lam), images4.dtype)
+    labels = _blend(common.to_float(labels), common.to_float(labels[perm]), lam)
+    if masks is not None:
+      m = common.to_float(masks)
+      masks = _blend(m, m[perm], lam)
+    return out, labels, masks
+
+  def apply(state, x, key=None):
+    del state
+    images4, labels, masks, unbatch, rebuild = _split_mix_inputs(x, where)
+    if key is None:
+      return x
+    return _rebuild(x, rebuild, unbatch, *mix(images4, labels, masks, key))
+
+  return make_transform(where, init=_init(where), apply=apply, is_random=True)
+
+
+def beta_symmetric(keys, alpha):
+  """One ``Beta(alpha, alpha)`` draw per key, as ``sigmoid`` of a difference
+  of log-gammas (one generator call; no underflow for small ``alpha``)."""
+  lg = jax.vmap(lambda k: jax.random.loggamma(k, alpha, (2,)))(keys)
+  return jax.nn.sigmoid(lg[:, 0] - lg[:, 1])
+
+
+def _blend(a, b, weight):
+  """``w a + (1 - w) b`` with one weight per example (leading axis)."""
+  w = jnp.reshape(weight, (-1,) + (1,) * (a.ndim - 1)).astype(a.dtype)
+  return w * a + (1.0 - w) * b
+
+
+def _rebuild(x, rebuild, unbatch, images4, labels, masks):
+  parts = {"labels": _unbatch_like(labels, x)}
+  if masks is not None:
+    parts["segmentation_masks"] = _unbatch_like(masks, x)
+  return rebuild(unbatch(images4), **parts)
+
+
+def _unbatch_like(v, x):
+  return v[0] if len(x["images"].shape) == 3 else v
+
+
+def cut_mix(factor=1.0) -> Transform:
+  """CutMix: pastes a random box of a partner image; labels mixed by area.
+
+  As Keras: the batch draws ``alpha ~ U[factor] + 1e-6``; each example draws
+  ``lam ~ Beta(alpha, alpha)`` and a box of ``sqrt(1 - lam)`` times the width
+  and height at a uniform position, filled from its partner (a random
+  permutation of the batch). Labels are mixed with weight
+  ``1 - box_area / image_area``.
+
+  Args:
+    factor: ``f`` in [0, 1] (``(0, f)``) or a pair in [0, 1].
+
+  Returns:
+    A random :class:`Transform` on ``{"images", "labels"}`` dicts (optionally
+    with ``"segmentation_masks"``, cut like the images); ``key=None`` is the
+    identity. Labels come back as floats.
+
+  Example:
+    >>> t = cut_mix()
+    >>> out = t.apply(t.init(batch), {"images": x, "labels": y_onehot},
+    ...               key=jax.random.key(0))
+  """
+  where = "cut_mix"
+  factor = common.parse_factor(factor, "factor", where, min_value=0.0,
+                               max_value=1.0)
+
+  @jax.jit
+  def mix(images4, labels, masks, key):
+    b, h, w, _ = images4.shape
+    k_perm, k_alpha, k_ex = jax.random.split(key, 3)
+    perm = jax.random.permutation(k_perm, b)
+    alpha = jax.random.uniform(k_alpha, (), jnp.float32, *factor) + 1e-6
+    ex = common.example_keys(k_ex, b)
+    lam = beta_symmetric(
+        jax.vmap(lambda k: jax.random.fold_in(k, 1))(ex), alpha)
+    u = unit_draws(ex, 2)
+    ratio = jnp.sqrt(1.0 - lam)
+    x0, x1 = crop_bounds(u[:, 0], w, ratio)
+    y0, y1 = crop_bounds(u[:, 1], h, ratio)
+    mask, weight = cut_mix_mask(h, w, x0, x1, y0, y1)
+    out = jnp.where(mask, images4[perm], images4)
+    labels = _blend(common.to_float(labels), common.to_float(labels[perm]),
+                    weight)
+    if masks is not None:
+      m = masks if masks.ndim == 4 else masks[..., None]
+      cut = jnp.where(mask, m[perm], m)
+      masks = cut if masks.ndim == 4 else cut[..., 0]
+    return out, labels, masks
+
+  def apply(state, x, key=None):
+    del state
+    images4, labels, masks, unbatch, rebuild = _split_mix_inputs(x, where)
+    if key is None:
+      return x
+    return _rebuild(x, rebuild, unbatch, *mix(images4, labels, masks, key))
+
+  return make_transform(where, init=_init(where), apply=apply, is_random=True)
+
+
+def cut_mix_mask(height, width, x0, x1, y0, y1):
+  """Keras' CutMix box: the (batch, h, w, 1) mask and the label weights
+  ``1 - (x1 - x0)(y1 - y0) / (h w)`` from continuous bounds."""
+  mask = box_mask(height, width, x0, x1, y0, y1)
+  weight = 1.0 - (x1 - x0) * (y1 - y0) / (width * height)
+  return mask, weight
