@@ -5,7 +5,9 @@
 Workload: the shared corpus (../shared/bench/corpus.py) split on whitespace;
 Keras' layers run on the TensorFlow ops they are built on (what any backend
 uses for them). Each timing is the best of a few repeats after a warm-up;
-device results are block_until_ready'd.
+device results are block_until_ready'd. prepro uses its numba kernels
+(text_numba.py) when numba is installed; set PREPRO_TEXT_ACCELERATOR=numpy
+to time the NumPy fallback.
 """
 from __future__ import annotations
 
@@ -43,6 +45,8 @@ def _rows(name, results):
 
 
 def run(quick: bool = False) -> list:
+  from prepro_core._src import text  # pylint: disable=import-outside-toplevel
+  text.ACCELERATOR = os.environ.get("PREPRO_TEXT_ACCELERATOR", "auto")
   import keras  # pylint: disable=import-outside-toplevel
   import prepro_core as pc  # pylint: disable=import-outside-toplevel
   from corpus import corpus  # pylint: disable=import-outside-toplevel

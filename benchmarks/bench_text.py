@@ -7,7 +7,9 @@ Workload: ../shared/bench/corpus.py's corpus (200,000 documents; 20,000 with
 and apply with output_mode="int", output_sequence_length=32 on the whole
 corpus as one batch and in batches of 10,000 documents. Each timing is the
 best of a few runs after a warm-up; Keras runs on the JAX backend (its
-outputs are converted to jax arrays; prepro returns NumPy int32).
+outputs are converted to jax arrays; prepro returns NumPy int32). prepro
+uses its numba kernels (text_numba.py) when numba is installed; set
+PREPRO_TEXT_ACCELERATOR=numpy to time the NumPy fallback.
 """
 
 import os
@@ -39,6 +41,8 @@ def _best(fn, repeats):
 
 
 def run(quick: bool = False) -> list:
+  from prepro_core._src import text  # pylint: disable=import-outside-toplevel
+  text.ACCELERATOR = os.environ.get("PREPRO_TEXT_ACCELERATOR", "auto")
   import keras  # pylint: disable=g-import-not-at-top
   from corpus import corpus  # pylint: disable=g-import-not-at-top
   n_docs = 20_000 if quick else 200_000

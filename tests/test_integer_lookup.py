@@ -84,6 +84,33 @@ def test_multiple_oov_floormod_and_farmhash():
                                 [3, 3, 2, 2, 0, 1])
 
 
+@pytest.mark.parametrize("vocab,mask_token", [
+    ([3, -7, 2**19, 12], 0),                    # dense id table
+    ([2**31 - 1, 2**31 - 5, 2**31 - 2], None),  # dense, at the top of int32
+    ([-2**31, -2**31 + 3, 17], None),           # too sparse: binary search
+    ([-2**31, 2**31 - 1, 0, 5], 0),             # too sparse, both extremes
+])
+def test_dense_table_and_binary_search_agree(vocab, mask_token):
+  # Both lookup paths against a dict, with values around and far outside
+  # the vocabulary's range (the dense path's x - min must wrap, not
+  # overflow) and the mask; floormod OOV buckets for unknown values.
+  t, s = make(vocabulary=[v for v in vocab if v != mask_token],
+              num_oov_indices=3, mask_token=mask_token)
+  dense = np.asarray(s.dense_ids).size > 0
+  assert dense == (max(vocab) - min(vocab) < 2**20)
+  x = np.array(vocab + [0, 1, -1, 4, -2**31, -2**31 + 1, 2**31 - 1,
+                        2**31 - 3, 2**30, -2**30, min(vocab) - 1,
+                        max(vocab) - 1], np.int64)
+  x = x[(x >= -2**31) & (x < 2**31)].astype(np.int32)
+  start = 3 + (mask_token is not None)
+  index = {v: start + i for i, v in enumerate(
+      v for v in vocab if v != mask_token)}
+  want = [0 if v == mask_token else index.get(
+      int(v), int(v) % 3 + (mask_token is not None)) for v in x.tolist()]
+  three_ways(t, s, x)
+  np.testing.assert_array_equal(np.asarray(t.apply(s, x)), want)
+
+
 @pytest.mark.parametrize("mode,data,expected", [
     ("one_hot", [12, 36, 1138, 42, 7],
      [[0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1],

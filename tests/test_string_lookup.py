@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 import prepro_core as pc
+from prepro_core._src import farmhash
 from prepro_core._src import string_lookup as sl
+from prepro_core._src import text
 
 RECORDS = pathlib.Path(__file__).parent / "keras_records" / "lookups.json.gz"
 
@@ -129,6 +131,38 @@ def test_mask_token_layout():
                                 [[1, 1, 0, 0, 0]])
 
 
+@pytest.mark.parametrize("name", ["int_default", "int_mask_oov3_max",
+                                  "salt_oov3", "tf_idf_max"])
+def test_keras_parity_with_either_kernels(name, accelerator):
+  # The recorded cases again, str_ array and list queries, per kernel set.
+  rec = records()["string"][name]
+  kw = dict(rec["kwargs"])
+  t, s = _our_state(kw, adapt="vocabulary" not in kw)
+  assert pc.get_vocabulary(s) == rec["vocabulary"]
+  for query in (records()["query"], np.array(records()["query"])):
+    out = np.asarray(t.apply(s, query))
+    np.testing.assert_allclose(out, np.array(rec["output"]), rtol=1e-6)
+
+
+def test_str_arrays_of_every_shape_and_content(accelerator):
+  vocab = ["", "a", "é", "日本語", "a\x00b", "\x00x", "𝄞", "long token here"]
+  t, s = make(vocabulary=vocab[1:], mask_token="", num_oov_indices=2)
+  # (No trailing NULs: NumPy arrays drop them.)
+  queries = vocab + ["x", "b\x00c", "longer token here", "ab", "日本"]
+  want = [0, 3, 4, 5, 6, 7, 8, 9]
+  want += [int(h % 2) + 1 for h in farmhash.fingerprint64_strings(
+      queries[8:])]
+  for q in (np.array(queries), queries, np.array(queries, dtype=object),
+            np.array([x.encode() for x in queries])):
+    np.testing.assert_array_equal(t.apply(s, q), want)
+  grid = np.array(queries[:12]).reshape(3, 4)
+  np.testing.assert_array_equal(t.apply(s, grid),
+                                np.array(want[:12]).reshape(3, 4))
+  np.testing.assert_array_equal(t.apply(s, np.array([], dtype=str)), [])
+  with pytest.raises(ValueError, match="UTF-8"):
+    t.apply(s, np.array(["ok", "lone \ud800"]))
+
+
 def test_input_kinds_give_same_ids():
   t, s = make(vocabulary=["é", "b", "ß"])
   want = [1, 2, 3, 0]
@@ -157,6 +191,14 @@ def _our_state(kw, adapt):
 STRING_CASES = ["int_default", "int_mask_oov3_max", "tf_idf_max",
                 "tf_idf_pad", "multi_hot_pad", "count", "one_hot",
                 "salt_oov3", "salt_int", "invert"]
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def accelerator(request, monkeypatch):
+  """Runs a test with the NumPy code and with the numba kernels (the
+  optional accelerator); both must give Keras' numbers."""
+  monkeypatch.setattr(text, "ACCELERATOR", request.param)
+  return request.param
 
 
 @pytest.mark.parametrize("name", STRING_CASES)

@@ -49,6 +49,14 @@ def ref_ngrams(toks: list, widths) -> list:
   return out
 
 
+@pytest.fixture(params=["numpy", "numba"])
+def accelerator(request, monkeypatch):
+  """Runs a test with the NumPy code and with the numba kernels (the
+  optional accelerator, text_numba.py); both must give the same results."""
+  monkeypatch.setattr(text, "ACCELERATOR", request.param)
+  return request.param
+
+
 def rows(t: text.Tokens) -> list:
   flat = t.to_bytes()
   rs = t.row_splits.tolist()
@@ -198,7 +206,8 @@ def test_table_lookup_is_exact(collide, monkeypatch):
   rng = np.random.default_rng(1)
   vocab = sorted(set(_random_tokens(rng, 400, 20)))
   queries = _random_tokens(rng, 400, 20)
-  if collide:
+  if collide:  # (a NumPy-only hash: the numba kernels compare bytes anyway)
+    monkeypatch.setattr(text, "ACCELERATOR", "numpy")
     monkeypatch.setattr(text, "_long_hash",
                         lambda r, s, l: np.full(len(s), 1 << 63, np.uint64))
   v = _tokens_of(vocab)
@@ -210,7 +219,7 @@ def test_table_lookup_is_exact(collide, monkeypatch):
   assert got.tolist() == [index.get(q, -1) for q in queries]
 
 
-def test_count_distinct_and_merge_counts():
+def test_count_distinct_and_merge_counts(accelerator):
   rng = np.random.default_rng(2)
   docs = [_random_tokens(rng, 5, 12)[:rng.integers(0, 8)] for _ in range(50)]
   lengths = [len(d) for d in docs]
@@ -230,3 +239,77 @@ def test_count_distinct_and_merge_counts():
   got2 = {blob[merged[1][i]:merged[1][i + 1]]: (merged[2][i], merged[3][i])
           for i in range(len(merged[2]))}
   assert got2 == {k: (2 * a, 2 * b) for k, (a, b) in want.items()}
+
+
+# ---------------------------------------------------------------------------
+# The accelerated kernels (numba) against the NumPy code and references.
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [None, "lower", "strip_punctuation",
+                                  "lower_and_strip_punctuation"])
+def test_fused_whitespace_tokenizer(mode, accelerator):
+  docs = EDGE + ["", "only ascii here", "mixé ascii", "a\x00b c", ""]
+  got = rows(text.tokenize_whitespace(docs, mode))
+  want = [ref_split_ws(ref_standardize(d, mode)) for d in docs]
+  assert got == want
+  assert rows(text.tokenize_whitespace(
+      [d.encode() for d in docs], mode)) == want
+  with pytest.raises(ValueError, match="UTF-8"):
+    text.tokenize_whitespace(["ok", "lone \ud800"], mode)
+
+
+@settings(max_examples=30, deadline=None)
+@given(docs_strategy)
+def test_fused_tokenizer_property(docs):
+  for acc in ("numpy", "numba"):
+    text.ACCELERATOR = acc
+    try:
+      got = rows(text.tokenize_whitespace(docs, "lower_and_strip_punctuation"))
+    finally:
+      text.ACCELERATOR = "auto"
+    assert got == [ref_split_ws(ref_standardize(d, "lower_and_strip_punctuation"))
+                   for d in docs]
+
+
+def test_bytes_rank_is_bytewise_order():
+  rng = np.random.default_rng(3)
+  for alphabet in (np.array([0, 1, 97, 98, 255], np.uint8),
+                   np.arange(256, dtype=np.uint8)):
+    items = sorted({bytes(rng.choice(alphabet, size=k))
+                    for k in rng.integers(0, 30, 400)})
+    order = rng.permutation(len(items))
+    shuffled = [items[i] for i in order]
+    t = _tokens_of(shuffled)
+    rank = text.bytes_rank(t.buf, np.concatenate([t.starts, t.ends[-1:]]))
+    np.testing.assert_array_equal(rank, order)
+
+
+@pytest.mark.parametrize("max_len", [5, 9, 40])
+def test_accelerated_counts_and_lookups_match_numpy(max_len, monkeypatch):
+  rng = np.random.default_rng(max_len)
+  docs = [_random_tokens(rng, 30, max_len)[:rng.integers(0, 12)]
+          for _ in range(80)]
+  flat = [t for d in docs for t in d]
+  t = _tokens_of(flat)._replace(row_splits=np.concatenate(
+      [[0], np.cumsum([len(d) for d in docs])]))
+  vocab = sorted(set(flat[::3]))
+  v = _tokens_of(vocab)
+  offsets = np.concatenate([v.starts, v.ends[-1:]])
+  out = {}
+  for acc in ("numpy", "numba"):
+    monkeypatch.setattr(text, "ACCELERATOR", acc)
+    table = text.build_table(v.buf, offsets)
+    out[acc] = (text.count_distinct(t, True), text.count_distinct(t, False),
+                text.table_lookup(table, v.buf, offsets, t),
+                text.lookup_ids(table, v.buf, offsets, t, 3, 0, -1, 1))
+  for a, b in zip(jax_leaves(out["numpy"]), jax_leaves(out["numba"])):
+    np.testing.assert_array_equal(a, b)
+  index = {tok: i for i, tok in enumerate(vocab)}
+  assert out["numba"][2].tolist() == [index.get(q, -1) for q in flat]
+
+
+def jax_leaves(tree):
+  if isinstance(tree, (tuple, list)):
+    return [x for item in tree for x in jax_leaves(item)]
+  return [tree]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import prepro_core as pc
+from prepro_core._src import text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(HERE, "keras_records", "text.json")) as f:
@@ -37,8 +38,16 @@ def _case_id(case):
   return ",".join(f"{k}={v}" for k, v in sorted(case["config"].items())) or "default"
 
 
+@pytest.fixture(params=["numpy", "numba"])
+def accelerator(request, monkeypatch):
+  """Runs a test with the NumPy code and with the numba kernels (the
+  optional accelerator); both must give Keras' numbers."""
+  monkeypatch.setattr(text, "ACCELERATOR", request.param)
+  return request.param
+
+
 @pytest.mark.parametrize("case", REC["cases"], ids=_case_id)
-def test_edge_cases_match_keras(case):
+def test_edge_cases_match_keras(case, accelerator):
   cfg = _config(case["config"])
   t = pc.text_vectorization(**cfg)
   s = pc.adapt(t, DOCS)
@@ -156,6 +165,16 @@ def test_corpus_int_sequence_length_matches_keras(int_state):
   _, s = int_state
   t = pc.text_vectorization(output_sequence_length=32)
   out = t.apply(s, CDOCS)  # same arguments but the length: same state
+  np.testing.assert_array_equal(out[:200], CORPUS["int32_head"])
+  assert sha(out.astype(np.int64)) == str(CORPUS["int32_sha"])
+
+
+def test_corpus_int_matches_keras_without_accelerator(monkeypatch):
+  monkeypatch.setattr(text, "ACCELERATOR", "numpy")
+  t = pc.text_vectorization(output_sequence_length=32)
+  s = pc.adapt(t, CDOCS, batch_size=4000)
+  assert pc.get_vocabulary(s) == CORPUS["int_vocabulary"].tolist()
+  out = t.apply(s, CDOCS)
   np.testing.assert_array_equal(out[:200], CORPUS["int32_head"])
   assert sha(out.astype(np.int64)) == str(CORPUS["int32_sha"])
 
@@ -329,3 +348,11 @@ def test_non_int_mode_needs_a_vocabulary():
   t = pc.text_vectorization(output_mode="multi_hot")
   with pytest.raises(ValueError, match="needs a vocabulary"):
     t.apply(t.init(None), ["a"])
+
+
+def test_numpy_string_scalars_in_a_list_are_text():
+  # np.str_ is what iterating a NumPy str array gives; it is a str.
+  t = pc.text_vectorization()
+  state = pc.adapt(t, [np.str_("a b"), np.str_("b")])
+  assert pc.get_vocabulary(state) == ["", "[UNK]", "b", "a"]
+  np.testing.assert_array_equal(t.apply(state, [np.str_("b a")]), [[2, 3]])

@@ -1,8 +1,9 @@
 """integer_lookup: Keras' ``IntegerLookup``, applied on device under jit.
 
 Adapt counts values on the host (mergeable counts); ``apply`` is pure
-``jax.numpy``: a binary search in the sorted vocabulary, then the OOV, mask
-and encoding rules of Keras' ``IndexLookup``. It jits, vmaps and runs under
+``jax.numpy``: one gather in a dense id table when the vocabulary's values
+span a small enough range, else a binary search in the sorted vocabulary,
+then the OOV, mask and encoding rules of Keras' ``IndexLookup``. It jits, vmaps and runs under
 ``pmap``/``shard_map`` like any numeric transform.
 
 JAX runs in 32-bit mode by default, so values and ids are int32
@@ -37,6 +38,8 @@ class IntegerLookupState(NamedTuple):
   vocabulary: Any     # (V,) values in index order (index token_start + i)
   sorted_values: Any  # (V,) the vocabulary ascending, for the binary search
   sorted_ids: Any     # (V,) int32: index of each sorted value
+  dense_ids: Any      # (R,) int32: id of value dense_base + i (-1: none); (0,) when too sparse
+  dense_base: Any     # () the smallest vocabulary value (0 when empty)
   specials: Any       # (token_start,) Keras' prefix: [mask]*oov_start + [oov]*num_oov
   idf_weights: Any    # (depth,) float32 in tf_idf mode, else (0,)
   counts: IntegerCounts
@@ -65,6 +68,25 @@ def _merge_counts(a: IntegerCounts, values, counts, doc_counts,
     np.add.at(docs, inv, np.concatenate([a.doc_counts, doc_counts]))
   return IntegerCounts(uniq, out, docs, np.asarray(a.num_docs + n_docs,
                                                    np.int64))
+
+
+def _dense_table(tokens: np.ndarray, start: int):
+  """``(dense_ids, base)``: the id of every value in the vocabulary's range.
+
+  Used when the range is small enough (at most ``max(4 * V, 2**20)``
+  entries, 4 bytes each), so that a lookup is one gather; otherwise
+  ``dense_ids`` is empty and apply binary-searches the sorted vocabulary.
+  """
+  n = tokens.shape[0]
+  if n == 0:
+    return np.zeros((0,), np.int32), 0
+  lo, hi = int(tokens.min()), int(tokens.max())
+  size = hi - lo + 1
+  if size > max(4 * n, 1 << 20):
+    return np.zeros((0,), np.int32), 0
+  dense = np.full(size, -1, np.int32)
+  dense[tokens.astype(np.int64) - lo] = start + np.arange(n, dtype=np.int32)
+  return dense, lo
 
 
 def _floormod(x, k: int):
@@ -209,8 +231,9 @@ def integer_lookup(max_tokens: Optional[int] = None,
     order = np.argsort(tokens, kind="stable")
     ids = (start + order).astype(np.int32)
     idf = np.zeros((0,), np.float32) if idf is None else idf
-    return IntegerLookupState(tokens, tokens[order], ids, specials, idf,
-                              counts)
+    dense, lo = _dense_table(tokens, start)
+    return IntegerLookupState(tokens, tokens[order], ids, dense,
+                              np.asarray(lo, dtype), specials, idf, counts)
 
   def init(sample=None):
     if sample is not None:
@@ -300,13 +323,25 @@ def integer_lookup(max_tokens: Optional[int] = None,
     return x.astype(dtype)
 
   @jax.jit
-  def lookup_core(sorted_values, sorted_ids, x):
+  def lookup_core(sorted_values, sorted_ids, dense_ids, dense_base, x):
     # Jitted as a whole: eager calls compile once instead of dispatching the
     # hashing kernels op by op; under an outer jit it is simply inlined.
     n = sorted_values.shape[0]
-    if n:
+    size = dense_ids.shape[0]
+    if size:
+      # One gather at x - min. The difference is taken in the unsigned type
+      # of the same width, so that it wraps instead of overflowing: values
+      # below the minimum land far above `size` and miss, like those above.
+      udt = jnp.uint64 if x.dtype.itemsize == 8 else jnp.uint32
+      off = x.astype(udt) - dense_base.astype(x.dtype).astype(udt)
+      inside = off < size
+      found = dense_ids[jnp.where(inside, off, 0).astype(jnp.int32)]
+      ids = jnp.where(inside & (found >= 0), found, oov_ids(x))
+    elif n:
       keys = sorted_values.astype(x.dtype)
-      pos = jnp.clip(jnp.searchsorted(keys, x), 0, n - 1)
+      # "scan" is the fastest method on CPU (measured against "sort" and
+      # "scan_unrolled"; "compare_all" is O(V * n)).
+      pos = jnp.clip(jnp.searchsorted(keys, x, method="scan"), 0, n - 1)
       found = keys[pos] == x
       ids = jnp.where(found, sorted_ids[pos], oov_ids(x))
     else:
@@ -317,7 +352,9 @@ def integer_lookup(max_tokens: Optional[int] = None,
 
   def lookup_ids(state, x):
     ids = lookup_core(jnp.asarray(state.sorted_values, dtype),
-                      jnp.asarray(state.sorted_ids, jnp.int32), x)
+                      jnp.asarray(state.sorted_ids, jnp.int32),
+                      jnp.asarray(state.dense_ids, jnp.int32),
+                      jnp.asarray(state.dense_base, dtype), x)
     if cfg.num_oov_indices == 0 and base.is_concrete(ids):
       bad = np.asarray(x)[np.asarray(ids) == -1]
       if bad.size:

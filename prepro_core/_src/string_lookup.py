@@ -1,7 +1,7 @@
 """string_lookup: Keras' ``StringLookup`` without TensorFlow.
 
-Strings are looked up on the host (a hash table built once per vocabulary,
-driven from C, no Python loop per token); the ``one_hot``/``multi_hot``/
+Strings are looked up on the host (a NumPy hash table built once per
+vocabulary, no Python object per token); the ``one_hot``/``multi_hot``/
 ``count``/``tf_idf`` encodings of the ids then run on device with
 :func:`prepro_core._src.encoding.encode_ids`.
 
@@ -10,14 +10,15 @@ The state holds strings as UTF-8 bytes in ``uint8`` arrays
 pytree that ``np.savez`` and ``flax.serialization`` store and restore.
 
 Functions used by text_vectorization (stable API): :func:`count_tokens`,
-:func:`lookup_tokens`, :func:`vocab_size`, :func:`encode_lookup_ids`.
+:func:`count_token_batch`, :func:`lookup_tokens`, :func:`lookup_token_ids`,
+:func:`token_table`, :func:`vocab_size`, :func:`encode_lookup_ids`. Tokens
+travel as :class:`~prepro_core._src.text.Tokens` (one UTF-8 buffer plus
+offsets): counting and lookups run on exact integer keys and a NumPy hash
+table, never on a Python ``str`` per token.
 """
 
 from __future__ import annotations
 
-import collections
-import itertools
-import operator
 from typing import Any, NamedTuple, Optional
 
 import jax.numpy as jnp
@@ -26,6 +27,7 @@ import numpy as np
 from prepro_core._src import base
 from prepro_core._src import lookup
 from prepro_core._src import strings
+from prepro_core._src import text
 from prepro_core._src.encoding import encode_ids
 from prepro_core._src.strings import PackedStrings
 
@@ -72,20 +74,122 @@ def vocab_size(state: StringLookupState) -> int:
   return int(state.layout[_TOKEN_START]) + len(state.vocabulary)
 
 
-def _lookup_dict(state: StringLookupState) -> dict:
-  """``{token: id}``, the mask token included (cached per vocabulary)."""
-  start = int(state.layout[_TOKEN_START])
-  mask = strings.unpack(state.mask)
-  mask_id = int(state.layout[_MASK_ID])
+def _table_vocab(state: StringLookupState) -> PackedStrings:
+  """The vocabulary followed by the mask token (when set): what the lookup
+  table holds, so that one probe finds both (cached per vocabulary)."""
+  if len(state.mask) == 0:
+    return state.vocabulary
+  return strings.cached(
+      state.vocabulary.offsets, "with_mask:" + state.mask.data.tobytes().hex(),
+      lambda: strings.concat_packed(state.vocabulary, state.mask))
 
-  def build():
-    d = dict(zip(strings.unpack(state.vocabulary),
-                 range(start, start + len(state.vocabulary))))
-    for m in mask:
-      d[m] = mask_id
-    return d
+
+def token_table(state: StringLookupState) -> text.TokenTable:
+  """A new hash table over the vocabulary (and the mask token) of ``state``.
+
+  text_vectorization keeps one in its state; :func:`lookup_token_ids`
+  builds (and caches) one when not given.
+  """
+  packed = _table_vocab(state)
+  return text.build_table(packed.data, packed.offsets)
+
+
+def lookup_token_ids(state: StringLookupState,
+                     tokens: text.Tokens,
+                     table: Optional[text.TokenTable] = None,
+                     where: str = "string_lookup") -> np.ndarray:
+  """Maps tokens laid out in a byte buffer to int64 ids, vectorised.
+
+  The core of :func:`lookup_tokens` (and of text_vectorization): one hash
+  table probe per token (:func:`prepro_core._src.text.table_lookup`), exact
+  (long tokens' bytes are compared), with no Python object per token.
+
+  Args:
+    state: a :class:`StringLookupState`.
+    tokens: a :class:`~prepro_core._src.text.Tokens`.
+    table: the :func:`token_table` of ``state``; built and cached per
+      vocabulary when None.
+    where: caller name for error messages.
+
+  Returns:
+    ``(n,)`` int64 ids (see :func:`lookup_tokens`).
+  """
+  packed = _table_vocab(state)
+  if table is None:
+    table = _cached_table(state)
+  tokens = text.with_slack(tokens)
+  ids = text.lookup_ids(table, packed.data, packed.offsets, tokens,
+                        *_id_layout(state))
+  return _resolve_unknown(state, ids, tokens, where)
+
+
+def _cached_table(state: StringLookupState) -> text.TokenTable:
   return strings.cached(state.vocabulary.offsets,
-                        f"lookup:{start}:{mask_id}:{mask!r}", build)
+                        "table:" + state.mask.data.tobytes().hex(),
+                        lambda: token_table(state))
+
+
+def _id_layout(state: StringLookupState) -> tuple:
+  """``(id_offset, mask_pos, mask_id, unknown_id)`` for text.lookup_ids:
+  with one OOV slot unknown tokens get it in the same pass."""
+  num_oov = int(state.layout[_NUM_OOV])
+  start = int(state.layout[_TOKEN_START])
+  unknown_id = start - 1 if num_oov == 1 else lookup.UNKNOWN_ID
+  mask_pos = len(state.vocabulary) if len(state.mask) else -2
+  return start, mask_pos, int(state.layout[_MASK_ID]), unknown_id
+
+
+def _resolve_unknown(state: StringLookupState, ids: np.ndarray,
+                     tokens: text.Tokens, where: str) -> np.ndarray:
+  """Unknown tokens (``UNKNOWN_ID``) to their OOV buckets, or an error."""
+  num_oov = int(state.layout[_NUM_OOV])
+  if num_oov == 1:
+    return ids
+  idx = np.flatnonzero(ids == lookup.UNKNOWN_ID)
+  if not len(idx):
+    return ids
+  if num_oov == 0:
+    data = tokens.buf
+    bad = sorted({
+        data[s:e].tobytes().decode("utf-8", "replace") for s, e in zip(
+            tokens.starts[idx[:1000]].tolist(),
+            tokens.ends[idx[:1000]].tolist())})
+    raise ValueError(
+        f"{where}: with `num_oov_indices=0` every input must be in the "
+        f"vocabulary; found unknown tokens {bad[:10]!r}. Set "
+        f"`num_oov_indices=1` (or more) to map them to OOV slots.")
+  oov_start = int(state.layout[_TOKEN_START]) - num_oov
+  ids[idx] = _oov_buckets(tokens, idx, num_oov, state.salt) + oov_start
+  return ids
+
+
+def _lookup_str_array(state: StringLookupState, x: np.ndarray,
+                      where: str) -> Optional[np.ndarray]:
+  """A NumPy ``str_`` array's ids with the accelerator: its code points are
+  encoded, keyed and looked up in one pass (None: use the general path)."""
+  fast = text.accel()
+  n = x.size
+  w = x.dtype.itemsize // 4
+  if fast is None or n == 0 or w == 0 or len(state.vocabulary) == 0:
+    return None
+  packed = _table_vocab(state)
+  table = _cached_table(state)
+  cps = np.ascontiguousarray(x.reshape(-1)).view(np.uint32).reshape(n, w)
+  ids, bad = fast.lookup_ucs4(cps, table.slot_keys, table.slot_ids,
+                              packed.data, packed.offsets, *_id_layout(state))
+  if bad >= 0:
+    raise ValueError(
+        f"{where}: `inputs` element {bad} holds a code point that cannot be "
+        f"encoded as UTF-8 (e.g. a lone surrogate).")
+  unknown = np.flatnonzero(ids == lookup.UNKNOWN_ID)
+  if not len(unknown):
+    return ids
+  # Only the unknown strings are packed (for their OOV hash or the error).
+  tokens = strings.to_tokens(x.reshape(-1)[unknown], where=where).tokens
+  ids[unknown] = _resolve_unknown(state, np.full(len(unknown),
+                                                  lookup.UNKNOWN_ID),
+                                  tokens, where)
+  return ids
 
 
 def lookup_tokens(state: StringLookupState, tokens: Any,
@@ -99,8 +203,9 @@ def lookup_tokens(state: StringLookupState, tokens: Any,
 
   Args:
     state: a :class:`StringLookupState`.
-    tokens: a flat list of ``str`` or 1-D string array (anything
-      :func:`prepro_core._src.strings.flatten` takes is flattened).
+    tokens: a :class:`~prepro_core._src.text.Tokens`, a list of ``str`` or
+      a string array (anything :func:`prepro_core._src.strings.to_tokens`
+      takes is flattened).
     where: caller name for error messages.
 
   Returns:
@@ -110,40 +215,42 @@ def lookup_tokens(state: StringLookupState, tokens: Any,
     ValueError: with ``num_oov_indices=0`` when a token is not in the
       vocabulary.
   """
-  if not isinstance(tokens, list):
-    tokens = strings.flatten(tokens, where=where).tokens
-  n = len(tokens)
-  table = _lookup_dict(state)
-  ids = np.fromiter(map(table.get, tokens, itertools.repeat(lookup.UNKNOWN_ID)),
-                    np.int64, count=n)
-  unknown = ids == lookup.UNKNOWN_ID
-  if unknown.any():
-    num_oov = int(state.layout[_NUM_OOV])
-    oov_start = int(state.layout[_TOKEN_START]) - num_oov
-    if num_oov == 0:
-      bad = sorted(set(map(tokens.__getitem__,
-                           np.flatnonzero(unknown)[:1000].tolist())))
-      raise ValueError(
-          f"{where}: with `num_oov_indices=0` every input must be in the "
-          f"vocabulary; found unknown tokens {bad[:10]!r}. Set "
-          f"`num_oov_indices=1` (or more) to map them to OOV slots.")
-    if num_oov == 1:
-      ids[unknown] = oov_start
-    else:
-      idx = np.flatnonzero(unknown)
-      oov = list(map(tokens.__getitem__, idx.tolist()))
-      ids[idx] = _oov_buckets(oov, num_oov, state.salt) + oov_start
-  return ids.astype(np.int32)
+  if not isinstance(tokens, text.Tokens):
+    tokens = strings.to_tokens(tokens, where=where).tokens
+  return lookup_token_ids(state, tokens, where=where).astype(np.int32)
 
 
-def _oov_buckets(oov_tokens: list, k: int, salt: np.ndarray) -> np.ndarray:
+def _oov_buckets(tokens: text.Tokens, idx: np.ndarray, k: int,
+                 salt: np.ndarray) -> np.ndarray:
   """Keras: ``to_hash_bucket_fast`` (Fingerprint64), or ``_strong`` (SipHash)."""
   from prepro_core._src import farmhash  # pylint: disable=g-import-not-at-top
+  starts = tokens.starts[idx]
+  lengths = tokens.ends[idx] - starts
   if salt.shape[0] == 2:
-    h = farmhash.siphash64_strings(oov_tokens, int(salt[0]), int(salt[1]))
+    h = farmhash.siphash64_packed(tokens.buf, starts, lengths, int(salt[0]),
+                                  int(salt[1]))
   else:
-    h = farmhash.fingerprint64_strings(oov_tokens)
+    h = farmhash.fingerprint64_packed(tokens.buf, starts, lengths)
   return (np.asarray(h, np.uint64) % np.uint64(k)).astype(np.int64)
+
+
+def count_token_batch(state: StringLookupState,
+                      tokens: text.Tokens) -> StringLookupState:
+  """Adds tokens to the adapt counts; ``tokens.row_splits`` are documents.
+
+  Used by string_lookup's adapt and by text_vectorization (a document is
+  one input row, as Keras counts them for tf-idf). Returns a new state.
+  """
+  track = bool(int(state.layout[_TRACK_DOCS]))
+  num_docs = len(tokens.row_splits) - 1
+  per_token = len(tokens.row_splits) == len(tokens.starts) + 1 and np.all(
+      np.diff(tokens.row_splits) == 1)
+  data, offsets, counts, doc_counts = text.count_distinct(
+      tokens, track and not per_token)
+  if track and per_token:  # one document per token
+    doc_counts = counts
+  return _add_counts(state, (data, offsets, counts, doc_counts),
+                     num_docs if track else 0)
 
 
 def count_tokens(state: StringLookupState,
@@ -157,7 +264,8 @@ def count_tokens(state: StringLookupState,
 
   Args:
     state: a :class:`StringLookupState` without a given vocabulary.
-    tokens: a flat list of ``str`` (or 1-D string array).
+    tokens: a flat list of ``str``, a 1-D string array, or a
+      :class:`~prepro_core._src.text.Tokens`.
     doc_ids: optional ``(n,)`` ints in ``[0, num_docs)``: the document each
       token comes from. tf_idf document frequencies count a token once per
       document. ``None``: every token is its own document (Keras' rank-1
@@ -168,67 +276,35 @@ def count_tokens(state: StringLookupState,
   Returns:
     The new state.
   """
-  if not isinstance(tokens, list):
-    tokens = strings.flatten(tokens, where="count_tokens").tokens
-  counter = collections.Counter(tokens)
-  keys = list(counter.keys())
-  counts = np.fromiter(counter.values(), np.int64, count=len(keys))
-  doc_counts = None
-  n_docs = 0
-  if int(state.layout[_TRACK_DOCS]):
-    if doc_ids is None:
-      doc_counts = counts
-      n_docs = len(tokens) if num_docs is None else int(num_docs)
-    else:
-      doc_ids = np.asarray(doc_ids)
-      if doc_ids.shape != (len(tokens),):
-        raise ValueError(
-            f"count_tokens: `doc_ids` must have one entry per token, shape "
-            f"({len(tokens)},), got {doc_ids.shape}.")
-      pairs = set(zip(tokens, doc_ids.tolist()))
-      per_doc = collections.Counter(map(operator.itemgetter(0), pairs))
-      doc_counts = np.fromiter(map(per_doc.__getitem__, keys), np.int64,
-                               count=len(keys))
-      if num_docs is not None:
-        n_docs = int(num_docs)
-      else:
-        n_docs = int(doc_ids.max()) + 1 if doc_ids.size else 0
-  new_counts = _add_counts(state.counts, keys, counts, doc_counts, n_docs)
-  return state._replace(counts=new_counts)
+  if not isinstance(tokens, text.Tokens):
+    tokens = strings.to_tokens(tokens, where="count_tokens").tokens
+  n = len(tokens.starts)
+  track = bool(int(state.layout[_TRACK_DOCS]))
+  if track and doc_ids is not None:
+    doc_ids = np.asarray(doc_ids)
+    if doc_ids.shape != (n,):
+      raise ValueError(
+          f"count_tokens: `doc_ids` must have one entry per token, shape "
+          f"({n},), got {doc_ids.shape}.")
+    table = text.count_distinct(tokens, True, doc_ids.astype(np.int64))
+    if num_docs is None:
+      num_docs = int(doc_ids.max()) + 1 if doc_ids.size else 0
+  else:
+    table = text.count_distinct(tokens, False)
+    if track:
+      table = table[:3] + (table[2],)
+      num_docs = n if num_docs is None else num_docs
+  return _add_counts(state, table, int(num_docs or 0) if track else 0)
 
 
-def _add_counts(table: TokenCounts, keys: list, counts: np.ndarray,
-                doc_counts: Optional[np.ndarray], n_docs: int) -> TokenCounts:
-  """``table`` plus counts of distinct ``keys``; a new table."""
-  index = strings.index_of(table.tokens)
-  size = len(table.tokens)
-  pos = np.fromiter(map(index.get, keys, itertools.repeat(-1)), np.int64,
-                    count=len(keys))
-  fresh = np.flatnonzero(pos < 0)
-  tokens = table.tokens
-  if fresh.size:
-    # Sorted, so that the table does not depend on hash randomisation.
-    new = sorted(map(keys.__getitem__, fresh.tolist()))
-    new_index = index.copy()
-    new_index.update(zip(new, range(size, size + len(new))))
-    pos[fresh] = np.fromiter(map(new_index.__getitem__,
-                                 map(keys.__getitem__, fresh.tolist())),
-                             np.int64, count=fresh.size)
-    tokens = strings.concat_packed(table.tokens, strings.pack(new))
-    strings.seed_cache(tokens.offsets, "list",
-                       strings.unpack(table.tokens) + new)
-    strings.seed_cache(tokens.offsets, "index", new_index)
-  total = size + fresh.size
-  out_counts = np.zeros(total, np.int64)
-  out_counts[:size] = table.counts
-  out_counts[pos] += counts
-  out_docs = table.doc_counts
-  if doc_counts is not None:
-    out_docs = np.zeros(total, np.int64)
-    out_docs[:table.doc_counts.shape[0]] = table.doc_counts
-    out_docs[pos] += doc_counts
-  return TokenCounts(tokens, out_counts, out_docs,
-                     np.asarray(table.num_docs + n_docs, np.int64))
+def _add_counts(state: StringLookupState, table, n_docs: int):
+  """``state`` with the distinct-token ``table`` added to its counts."""
+  c = state.counts
+  data, offsets, counts, doc_counts = text.merge_counts(
+      (c.tokens.data, c.tokens.offsets, c.counts, c.doc_counts), table)
+  return state._replace(counts=TokenCounts(
+      PackedStrings(data, offsets), counts, doc_counts,
+      np.asarray(int(c.num_docs) + n_docs, np.int64)))
 
 
 def encode_lookup_ids(state: StringLookupState, ids, output_mode: str):
@@ -360,15 +436,17 @@ def string_lookup(max_tokens: Optional[int] = None,
 
   specials = strings.pack(lookup.special_prefix(cfg))
   mask = strings.pack([] if cfg.mask_token is None else [cfg.mask_token])
+  # Packed once: every init shares these arrays (and their cached tables).
+  given_packed = None if given_tokens is None else strings.pack(given_tokens)
+  if given_packed is not None:
+    strings.seed_cache(given_packed.offsets, "list", list(given_tokens))
 
-  def make_state(tokens: list, idf, counts: TokenCounts,
+  def make_state(vocab: PackedStrings, idf, counts: TokenCounts,
                  given: bool) -> StringLookupState:
     layout = np.array([
         lookup.token_start(cfg), cfg.num_oov_indices, lookup.mask_id(cfg),
-        lookup.output_depth(cfg, len(tokens)), int(track_docs), int(given)
+        lookup.output_depth(cfg, len(vocab)), int(track_docs), int(given)
     ], np.int64)
-    vocab = strings.pack(tokens)
-    strings.seed_cache(vocab.offsets, "list", list(tokens))
     idf = np.zeros((0,), np.float32) if idf is None else idf
     return StringLookupState(vocab, specials, mask, layout, salt_arr, idf,
                              counts)
@@ -380,53 +458,52 @@ def string_lookup(max_tokens: Optional[int] = None,
       if dtype is not None and np.dtype(dtype).kind in "biufc":
         raise strings._type_error(where, "sample",  # pylint: disable=protected-access
                                   f"numbers of dtype {np.dtype(dtype)}")
-    if given_tokens is not None:
-      return make_state(given_tokens, given_idf, _empty_counts(track_docs),
+    if given_packed is not None:
+      return make_state(given_packed, given_idf, _empty_counts(track_docs),
                         True)
     idf = lookup.idf_from_document_counts(cfg, np.zeros(0), 0) if (
         track_docs) else None
-    return make_state([], idf, _empty_counts(track_docs), False)
+    return make_state(strings.empty_packed(), idf, _empty_counts(track_docs),
+                      False)
 
   def accumulate(state, batch, axis_name=None):
     del axis_name  # host-side: merge per-shard states instead
-    flat = strings.flatten(batch, encoding, where=f"{where}.adapt",
+    tb = strings.to_tokens(batch, encoding, where=f"{where}.adapt",
                            argname="batch", allow_ragged=True)
-    if not flat.tokens:
+    if len(tb.tokens.starts) == 0:
       raise ValueError(f"{where}.adapt: the batch holds no strings; adapt "
                        f"needs at least one token.")
-    doc_ids, n_docs = None, None
-    if track_docs and flat.row_lengths is not None:
-      n_docs = flat.row_lengths.shape[0]
-      doc_ids = np.repeat(np.arange(n_docs), flat.row_lengths)
-    elif track_docs and flat.shape is not None and len(flat.shape) > 2:
-      n_docs = flat.shape[0]
-      doc_ids = np.repeat(np.arange(n_docs), len(flat.tokens) // n_docs)
-    elif track_docs and flat.shape == ():
-      doc_ids, n_docs = np.zeros(1, np.int64), 1
-    return count_tokens(state, flat.tokens, doc_ids, n_docs)
+    return count_token_batch(state, tb.tokens)
 
   def finalize(state):
     if int(state.layout[_GIVEN]):
       return state
     table = state.counts
-    toks = strings.unpack(table.tokens)
-    keep = np.ones(len(toks), bool)
-    index = strings.index_of(table.tokens)
-    for special in (cfg.mask_token, cfg.oov_token):
-      if special in index:
-        keep[index[special]] = False
+    data, offsets = table.tokens.data, table.tokens.offsets
+    n = len(table.tokens)
+    keep = np.ones(n, bool)
+    specials_seen = strings.pack(
+        [t for t in (cfg.mask_token, cfg.oov_token) if t is not None])
+    if n:
+      found = text.table_lookup(
+          text.build_table(specials_seen.data, specials_seen.offsets),
+          specials_seen.data, specials_seen.offsets,
+          text.Tokens(data, offsets[:-1], offsets[1:], np.array([0, n])))
+      keep[found >= 0] = False  # Keras drops the special tokens' counts
     keep_idx = np.flatnonzero(keep)
-    rank = np.empty(len(toks), np.int64)
-    rank[sorted(range(len(toks)), key=toks.__getitem__)] = np.arange(len(toks))
+    # Keras: np.lexsort((tokens, counts))[::-1] over byte strings: count
+    # descending, ties by token bytes descending.
+    rank = text.bytes_rank(data, offsets)
     order = keep_idx[lookup.order_vocabulary(
         table.counts[keep_idx], rank[keep_idx],
         lookup.max_learned_tokens(cfg))]
-    tokens = list(map(toks.__getitem__, order.tolist()))
+    vocab = PackedStrings(*text.ragged_take(data, offsets[:-1][order],
+                                            offsets[1:][order]))
     idf = None
     if track_docs:
       idf = lookup.idf_from_document_counts(cfg, table.doc_counts[order],
                                             int(table.num_docs))
-    return make_state(tokens, idf, table, False)
+    return make_state(vocab, idf, table, False)
 
   def combine(a, b):
     settings = lambda s: (np.delete(s.layout, _DEPTH).tolist(), s.salt.tolist(),
@@ -438,23 +515,34 @@ def string_lookup(max_tokens: Optional[int] = None,
           f"with different settings (mask/OOV layout, output mode or salt); "
           f"merge only states of the same transform.")
     if int(a.layout[_GIVEN]) or int(b.layout[_GIVEN]):
-      if a.vocabulary_in_order() != b.vocabulary_in_order():
+      same = all(
+          np.array_equal(x, y) for x, y in ((a.vocabulary.data,
+                                              b.vocabulary.data),
+                                             (a.vocabulary.offsets,
+                                              b.vocabulary.offsets)))
+      if not same:
         raise ValueError(
             f"{where}.merge: cannot merge states with different fixed "
             f"vocabularies.")
       return a
     t = b.counts
-    keys = strings.unpack(t.tokens)
-    docs = t.doc_counts if track_docs else None
-    return a._replace(counts=_add_counts(a.counts, list(keys), t.counts, docs,
-                                         int(t.num_docs)))
+    return _add_counts(a, (t.tokens.data, t.tokens.offsets, t.counts,
+                           t.doc_counts if track_docs else
+                           np.zeros(0, np.int64)), int(t.num_docs))
 
   def apply(state, x, key=None):
     del key
     if cfg.invert:
       return _invert(state, x)
-    flat = strings.flatten(x, encoding, where=where, argname="inputs")
-    ids = lookup_tokens(state, flat.tokens, where).reshape(flat.shape)
+    ids = None
+    if isinstance(x, np.ndarray) and x.dtype.kind == "U":
+      ids = _lookup_str_array(state, x, where)
+      if ids is not None:
+        ids = ids.astype(np.int32).reshape(x.shape)
+    if ids is None:
+      tb = strings.to_tokens(x, encoding, where=where, argname="inputs")
+      ids = lookup_token_ids(state, tb.tokens, where=where).astype(
+          np.int32).reshape(tb.shape)
     if cfg.output_mode == "int":
       return ids
     if len(state.vocabulary) == 0 and not cfg.pad_to_max_tokens:
@@ -481,7 +569,7 @@ def string_lookup(max_tokens: Optional[int] = None,
       where,
       init=init,
       apply=apply,
-      accumulate=None if given_tokens is not None else accumulate,
+      accumulate=None if given_packed is not None else accumulate,
       combine=combine,
       finalize=finalize,
       on_host=True)

@@ -21,6 +21,7 @@ lookups, ``str.join``), never in a Python-level loop.
 
 from __future__ import annotations
 
+import functools
 import operator
 import os
 import weakref
@@ -247,6 +248,267 @@ def as_str_list(values: Any, encoding: str, where: str,
     raise ValueError(f"{where}: `{argname}` must be 1-D, got shape "
                      f"{flat.shape}.")
   return flat.tokens
+
+
+# ---------------------------------------------------------------------------
+# Turning user input into one UTF-8 byte buffer (no Python str per string).
+# ---------------------------------------------------------------------------
+
+
+class TokenBatch(NamedTuple):
+  """User strings as :class:`~prepro_core._src.text.Tokens` plus a shape.
+
+  ``tokens.row_splits`` delimit documents as Keras' lookups count them for
+  tf-idf: one per string for rank 0/1 input, one per row along axis 0
+  otherwise (ragged rows included).
+  """
+  tokens: Any                    # text.Tokens, strings in row-major order
+  shape: Optional[tuple]         # None for ragged rows
+  row_lengths: Optional[np.ndarray]  # (rows,) int64 for rank >= 2, else None
+
+
+def to_tokens(x: Any,
+              encoding: str = "utf-8",
+              *,
+              where: str = "strings",
+              argname: str = "inputs",
+              allow_ragged: bool = False) -> TokenBatch:
+  """Lays user strings out as UTF-8 bytes in one buffer, vectorised.
+
+  Takes what :func:`flatten` takes. NumPy ``str_``/``bytes_`` arrays never
+  become Python strings: their characters are narrowed into a byte matrix
+  in one cast (only rows holding non-ASCII characters are encoded one by
+  one); lists are joined and encoded in one C call.
+
+  Returns:
+    A :class:`TokenBatch`.
+
+  Raises:
+    TypeError: numbers, or anything that is not strings.
+    ValueError: bytes that are not valid in ``encoding``, strings that
+      cannot be encoded as UTF-8, lists nested deeper than rank 2, ragged
+      rows when not allowed.
+  """
+  from prepro_core._src import text  # pylint: disable=g-import-not-at-top
+  if isinstance(x, (str, bytes)):
+    buf, starts, ends = _pack_items([x], encoding, where, argname)
+    return TokenBatch(text.Tokens(buf, starts, ends, np.array([0, 1])), (),
+                      None)
+  if not isinstance(x, (np.ndarray, list, tuple)) and (
+      hasattr(x, "__array__") or isinstance(x, (int, float, np.number))):
+    x = np.asarray(x)
+    if x.dtype.kind in "biufc":
+      raise _type_error(where, argname, f"numbers of dtype {x.dtype}")
+  if isinstance(x, np.ndarray):
+    shape = tuple(x.shape)
+    if x.dtype.kind in "US" and (x.dtype.kind == "U" or
+                                 _ascii_compatible(encoding)):
+      buf, starts, ends = _pack_fixed(x.reshape(-1), encoding, where, argname)
+    elif x.dtype.kind in "USOT":
+      items = x.reshape(-1).tolist()
+      if x.dtype.kind == "T":
+        items = list(map(str, items))
+      buf, starts, ends = _pack_items(items, encoding, where, argname)
+    else:
+      raise _type_error(where, argname, f"an array of dtype {x.dtype}")
+    row_lengths = None
+    if len(shape) >= 2:
+      row_lengths = np.full(shape[0], len(starts) // max(shape[0], 1),
+                            np.int64)
+    return TokenBatch(
+        text.Tokens(buf, starts, ends, _row_splits(shape, row_lengths,
+                                                   len(starts))), shape,
+        row_lengths)
+  if isinstance(x, (list, tuple)):
+    if not x:
+      return TokenBatch(
+          text.Tokens(np.zeros(8, np.uint8), np.zeros(0, np.int64),
+                      np.zeros(0, np.int64), np.zeros(1, np.int64)), (0,),
+          None)
+    if all(isinstance(r, (list, tuple, np.ndarray)) for r in x):
+      rows = [list(r.tolist() if isinstance(r, np.ndarray) else r) for r in x]
+      lengths = np.fromiter(map(len, rows), np.int64, count=len(rows))
+      items = [t for r in rows for t in r]
+      if any(isinstance(t, (list, tuple, np.ndarray)) for t in items):
+        raise ValueError(f"{where}: `{argname}` is nested deeper than rank 2; "
+                         f"pass lists of strings or lists of rows of strings.")
+      ragged = bool(lengths.size and np.any(lengths != lengths[0]))
+      if ragged and not allow_ragged:
+        raise ValueError(
+            f"{where}: the rows of `{argname}` have different lengths "
+            f"({sorted(set(lengths.tolist()))[:5]}...); pad them to one "
+            f"length (with the mask token) first.")
+      shape = None if ragged else (len(rows), int(lengths[0]))
+      buf, starts, ends = _pack_items(items, encoding, where, argname)
+      row_splits = np.zeros(len(rows) + 1, np.int64)
+      np.cumsum(lengths, out=row_splits[1:])
+      return TokenBatch(text.Tokens(buf, starts, ends, row_splits), shape,
+                        lengths)
+    if any(isinstance(r, (list, tuple, np.ndarray)) for r in x):
+      raise ValueError(f"{where}: `{argname}` mixes strings and rows; pass a "
+                       f"flat list of strings or a list of rows.")
+    buf, starts, ends = _pack_items(list(x), encoding, where, argname)
+    return TokenBatch(
+        text.Tokens(buf, starts, ends, np.arange(len(x) + 1, dtype=np.int64)),
+        (len(x),), None)
+  raise _type_error(where, argname, f"{type(x).__name__}")
+
+
+def _row_splits(shape: tuple, row_lengths, n: int) -> np.ndarray:
+  if row_lengths is not None:
+    splits = np.zeros(len(row_lengths) + 1, np.int64)
+    np.cumsum(row_lengths, out=splits[1:])
+    return splits
+  if len(shape) == 0:
+    return np.array([0, n], np.int64)
+  return np.arange(n + 1, dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=32)
+def _ascii_compatible(encoding: str) -> bool:
+  """Whether ``encoding`` decodes bytes 0-127 as ASCII (utf-8, latin-1...)."""
+  try:
+    return bytes(range(128)).decode(encoding) == "".join(map(chr, range(128)))
+  except (UnicodeDecodeError, LookupError):
+    return False
+
+
+def _is_utf8(encoding: str) -> bool:
+  return encoding.lower().replace("-", "").replace("_", "") == "utf8"
+
+
+_SLACK = 8  # zero bytes after the last string: word reads stay in the buffer
+
+
+def _pack_items(items: list, encoding: str, where: str, argname: str):
+  """Packs a flat list of str/bytes: ``(buf, starts, ends)``.
+
+  One NUL-separated join and one encode for the whole list; the NULs'
+  positions give the string boundaries (lists whose strings hold NULs
+  themselves are measured string by string).
+  """
+  n = len(items)
+  kinds = set(map(type, items))
+  if kinds <= {bytes} and _is_utf8(encoding):
+    data = b"\0".join([*items, *([b""] * (_SLACK + 1))])
+    try:
+      data.decode("utf-8")  # validates every string (NULs keep them apart)
+    except UnicodeDecodeError:
+      _decode_all(items, encoding, where, argname)  # names the element
+      raise
+  else:
+    if not kinds <= {str}:
+      items = _normalise_items(items, encoding, where, argname)
+    try:
+      data = "\0".join([*items, *([""] * (_SLACK + 1))]).encode("utf-8")
+    except UnicodeEncodeError as e:
+      raise ValueError(
+          f"{where}: `{argname}` holds a string that cannot be encoded as "
+          f"UTF-8 ({e.reason}), e.g. a lone surrogate.") from None
+  buf = np.frombuffer(data, np.uint8)
+  seps = np.flatnonzero(buf == 0)
+  if len(seps) == n + _SLACK:
+    ends = seps[:n]
+    starts = np.zeros(n, np.int64)
+    starts[1:] = ends[:-1] + 1
+  else:
+    sizes = np.array([len(t) if isinstance(t, bytes) else len(
+        t.encode("utf-8")) for t in items], np.int64)
+    starts = np.zeros(n, np.int64)
+    np.cumsum(sizes[:-1] + 1, out=starts[1:])
+    ends = starts + sizes
+  return buf, starts.astype(np.int64), ends.astype(np.int64)
+
+
+def _non_ascii_rows(chars: np.ndarray) -> np.ndarray:
+  """Rows of an (n, w) character matrix holding a code point >= 128: a max
+  over blocks of rows first, then only the flagged blocks row by row."""
+  n, w = chars.shape
+  per_block = 16
+  m = n - n % per_block
+  blocks = np.flatnonzero(
+      chars[:m].reshape(-1, per_block * w).max(axis=1) >= 0x80)
+  cand = (blocks[:, None] * per_block + np.arange(per_block)).reshape(-1)
+  cand = np.concatenate([cand, np.arange(m, n)])
+  return cand[chars[cand].max(axis=1) >= 0x80]
+
+
+# Byte j of a little-endian word is nonzero iff the word is >= these for
+# all k <= j: counting thresholds passed gives the index of the top byte + 1.
+_BYTE_STEPS = np.array([1 << (8 * j) for j in range(8)], np.uint64)
+
+
+def _row_lengths(mat: np.ndarray) -> np.ndarray:
+  """Length of each row of an (n, 8k) uint8 matrix without its trailing
+  NULs (NumPy's fixed-width string length), from 8-byte words."""
+  words = mat.view("<u8")
+  k = words.shape[1]
+  last = (k - 1) - np.argmax(words[:, ::-1] != 0, axis=1)
+  top = words[np.arange(len(words)), last]
+  nb = np.searchsorted(_BYTE_STEPS, top, side="right")
+  return np.where(nb == 0, 0, last * 8 + nb).astype(np.int64)
+
+
+def _pack_fixed(flat: np.ndarray, encoding: str, where: str, argname: str):
+  """Packs a 1-D ``str_``/``bytes_`` array: ``(buf, starts, ends)``.
+
+  The characters are cast into an (n, w8) byte matrix (w rounded up to 8,
+  so that lengths come from words); rows with non-ASCII characters are
+  UTF-8 encoded (``bytes_``: validated, or transcoded from ``encoding``)
+  one by one and appended after the matrix.
+  """
+  n = flat.size
+  unicode = flat.dtype.kind == "U"
+  w = flat.dtype.itemsize // 4 if unicode else flat.dtype.itemsize
+  if n == 0 or w == 0:
+    return (np.zeros(_SLACK, np.uint8), np.zeros(n, np.int64),
+            np.zeros(n, np.int64))
+  flat = np.ascontiguousarray(flat)
+  chars = flat.view(np.uint32 if unicode else np.uint8).reshape(n, w)
+  from prepro_core._src import text  # pylint: disable=g-import-not-at-top
+  fast = text.accel()
+  if unicode and fast is not None:
+    buf, starts, ends, bad_row = fast.pack_ucs4(chars)
+    if bad_row < 0:
+      return buf, starts, ends
+    try:
+      flat[bad_row].encode("utf-8")
+    except UnicodeEncodeError as e:
+      raise ValueError(
+          f"{where}: `{argname}` holds a string that cannot be encoded as "
+          f"UTF-8 ({e.reason}), e.g. a lone surrogate.") from None
+  bad = _non_ascii_rows(chars)
+  extra = []
+  if bad.size and unicode:
+    try:
+      extra = [s.encode("utf-8") for s in flat[bad].tolist()]
+    except UnicodeEncodeError as e:
+      raise ValueError(
+          f"{where}: `{argname}` holds a string that cannot be encoded as "
+          f"UTF-8 ({e.reason}), e.g. a lone surrogate.") from None
+  elif bad.size:
+    raw = flat[bad].tolist()
+    decoded = _decode_all(raw, encoding, where, argname)  # validates
+    if not _is_utf8(encoding):
+      extra = [s.encode("utf-8") for s in decoded]
+    else:
+      bad = np.zeros(0, np.int64)  # valid UTF-8 already: keep the bytes
+  w8 = -(-w // 8) * 8
+  blob = b"".join(extra)
+  main = n * w8
+  buf = np.empty(main + len(blob) + _SLACK, np.uint8)
+  mat = buf[:main].reshape(n, w8)
+  mat[:, w:] = 0
+  np.copyto(mat[:, :w], chars, casting="unsafe")
+  buf[main:main + len(blob)] = np.frombuffer(blob, np.uint8)
+  buf[main + len(blob):] = 0
+  starts = np.arange(0, main, w8, dtype=np.int64)
+  ends = starts + _row_lengths(mat)
+  if bad.size:
+    sizes = np.fromiter(map(len, extra), np.int64, len(extra))
+    starts[bad] = main + np.cumsum(sizes) - sizes
+    ends[bad] = starts[bad] + sizes
+  return buf, starts, ends
 
 
 # ---------------------------------------------------------------------------

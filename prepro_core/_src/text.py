@@ -30,6 +30,7 @@ in a Unicode punctuation category (``P*``) on top of the 32 ASCII ones.
 from __future__ import annotations
 
 import functools
+import itertools
 import unicodedata
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -54,6 +55,30 @@ _SPACE_TABLE = np.zeros(256, dtype=bool)
 _SPACE_TABLE[np.frombuffer(ASCII_WHITESPACE.encode(), np.uint8)] = True
 _SEP = 32  # the byte that separates documents (and ngram parts) in buffers
 
+# Which kernels run the hot loops: "auto" uses the numba ones
+# (prepro_core/_src/text_numba.py) when numba is installed
+# (``pip install 'prepro[fast]'``) and NumPy's otherwise; "numpy" and "numba"
+# force one. Both give the same results.
+ACCELERATOR = "auto"
+_NUMBA = None  # the text_numba module once imported, False if missing
+
+
+def accel():
+  """The numba kernels module, or None to use the NumPy code."""
+  global _NUMBA
+  if ACCELERATOR == "numpy":
+    return None
+  if _NUMBA is None:
+    try:
+      from prepro_core._src import text_numba  # pylint: disable=g-import-not-at-top
+      _NUMBA = text_numba
+    except ImportError:
+      _NUMBA = False
+  if ACCELERATOR == "numba" and not _NUMBA:
+    raise ImportError(
+        "text: ACCELERATOR='numba' needs numba; pip install 'prepro[fast]'.")
+  return _NUMBA or None
+
 
 class Tokens(NamedTuple):
   """A ragged batch of tokens, as slices of one UTF-8 byte buffer.
@@ -65,6 +90,7 @@ class Tokens(NamedTuple):
   starts: np.ndarray  # (num_tokens,) int64
   ends: np.ndarray  # (num_tokens,) int64
   row_splits: np.ndarray  # (num_docs + 1,) int64
+  keys: Any = None  # (num_tokens,) uint64 token_keys, when already known
 
   @property
   def num_docs(self) -> int:
@@ -127,9 +153,10 @@ def as_text_array(x: Any, argname: str, where: str) -> np.ndarray:
     return arr
   if arr.dtype.kind == "O":
     types = set(map(type, arr.ravel().tolist()))
-    if types <= {str, bytes}:
+    # Subclasses count too: np.str_ / np.bytes_ come out of NumPy arrays.
+    bad = sorted(t.__name__ for t in types if not issubclass(t, (str, bytes)))
+    if not bad:
       return arr
-    bad = sorted(t.__name__ for t in types - {str, bytes})
     raise TypeError(
         f"{where}: `{argname}` must hold only str or bytes; found values of "
         f"type {', '.join(bad)}. Convert them to strings first.")
@@ -183,34 +210,36 @@ def encode_documents(docs: Sequence, encoding: str = "utf-8",
   n = len(docs)
   if n == 0:
     return np.zeros(0, np.uint8), np.zeros(1, np.int64)
-  utf8 = _is_utf8(encoding)
-  types = set(map(type, docs))
-  if types == {bytes} and utf8:
-    data = b" ".join(docs) + b" "
+  if _is_utf8(encoding) and set(map(type, docs)) == {bytes}:
+    data = b"\0".join([*docs, b""])
     try:
-      data.decode("utf-8")  # one C pass; spaces keep documents apart
+      data.decode("utf-8")  # one C pass; NULs keep documents apart
     except UnicodeDecodeError:
       to_str_list(docs, "utf-8", argname, where)  # names the element
       raise
-    lengths = np.fromiter(map(len, docs), np.int64, n)
   else:
-    if types != {str}:
+    if set(map(type, docs)) != {str}:
       docs = to_str_list(docs, encoding, argname, where)
-    joined = " ".join(docs)
     try:
-      data = joined.encode("utf-8") + b" "
+      data = "\0".join([*docs, ""]).encode("utf-8")
     except UnicodeEncodeError as e:
       raise ValueError(
           f"{where}: `{argname}` holds a string that cannot be encoded as "
           f"UTF-8 ({e.reason}).") from None
-    lengths = np.fromiter(map(len, docs), np.int64, n)  # in characters
-    if not joined.isascii():
-      # Byte lengths differ from character lengths only for non-ASCII docs.
-      wide = np.flatnonzero(~np.fromiter(map(str.isascii, docs), bool, n))
-      lengths[wide] = [len(docs[i].encode("utf-8")) for i in wide.tolist()]
+  buf = np.frombuffer(data, np.uint8).copy()
   doc_starts = np.zeros(n + 1, np.int64)
-  np.cumsum(lengths + 1, out=doc_starts[1:])
-  return np.frombuffer(data, np.uint8), doc_starts
+  # The NUL after each document gives its end in bytes (no per-document
+  # encode); documents holding NULs themselves are measured one by one.
+  seps = np.flatnonzero(buf == 0)
+  if len(seps) == n:
+    doc_starts[1:] = seps + 1
+  else:
+    sizes = [len(d) if isinstance(d, bytes) else len(d.encode("utf-8"))
+             for d in docs]
+    np.cumsum(np.asarray(sizes, np.int64) + 1, out=doc_starts[1:])
+    seps = doc_starts[1:] - 1
+  buf[seps] = _SEP
+  return buf, doc_starts
 
 
 def _is_utf8(encoding: str) -> bool:
@@ -344,6 +373,68 @@ def split_whitespace(buf: np.ndarray, doc_starts: np.ndarray) -> Tokens:
                 row_splits)
 
 
+def tokenize_whitespace(docs: Sequence, mode, encoding: str = "utf-8",
+                        argname: str = "inputs",
+                        where: str = "text") -> Tokens:
+  """:func:`encode_documents`, :func:`standardize_buffer` (``mode`` None or
+  an ASCII built-in mode) and :func:`split_whitespace`, fused when the
+  accelerator is there: ASCII documents are joined apart from the others
+  (a join of ASCII ``str`` encodes as a copy) and one kernel standardizes
+  and splits them in document order."""
+  fast = accel()
+  if fast is None or (mode is not None and mode.endswith("_unicode")):
+    buf, doc_starts = encode_documents(docs, encoding, argname, where)
+    if mode is not None:
+      buf, doc_starts = standardize_buffer(buf, doc_starts, mode)
+    return split_whitespace(buf, doc_starts)
+  buf, begins, ends = _encode_apart(docs, encoding, argname, where)
+  lower = mode in ("lower", "lower_and_strip_punctuation")
+  strip = mode in ("strip_punctuation", "lower_and_strip_punctuation")
+  out, starts, tok_ends, row_splits = fast.tokenize_whitespace(
+      buf, begins, ends, lower, strip)
+  return Tokens(out, starts, tok_ends, row_splits)
+
+
+def _encode_apart(docs: Sequence, encoding: str, argname: str, where: str):
+  """``(buf, begins, ends)``: UTF-8 of every document, document ``d`` being
+  ``buf[begins[d]:ends[d]]``; ASCII ``str`` documents first, then the rest."""
+  n = len(docs)
+  if n == 0 or set(map(type, docs)) != {str}:
+    buf, doc_starts = encode_documents(docs, encoding, argname, where)
+    return buf, doc_starts[:-1], doc_starts[1:] - 1
+  ascii_doc = np.fromiter(map(str.isascii, docs), bool, n)
+  if ascii_doc.all():
+    order, parts = None, [docs]
+  else:
+    order = np.concatenate([np.flatnonzero(ascii_doc),
+                            np.flatnonzero(~ascii_doc)])
+    parts = [list(itertools.compress(docs, ascii_doc)),
+             list(itertools.compress(docs, ~ascii_doc))]
+  try:
+    data = b"".join("\0".join([*p, ""]).encode("utf-8") for p in parts)
+  except UnicodeEncodeError as e:
+    raise ValueError(
+        f"{where}: `{argname}` holds a string that cannot be encoded as "
+        f"UTF-8 ({e.reason}).") from None
+  buf = np.frombuffer(data, np.uint8)
+  seps = np.flatnonzero(buf == 0)
+  if len(seps) != n:  # documents holding NULs: measure them one by one
+    sizes = np.array([len(d.encode("utf-8")) for d in (
+        docs if order is None else [docs[i] for i in order.tolist()])],
+                     np.int64)
+    seps = np.cumsum(sizes + 1) - 1
+  begins_sorted = np.empty(n, np.int64)
+  begins_sorted[0] = 0
+  begins_sorted[1:] = seps[:-1] + 1
+  if order is None:
+    return buf, begins_sorted, seps
+  begins = np.empty(n, np.int64)
+  ends = np.empty(n, np.int64)
+  begins[order] = begins_sorted
+  ends[order] = seps
+  return buf, begins, ends
+
+
 def split_characters(buf: np.ndarray, doc_starts: np.ndarray) -> Tokens:
   """Splits into Unicode code points, like ``tf.strings.unicode_split``."""
   is_start = (buf & 0xC0) != 0x80
@@ -446,19 +537,38 @@ _BYTE_MASK = np.array([0] + [(1 << (8 * n)) - 1 for n in range(1, 8)] +
 _LEN_TAG = np.arange(9, dtype=np.uint64) << np.uint64(56)
 
 
+def _max_end(ends: np.ndarray) -> int:
+  return int(ends.max()) if len(ends) else 0
+
+
 class _Words:
   """Reads the little-endian 8-byte word at any byte offset of a buffer."""
 
-  def __init__(self, buf: np.ndarray):
-    padded = np.concatenate([buf, np.zeros(16, np.uint8)])
+  def __init__(self, buf: np.ndarray, end: int | None = None):
+    buf = np.ascontiguousarray(buf, np.uint8)
+    n = len(buf)
+    if end is not None and end + 8 <= n:
+      # 8 bytes of slack after the last token: read the buffer in place.
+      padded, size = buf, n - 7
+    else:
+      padded, size = np.concatenate([buf, np.zeros(16, np.uint8)]), n + 8
     # An unaligned uint64 view with a 1-byte stride: element i is the word
     # at byte i, so one gather reads 8 bytes per token.
-    self.u64 = np.ndarray(shape=(len(buf) + 8,), dtype="<u8", buffer=padded,
+    self.u64 = np.ndarray(shape=(size,), dtype="<u8", buffer=padded,
                           strides=(1,))
 
   def at(self, pos: np.ndarray, length: np.ndarray) -> np.ndarray:
     """Word at byte ``pos``, keeping only its first ``min(length, 8)`` bytes."""
     return self.u64[pos] & _BYTE_MASK[np.minimum(length, 8)]
+
+
+def with_slack(tokens: Tokens) -> Tokens:
+  """``tokens`` with 8 spare bytes after its last token (one copy at most),
+  so that word reads need no further copies of the buffer."""
+  if len(tokens.buf) >= _max_end(tokens.ends) + 8:
+    return tokens
+  return tokens._replace(
+      buf=np.concatenate([tokens.buf, np.zeros(8, np.uint8)]))
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
@@ -467,8 +577,8 @@ def _mix(h: np.ndarray) -> np.ndarray:
   return h ^ (h >> np.uint64(31))
 
 
-def token_keys(buf: np.ndarray, starts: np.ndarray,
-               ends: np.ndarray) -> np.ndarray:
+def token_keys(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+               reader: _Words | None = None) -> np.ndarray:
   """A ``uint64`` key per token; equal tokens have equal keys.
 
   Tokens of at most 7 bytes get their bytes plus ``length << 56``, which is
@@ -477,7 +587,8 @@ def token_keys(buf: np.ndarray, starts: np.ndarray,
   """
   with np.errstate(over="ignore"):
     length = ends - starts
-    reader = _Words(buf)
+    if reader is None:
+      reader = _Words(buf, _max_end(ends))
     short = np.minimum(length, 8)
     keys = reader.u64[starts]
     keys &= _BYTE_MASK[short]
@@ -501,24 +612,35 @@ def _long_hash(reader: _Words, starts: np.ndarray,
 
 
 def _same_bytes(buf_a: np.ndarray, starts_a: np.ndarray, buf_b: np.ndarray,
-                starts_b: np.ndarray, length: np.ndarray) -> np.ndarray:
+                starts_b: np.ndarray, length: np.ndarray,
+                ra: _Words | None = None,
+                rb: _Words | None = None) -> np.ndarray:
   """Whether ``buf_a[sa:sa+L] == buf_b[sb:sb+L]`` for each row, by words."""
   with np.errstate(over="ignore"):
-    ra, rb = _Words(buf_a), _Words(buf_b)
+    ra = ra or _Words(buf_a, _max_end(starts_a + length))
+    rb = rb or _Words(buf_b, _max_end(starts_b + length))
     same = np.ones(len(length), dtype=bool)
     idx = np.arange(len(length))
     top = int(length.max()) if len(length) else 0
     for k in range(0, top, 8):
-      idx = idx[length[idx] > k]
+      if k:
+        idx = idx[length[idx] > k]
       rem = length[idx] - k
       eq = ra.at(starts_a[idx] + k, rem) == rb.at(starts_b[idx] + k, rem)
       same[idx[~eq]] = False
   return same
 
 
-def group_tokens(buf: np.ndarray, starts: np.ndarray,
-                 ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def group_tokens(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                 keys: np.ndarray | None = None,
+                 reader: _Words | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
   """Exact grouping of equal tokens.
+
+  Args:
+    buf, starts, ends: the tokens (``buf[starts[i]:ends[i]]``).
+    keys: their :func:`token_keys`, when already computed.
+    reader: a ``_Words`` over ``buf``, when already made.
 
   Returns:
     ``(first, inverse)``: ``first[g]`` is the index of one token of group
@@ -528,7 +650,9 @@ def group_tokens(buf: np.ndarray, starts: np.ndarray,
   n = len(starts)
   if n == 0:
     return np.zeros(0, np.int64), np.zeros(0, np.int64)
-  keys = token_keys(buf, starts, ends)
+  reader = reader or _Words(buf, _max_end(ends))
+  if keys is None:
+    keys = token_keys(buf, starts, ends, reader)
   first, inverse = _group_keys(keys)
   length = ends - starts
   long_idx = np.flatnonzero(length > 7)
@@ -536,7 +660,7 @@ def group_tokens(buf: np.ndarray, starts: np.ndarray,
     rep = first[inverse[long_idx]]
     ok = length[rep] == length[long_idx]
     ok[ok] = _same_bytes(buf, starts[long_idx[ok]], buf, starts[rep[ok]],
-                         length[long_idx[ok]])
+                         length[long_idx[ok]], reader, reader)
     if not ok.all():  # a 63-bit hash collision: regroup exactly
       return _group_exact(buf, starts, ends)
   return first, inverse
@@ -564,6 +688,58 @@ def _group_exact(buf: np.ndarray, starts: np.ndarray,
   return first.astype(np.int64), inverse.astype(np.int64).ravel()
 
 
+def bytes_rank(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+  """Rank of each of distinct byte strings in bytewise ascending order.
+
+  String ``i`` is ``data[offsets[i]:offsets[i + 1]]``; the order is that of
+  Python ``bytes`` (unsigned bytes, a prefix first), which is how Keras
+  (NumPy over TensorFlow's byte strings) breaks count ties. Vectorised:
+  strings are sorted by their first 8 bytes (as a big-endian word), then
+  only the ones still tied are refined by their next 8 bytes, and so on;
+  ties of equal zero-padded bytes go to the shorter string.
+
+  Returns:
+    ``(n,)`` int64: a permutation of ``range(n)``.
+  """
+  offsets = np.asarray(offsets, np.int64)
+  n = len(offsets) - 1
+  if n <= 0:
+    return np.zeros(0, np.int64)
+  starts, length = offsets[:-1], np.diff(offsets)
+  reader = _Words(data, int(offsets[-1]))
+  # rank[i]: position in the final order of the first member of the group of
+  # strings tied with i so far (so singletons already hold their rank).
+  rank = np.zeros(n, np.int64)
+  active = np.arange(n, dtype=np.int64)
+  k = 0
+  while len(active):
+    rem = length[active] - k
+    last = not (rem > 0).any()
+    if last:  # equal up to zero padding: the shorter one first
+      key = length[active].astype(np.uint64)
+    else:
+      pos = starts[active] + np.minimum(k, length[active])
+      key = reader.at(pos, np.maximum(rem, 0)).byteswap()
+    order = np.lexsort((key, rank[active]))
+    a, r, kk = active[order], rank[active][order], key[order]
+    m = len(a)
+    same_r = r[1:] == r[:-1]
+    new_group = np.ones(m, dtype=bool)
+    new_group[1:] = ~same_r | (kk[1:] != kk[:-1])
+    new_r = np.ones(m, dtype=bool)
+    new_r[1:] = ~same_r
+    pos_m = np.arange(m, dtype=np.int64)
+    group_first = np.maximum.accumulate(np.where(new_group, pos_m, 0))
+    r_first = np.maximum.accumulate(np.where(new_r, pos_m, 0))
+    rank[a] = r + (group_first - r_first)
+    if last:
+      break  # distinct strings: every group is a singleton now
+    gid = np.cumsum(new_group) - 1
+    active = a[np.bincount(gid)[gid] > 1]
+    k += 8
+  return rank
+
+
 # ---------------------------------------------------------------------------
 # A hash table from token keys to ids, for fast exact lookups.
 # ---------------------------------------------------------------------------
@@ -578,7 +754,7 @@ class TokenTable(NamedTuple):
   (-1: empty). NumPy arrays only, so it saves with the rest of a state.
   """
   slot_keys: np.ndarray  # (2**bits,) uint64
-  slot_ids: np.ndarray  # (2**bits,) int64; -1 for an empty slot
+  slot_ids: np.ndarray  # (2**bits,) int32; -1 for an empty slot
 
 
 def _slot_of(keys: np.ndarray, bits: int) -> np.ndarray:
@@ -591,10 +767,10 @@ def build_table(data: np.ndarray, offsets: np.ndarray) -> TokenTable:
   data = np.asarray(data, np.uint8)
   offsets = np.asarray(offsets, np.int64)
   n = len(offsets) - 1
-  bits = max(4, int(np.ceil(np.log2(max(n, 1) * 2 + 1))) + 1)  # load <= 1/4
+  bits = max(4, int(np.ceil(np.log2(max(n, 1) * 2 + 1))))  # load < 1/2
   size = 1 << bits
   slot_keys = np.zeros(size, np.uint64)
-  slot_ids = np.full(size, -1, np.int64)
+  slot_ids = np.full(size, -1, np.int32)
   keys = token_keys(data, offsets[:-1], offsets[1:])
   pending = np.arange(n, dtype=np.int64)
   slot = _slot_of(keys, bits)
@@ -615,23 +791,32 @@ def build_table(data: np.ndarray, offsets: np.ndarray) -> TokenTable:
 
 
 def table_lookup(table: TokenTable, data: np.ndarray, offsets: np.ndarray,
-                 tokens: Tokens) -> np.ndarray:
+                 tokens: Tokens, keys: np.ndarray | None = None) -> np.ndarray:
   """Vocabulary position of each token, or -1 when it is not there.
 
-  ``data``/``offsets`` must be the vocabulary the table was built from.
+  ``data``/``offsets`` must be the vocabulary the table was built from;
+  ``keys`` the tokens' :func:`token_keys` when already computed.
   """
   n = len(tokens.starts)
   if n == 0 or len(offsets) < 2:
     return np.full(n, -1, np.int64)
+  fast = accel()
+  if fast is not None:
+    return _fast_lookup(fast, table, data, offsets, tokens, 0, -2, 0, -1)
+  tokens = with_slack(tokens)
+  reader = _Words(tokens.buf, _max_end(tokens.ends))
   size = len(table.slot_keys)
   bits = size.bit_length() - 1
-  keys = token_keys(tokens.buf, tokens.starts, tokens.ends)
+  if keys is None:
+    keys = tokens.keys
+  if keys is None:
+    keys = token_keys(tokens.buf, tokens.starts, tokens.ends, reader)
   slot = _slot_of(keys, bits)
   # First probe for every token at once; only the few tokens whose home slot
   # holds another key probe on.
   ids = table.slot_ids[slot]
   hit = table.slot_keys[slot] == keys
-  out = np.where(hit, ids, -1)
+  out = np.where(hit, ids, -1).astype(np.int64)
   pending = np.flatnonzero(~hit & (ids >= 0))
   while len(pending):
     slot[pending] = (slot[pending] + 1) & (size - 1)
@@ -648,12 +833,45 @@ def table_lookup(table: TokenTable, data: np.ndarray, offsets: np.ndarray,
     vlen = offsets[vid + 1] - offsets[vid]
     ok = vlen == length[chk]
     ok[ok] = _same_bytes(tokens.buf, tokens.starts[chk[ok]], data,
-                         offsets[vid[ok]], length[chk[ok]])
+                         offsets[vid[ok]], length[chk[ok]], ra=reader)
     if not ok.all():
       # A hash collision with a vocabulary token; find the true match, if any.
       bad = chk[~ok]
       out[bad] = _exact_lookup(data, offsets, tokens, bad)
   return out
+
+
+def _fast_lookup(fast, table, data, offsets, tokens, id_offset, mask_pos,
+                 mask_id, unknown_id):
+  keys = tokens.keys
+  if keys is None:  # a separate pass: faster than keys inside the probe loop
+    keys = fast.keys(np.ascontiguousarray(tokens.buf, np.uint8),
+                     np.asarray(tokens.starts, np.int64),
+                     np.asarray(tokens.ends, np.int64))
+  return fast.lookup(table.slot_keys, table.slot_ids,
+                     np.ascontiguousarray(data, np.uint8),
+                     np.asarray(offsets, np.int64),
+                     np.ascontiguousarray(tokens.buf, np.uint8),
+                     np.asarray(tokens.starts, np.int64),
+                     np.asarray(tokens.ends, np.int64), keys, id_offset,
+                     mask_pos, mask_id, unknown_id)
+
+
+def lookup_ids(table: TokenTable, data: np.ndarray, offsets: np.ndarray,
+               tokens: Tokens, id_offset: int, mask_pos: int, mask_id: int,
+               unknown_id: int) -> np.ndarray:
+  """:func:`table_lookup` mapped to a lookup's ids in one pass: position
+  ``p`` -> ``p + id_offset``, ``mask_pos`` -> ``mask_id``, absent ->
+  ``unknown_id`` (int64)."""
+  fast = accel()
+  if fast is not None and len(tokens.starts) and len(offsets) >= 2:
+    return _fast_lookup(fast, table, data, offsets, tokens, id_offset,
+                        mask_pos, mask_id, unknown_id)
+  pos = table_lookup(table, data, offsets, tokens)
+  ids = pos + id_offset
+  ids[pos == mask_pos] = mask_id
+  ids[pos < 0] = unknown_id
+  return ids
 
 
 def _exact_lookup(data: np.ndarray, offsets: np.ndarray, tokens: Tokens,
@@ -667,8 +885,15 @@ def _exact_lookup(data: np.ndarray, offsets: np.ndarray, tokens: Tokens,
       for i in which.tolist()], np.int64)
 
 
-def count_distinct(tokens: Tokens, track_docs: bool):
+def count_distinct(tokens: Tokens, track_docs: bool,
+                   doc_ids: np.ndarray | None = None):
   """Counts each distinct token (and the documents holding it).
+
+  Args:
+    tokens: the tokens; ``tokens.row_splits`` delimit the documents.
+    track_docs: also count, per distinct token, the documents holding it.
+    doc_ids: optional ``(num_tokens,)`` ints: each token's document, used
+      instead of ``row_splits``.
 
   Returns:
     ``(data, offsets, counts, doc_counts)``: the distinct tokens laid out as
@@ -679,13 +904,22 @@ def count_distinct(tokens: Tokens, track_docs: bool):
   empty = np.zeros(0, np.int64)
   if n == 0:
     return np.zeros(0, np.uint8), np.zeros(1, np.int64), empty, empty
+  fast = accel()
+  if fast is not None and doc_ids is None and _rows_cover(tokens):
+    out = _count_distinct_fast(fast, tokens, track_docs)
+    if out is not None:
+      return out
+  tokens = with_slack(tokens)
+  reader = _Words(tokens.buf, _max_end(tokens.ends))
   length = tokens.ends - tokens.starts
-  keys = token_keys(tokens.buf, tokens.starts, tokens.ends)
+  keys = tokens.keys
+  if keys is None:
+    keys = token_keys(tokens.buf, tokens.starts, tokens.ends, reader)
   is_long = length > 7
-  short_idx = np.flatnonzero(~is_long)
   long_idx = np.flatnonzero(is_long)
+  short_keys = keys[~is_long] if len(long_idx) else keys
   # Short tokens: the key holds the bytes, so sort-and-count the keys alone.
-  skeys, scounts = np.unique(keys[short_idx], return_counts=True)
+  skeys, scounts = np.unique(short_keys, return_counts=True)
   slen = (skeys >> np.uint64(56)).astype(np.int64)
   low = skeys & np.uint64((1 << 56) - 1)
   sbytes = low.astype("<u8").view(np.uint8)  # little-endian: bytes first
@@ -693,7 +927,7 @@ def count_distinct(tokens: Tokens, track_docs: bool):
                             np.arange(len(skeys)) * 8 + slen)
   # Long tokens: group exactly (hash, then confirm bytes).
   lfirst, linv = group_tokens(tokens.buf, tokens.starts[long_idx],
-                              tokens.ends[long_idx])
+                              tokens.ends[long_idx], keys[long_idx], reader)
   lcounts = np.bincount(linv, minlength=len(lfirst)).astype(np.int64)
   rep = long_idx[lfirst]
   ldata, loff = ragged_take(tokens.buf, tokens.starts[rep], tokens.ends[rep])
@@ -703,12 +937,54 @@ def count_distinct(tokens: Tokens, track_docs: bool):
   doc_counts = empty
   if track_docs:
     group = np.empty(n, np.int64)
-    group[short_idx] = np.searchsorted(skeys, keys[short_idx])
+    group[~is_long] = np.searchsorted(skeys, short_keys)
     group[long_idx] = len(skeys) + linv
     u = len(counts)
-    pairs = np.unique(tokens.doc_ids() * u + group)  # once per document
-    doc_counts = np.bincount(pairs % u, minlength=u).astype(np.int64)
+    docs = tokens.doc_ids() if doc_ids is None else np.asarray(doc_ids,
+                                                               np.int64)
+    pairs = np.sort(docs * u + group)  # once per document:
+    first = np.ones(len(pairs), bool)  # (np.unique would hash: slower)
+    np.not_equal(pairs[1:], pairs[:-1], out=first[1:])
+    doc_counts = np.bincount(pairs[first] % u, minlength=u).astype(np.int64)
   return data, offsets, counts, doc_counts
+
+
+def _count_distinct_fast(fast, tokens: Tokens, track_docs: bool):
+  """count_distinct with the accelerator's loops and NumPy's (SIMD) sort;
+  the same output. None after a 63-bit hash collision (then NumPy's exact
+  path runs)."""
+  buf = np.ascontiguousarray(tokens.buf, np.uint8)
+  starts = np.asarray(tokens.starts, np.int64)
+  ends = np.asarray(tokens.ends, np.int64)
+  keys = tokens.keys
+  if keys is None:
+    keys = fast.keys(buf, starts, ends)
+  ukeys, counts = np.unique(keys, return_counts=True)
+  n_short = int(np.searchsorted(ukeys, _LONG))
+  rep, ok = fast.long_representatives(ukeys[n_short:], buf, starts, ends, keys)
+  if not ok:
+    return None
+  skeys = ukeys[:n_short]
+  slen = (skeys >> np.uint64(56)).astype(np.int64)
+  sbytes = (skeys & np.uint64((1 << 56) - 1)).astype("<u8").view(np.uint8)
+  at = np.arange(n_short, dtype=np.int64) * 8
+  sdata, soff = ragged_take(sbytes, at, at + slen)
+  ldata, loff = ragged_take(buf, starts[rep], ends[rep])
+  data = np.concatenate([sdata, ldata])
+  offsets = np.concatenate([soff, loff[1:] + soff[-1]])
+  doc_counts = np.zeros(0, np.int64)
+  if track_docs:
+    firsts = keys[fast.first_in_doc(keys, np.asarray(tokens.row_splits,
+                                                     np.int64))]
+    dkeys, dcounts = np.unique(firsts, return_counts=True)
+    doc_counts = np.zeros(len(ukeys), np.int64)
+    doc_counts[np.searchsorted(ukeys, dkeys)] = dcounts
+  return data, offsets, counts.astype(np.int64), doc_counts
+
+
+def _rows_cover(tokens: Tokens) -> bool:
+  rs = tokens.row_splits
+  return len(rs) > 0 and rs[0] == 0 and rs[-1] == len(tokens.starts)
 
 
 def merge_counts(a, b):
@@ -716,10 +992,12 @@ def merge_counts(a, b):
   tokens; the result's tokens are distinct again."""
   da, oa, ca, ga = a
   db, ob, cb, gb = b
+  if len(oa) == 1:
+    return b
+  if len(ob) == 1:
+    return a
   data = np.concatenate([da, db])
   offsets = np.concatenate([oa, ob[1:] + oa[-1]])
-  if len(offsets) == 1:
-    return a
   first, inverse = group_tokens(data, offsets[:-1], offsets[1:])
   u = len(first)
   counts = _sum_by(inverse, np.concatenate([ca, cb]), u)

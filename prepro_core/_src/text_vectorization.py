@@ -23,12 +23,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple, Optional
 
-import jax.numpy as jnp
 import numpy as np
 
 from prepro_core._src import base
 from prepro_core._src import string_lookup as sl
-from prepro_core._src import strings
 from prepro_core._src import text
 
 _MODES = ("int", "multi_hot", "count", "tf_idf")
@@ -46,6 +44,23 @@ class TextVectorizationState(NamedTuple):
   def vocabulary_size(self) -> int:
     """Keras' ``vocabulary_size()``: special slots plus tokens."""
     return sl.vocab_size(self.lookup)
+
+
+def _pad_rows(ids: np.ndarray, row_splits: np.ndarray, lengths: np.ndarray,
+              width: int, fill: int) -> np.ndarray:
+  """Ragged ids as an ``(n, width)`` int32 matrix, cut or padded with fill."""
+  fast = text.accel()
+  if fast is not None:
+    return fast.pad_rows(np.asarray(ids, np.int64),
+                         np.asarray(row_splits, np.int64), width, fill)
+  n = len(lengths)
+  out = np.full((n, width), fill, np.int32)
+  # Row and position within the row of each id; ids past `width` are cut.
+  row = np.repeat(np.arange(n, dtype=np.int64), lengths)
+  pos = np.arange(len(ids), dtype=np.int64) - row_splits[:-1][row]
+  keep = pos < width
+  out[row[keep], pos[keep]] = ids[keep]
+  return out
 
 
 def _check_ngrams(ngrams, where):
@@ -205,18 +220,18 @@ def text_vectorization(max_tokens: Optional[int] = None,
     return toks, scalar, dense_width
 
   def _tokenize_docs(docs, argname):
-    if isinstance(standardize, str):
-      if standardize.endswith("_unicode"):
-        docs = text.standardize_strings(
-            text.to_str_list(docs, encoding, argname, where), standardize)
-      buf, starts = text.encode_documents(docs, encoding, argname, where)
-      buf, starts = text.standardize_buffer(buf, starts, standardize)
-    else:
-      buf, starts = text.encode_documents(docs, encoding, argname, where)
+    mode = standardize if isinstance(standardize, str) else None
+    if mode is not None and mode.endswith("_unicode"):
+      docs = text.standardize_strings(
+          text.to_str_list(docs, encoding, argname, where), mode)
+    if split == "whitespace":
+      toks = text.tokenize_whitespace(docs, mode, encoding, argname, where)
+      return toks if widths is None else text.ngrams(toks, widths)
+    buf, starts = text.encode_documents(docs, encoding, argname, where)
+    if mode is not None:
+      buf, starts = text.standardize_buffer(buf, starts, mode)
     if split is None:
       toks = text.no_split(buf, starts)
-    elif split == "whitespace":
-      toks = text.split_whitespace(buf, starts)
     elif split == "character":
       toks = text.split_characters(buf, starts)
     else:
@@ -257,9 +272,7 @@ def text_vectorization(max_tokens: Optional[int] = None,
   # -------------------------------------------------------------------------
 
   def make_state(lookup_state):
-    table = text.build_table(lookup_state.vocabulary.data,
-                             lookup_state.vocabulary.offsets)
-    return TextVectorizationState(lookup_state, table)
+    return TextVectorizationState(lookup_state, sl.token_table(lookup_state))
 
   def init(sample=None):
     dtype = getattr(sample, "dtype", None)
@@ -275,18 +288,9 @@ def text_vectorization(max_tokens: Optional[int] = None,
       raise ValueError(
           f"{where}.adapt: this transform was built with a fixed "
           f"`vocabulary`; adapt learns one only when `vocabulary` is None.")
-    toks, scalar, _ = tokenize(batch, "batch")
-    track_docs = output_mode == "tf_idf"
-    new = text.count_distinct(toks, track_docs)
-    c = state.lookup.counts
-    old = (c.tokens.data, c.tokens.offsets, c.counts, c.doc_counts)
-    data, offsets, counts, doc_counts = text.merge_counts(old, new)
-    counts_state = sl.TokenCounts(
-        strings.PackedStrings(data, offsets), counts, doc_counts,
-        np.asarray(int(c.num_docs) + (toks.num_docs if track_docs else 0),
-                   np.int64))
-    del scalar
-    return state._replace(lookup=state.lookup._replace(counts=counts_state))
+    toks, _, _ = tokenize(batch, "batch")
+    # A document (for tf-idf) is one input row, as Keras counts them.
+    return state._replace(lookup=sl.count_token_batch(state.lookup, toks))
 
   def finalize(state):
     if given:
@@ -296,27 +300,12 @@ def text_vectorization(max_tokens: Optional[int] = None,
   def combine(a, b):
     if given:
       return a
-    ca, cb = a.lookup.counts, b.lookup.counts
-    data, offsets, counts, doc_counts = text.merge_counts(
-        (ca.tokens.data, ca.tokens.offsets, ca.counts, ca.doc_counts),
-        (cb.tokens.data, cb.tokens.offsets, cb.counts, cb.doc_counts))
-    merged = sl.TokenCounts(strings.PackedStrings(data, offsets), counts,
-                            doc_counts,
-                            np.asarray(ca.num_docs + cb.num_docs, np.int64))
-    return a._replace(lookup=a.lookup._replace(counts=merged))
-
-  def lookup_ids(state, toks):
-    vocab = state.lookup.vocabulary
-    pos = text.table_lookup(state.table, vocab.data, vocab.offsets, toks)
-    start = int(state.lookup.layout[sl._TOKEN_START])  # pylint: disable=protected-access
-    ids = np.where(pos >= 0, pos + start, oov_id)
-    ids[toks.ends == toks.starts] = mask_id  # "" is the mask token
-    return ids
+    return a._replace(lookup=inner.combine(a.lookup, b.lookup))
 
   def apply(state, x, key=None):
     del key
     toks, scalar, dense_width = tokenize(x, "inputs")
-    ids = lookup_ids(state, toks)
+    ids = sl.lookup_token_ids(state.lookup, toks, state.table, where)
     n = toks.num_docs
     lengths = np.diff(toks.row_splits)
     if output_mode == "int":
@@ -327,14 +316,7 @@ def text_vectorization(max_tokens: Optional[int] = None,
       width = output_sequence_length
       if width is None:
         width = int(lengths.max()) if n else 0
-      out = np.zeros((n, width), np.int32)
-      # Flat position of each token in `out`: its row's first cell plus its
-      # position within the row; tokens past `width` are cut.
-      shift = np.arange(n, dtype=np.int64) * width - toks.row_splits[:-1]
-      flat = np.arange(len(ids), dtype=np.int64) + np.repeat(shift, lengths)
-      keep = flat < np.repeat(np.arange(1, n + 1, dtype=np.int64) * width,
-                              lengths)
-      out.reshape(-1)[flat[keep]] = ids[keep]
+      out = _pad_rows(ids, toks.row_splits, lengths, width, 0)
       return out[0] if scalar else out
     depth = int(state.lookup.layout[sl._DEPTH])  # pylint: disable=protected-access
     if depth == 0 or (len(state.lookup.vocabulary) == 0 and
@@ -342,17 +324,11 @@ def text_vectorization(max_tokens: Optional[int] = None,
       raise ValueError(
           f"{where}: output_mode={output_mode!r} needs a vocabulary: pass "
           f"`vocabulary` or adapt first.")
-    doc = toks.doc_ids()
-    keep = ids >= 0
-    counts = np.bincount(doc[keep] * depth + ids[keep],
-                         minlength=n * depth).reshape(n, depth)
-    if output_mode == "multi_hot":
-      out = np.minimum(counts, 1).astype(np.float32)
-    elif output_mode == "count":
-      out = counts.astype(np.float32)
-    else:
-      out = counts.astype(np.float32) * state.lookup.idf_weights
-    out = jnp.asarray(out)
+    # Rows of ids padded with -1 (dropped), then category_encoding's kernel
+    # on device: a scatter, O(tokens).
+    width = int(lengths.max()) if n else 0
+    rows = _pad_rows(ids, toks.row_splits, lengths, width, -1)
+    out = sl.encode_lookup_ids(state.lookup, rows, output_mode)
     return out[0] if scalar else out
 
   return base.make_transform(

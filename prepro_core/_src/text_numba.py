@@ -1,0 +1,422 @@
+"""numba kernels for text.py and strings.py: the optional accelerator.
+
+Imported lazily, and only when numba is installed (``pip install
+'prepro[fast]'``); the NumPy code in text.py/strings.py computes the same
+results and is used otherwise (``text.ACCELERATOR = "numpy"`` forces it).
+Each kernel is one loop over the bytes or tokens, so every byte is read once
+instead of once per whole-array NumPy operation:
+
+* :func:`pack_ucs4`: a NumPy ``str_`` matrix of code points to UTF-8 bytes;
+  :func:`lookup_ucs4`: the same fused with the table lookup (string_lookup
+  on ``str_`` arrays), over numba's threads.
+* :func:`tokenize_whitespace`: ASCII lowering, punctuation stripping and
+  whitespace splitting of a batch (two branch-free passes).
+* :func:`lookup`: probes of a ``text.TokenTable``, with the bytes of every
+  key match compared (exact), mapped to a lookup's ids.
+* :func:`keys`, :func:`first_in_doc`, :func:`long_representatives`: the
+  loops of text.count_distinct (distinct keys are counted by NumPy's sort).
+* :func:`pad_rows`: ragged ids to a padded matrix.
+
+Keys, slots and the table layout are text.py's, bit for bit. All 64-bit
+arithmetic stays in ``uint64`` (numba types a mix of signed and unsigned
+ints as float64, so every constant is a ``np.uint64``). Compiled on first
+use and cached on disk.
+"""
+
+import numba
+import numpy as np
+
+_jit = numba.njit(cache=True, nogil=True)
+_inline = numba.njit(cache=True, nogil=True, inline="always")
+
+_M1 = np.uint64(0x9E3779B97F4A7C15)
+_M2 = np.uint64(0xBF58476D1CE4E5B9)
+_M3 = np.uint64(0x94D049BB133111EB)
+_LONG = np.uint64(1 << 63)
+_U0 = np.uint64(0)
+_S8 = np.uint64(8)
+_S27 = np.uint64(27)
+_S30 = np.uint64(30)
+_S31 = np.uint64(31)
+_S56 = np.uint64(56)
+
+
+@_inline
+def _mix(h):
+  h = (h ^ (h >> _S30)) * _M2
+  h = (h ^ (h >> _S27)) * _M3
+  return h ^ (h >> _S31)
+
+
+@_inline
+def _word(buf, p, n):
+  """The first min(n, 8) bytes at p as a little-endian word (zero beyond)."""
+  w = _U0
+  m = n if n < 8 else 8
+  for j in range(m):
+    w |= np.uint64(buf[p + j]) << (_S8 * np.uint64(j))
+  return w
+
+
+@_inline
+def _key(buf, s, e):
+  """text.token_keys for one token."""
+  n = e - s
+  if n <= 7:
+    return _word(buf, s, n) | (np.uint64(n) << _S56)
+  h = _mix(np.uint64(n) * _M1)
+  k = 0
+  while k < n:
+    h = _mix((h ^ _word(buf, s + k, n - k)) * _M1 + np.uint64(k + 1))
+    k += 8
+  return h | _LONG
+
+
+@_inline
+def _same(a, sa, b, sb, n):
+  for j in range(n):
+    if a[sa + j] != b[sb + j]:
+      return False
+  return True
+
+
+@_jit
+def keys(buf, starts, ends):
+  out = np.empty(starts.shape[0], np.uint64)
+  for i in range(starts.shape[0]):
+    out[i] = _key(buf, starts[i], ends[i])
+  return out
+
+
+@_jit
+def lookup(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends, keys,
+           id_offset, mask_pos, mask_id, unknown_id):
+  """Ids of tokens, like text.table_lookup + the lookup's layout: position
+  + ``id_offset`` for vocabulary tokens, ``mask_id`` for position
+  ``mask_pos``, ``unknown_id`` when absent. ``keys`` may be empty (then
+  computed here)."""
+  size = slot_keys.shape[0]
+  bits = 0
+  while (1 << bits) < size:
+    bits += 1
+  shift = np.uint64(64 - bits)
+  mask = size - 1
+  have_keys = keys.shape[0] == starts.shape[0]
+  out = np.empty(starts.shape[0], np.int64)
+  for i in range(starts.shape[0]):
+    s = starts[i]
+    e = ends[i]
+    key = keys[i] if have_keys else _key(buf, s, e)
+    slot = np.int64((key * _M1) >> shift)
+    res = -1
+    while True:
+      vid = slot_ids[slot]
+      if vid < 0:
+        break
+      if slot_keys[slot] == key:
+        if e - s <= 7:
+          res = vid
+          break
+        vs = voffsets[vid]
+        if voffsets[vid + 1] - vs == e - s and _same(buf, s, vdata, vs, e - s):
+          res = vid
+          break
+      slot = (slot + 1) & mask
+    if res < 0:
+      out[i] = unknown_id
+    elif res == mask_pos:
+      out[i] = mask_id
+    else:
+      out[i] = res + id_offset
+  return out
+
+
+# Byte classes for tokenize_whitespace: 0 dropped (punctuation, when
+# stripping), 1 whitespace, 2 part of a token.
+_CLASS_KEEP = np.full(256, 2, np.uint8)
+_CLASS_KEEP[[32, 9, 10, 11, 12, 13]] = 1
+_CLASS_STRIP = _CLASS_KEEP.copy()
+_CLASS_STRIP[33:48] = 0  # the 32 ASCII punctuation characters
+_CLASS_STRIP[58:65] = 0
+_CLASS_STRIP[91:97] = 0
+_CLASS_STRIP[123:127] = 0
+_LOWER = np.arange(256, dtype=np.uint8)
+_LOWER[65:91] += 32
+_SAME = np.arange(256, dtype=np.uint8)
+
+
+_SPACE = (_CLASS_KEEP == 1).astype(np.int64)
+
+
+def tokenize_whitespace(buf, begins, ends, lower, strip):
+  """text.standardize_buffer (ASCII modes) + text.split_whitespace.
+
+  Document ``d`` is ``buf[begins[d]:ends[d]]`` (documents may lie in any
+  order in ``buf``). Returns ``(out, starts, ends, row_splits)``: the
+  standardized documents in order, each followed by a space (plus 8 spare
+  zero bytes at the end), and the tokens in it. Two branch-free passes: one
+  maps and compacts the bytes, one finds token edges.
+  """
+  out, new_starts = _compact(buf, begins, ends, _LOWER if lower else _SAME,
+                             (_CLASS_STRIP if strip else _CLASS_KEEP) != 0)
+  starts, tok_ends, row_splits = _edges(out, int(new_starts[-1]), _SPACE,
+                                        new_starts)
+  return out, starts, tok_ends, row_splits
+
+
+@_jit
+def _compact(buf, begins, ends, byte_map, keep):
+  n_docs = begins.shape[0]
+  size = 0
+  for d in range(n_docs):
+    size += ends[d] - begins[d] + 1
+  out = np.empty(size + 8, np.uint8)
+  new_starts = np.empty(n_docs + 1, np.int64)
+  j = 0
+  for d in range(n_docs):
+    new_starts[d] = j
+    for i in range(begins[d], ends[d]):
+      b = byte_map[buf[i]]
+      out[j] = b
+      j += keep[b]
+    out[j] = 32  # the separator
+    j += 1
+  new_starts[n_docs] = j
+  out[j:j + 8] = 0
+  return out[:j + 8], new_starts
+
+
+@_jit
+def _edges(out, n, space, doc_starts):
+  # Every document ends with its separator (a space), so tokens end there.
+  cap = n // 2 + 2
+  starts = np.empty(cap, np.int64)
+  ends = np.empty(cap, np.int64)
+  ns = 0
+  ne = 0
+  prev = np.int64(1)
+  for i in range(n):
+    sp = space[out[i]]
+    starts[ns] = i
+    ends[ne] = i
+    ns += prev & (1 - sp)
+    ne += sp & (1 - prev)
+    prev = sp
+  if ne < ns:  # a last token without a separator after it
+    ends[ne] = n
+    ne += 1
+  n_docs = doc_starts.shape[0] - 1
+  row_splits = np.empty(n_docs + 1, np.int64)
+  t = 0
+  for d in range(n_docs + 1):
+    while t < ns and starts[t] < doc_starts[d]:
+      t += 1
+    row_splits[d] = t
+  return starts[:ns], ends[:ns], row_splits
+
+
+@_inline
+def _ucs4_row(flat, i, w, tmp, j):
+  """UTF-8 of row i of a flat (n * w) code point array written at tmp[j:]:
+  the new j, or -1 for a code point UTF-8 cannot encode.
+
+  Fast path (fixed-trip, vectorisable loops): count the non-NULs, narrow
+  that many code points, and check they are ASCII without NULs; otherwise
+  the exact path (a row's length ends at its last non-NUL)."""
+  base = i * w
+  cnt = 0
+  for c in range(w):
+    cnt += flat[base + c] != 0
+  lo = np.uint32(0xFFFFFFFF)
+  hi = np.uint32(0)
+  for c in range(cnt):
+    cp = flat[base + c]
+    tmp[j + c] = cp
+    lo = min(lo, cp)
+    hi = max(hi, cp)
+  if cnt == 0 or (lo != 0 and hi < 0x80):
+    return j + cnt
+  m = w
+  while m > 0 and flat[base + m - 1] == 0:
+    m -= 1
+  for c in range(m):
+    cp = flat[base + c]
+    if cp < 0x80:
+      tmp[j] = cp
+      j += 1
+    elif cp < 0x800:
+      tmp[j] = 0xC0 | (cp >> 6)
+      tmp[j + 1] = 0x80 | (cp & 0x3F)
+      j += 2
+    elif cp < 0x10000:
+      if 0xD800 <= cp <= 0xDFFF:
+        return -1
+      tmp[j] = 0xE0 | (cp >> 12)
+      tmp[j + 1] = 0x80 | ((cp >> 6) & 0x3F)
+      tmp[j + 2] = 0x80 | (cp & 0x3F)
+      j += 3
+    else:
+      if cp > 0x10FFFF:
+        return -1
+      tmp[j] = 0xF0 | (cp >> 18)
+      tmp[j + 1] = 0x80 | ((cp >> 12) & 0x3F)
+      tmp[j + 2] = 0x80 | ((cp >> 6) & 0x3F)
+      tmp[j + 3] = 0x80 | (cp & 0x3F)
+      j += 4
+  return j
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def lookup_ucs4(cps, slot_keys, slot_ids, vdata, voffsets, id_offset,
+                mask_pos, mask_id, unknown_id):
+  """Ids of the rows of a UCS-4 code point matrix (NumPy ``str_``), like
+  pack_ucs4 then lookup, fused: each row is encoded into a small scratch
+  buffer, keyed and probed while in cache; no packed buffer is built.
+  Chunks of rows run on numba's threads. Returns ``(ids, bad)``: ``bad`` is
+  a row UTF-8 cannot encode (a surrogate), else -1."""
+  n, w = cps.shape
+  flat = cps.reshape(n * w)
+  size = slot_keys.shape[0]
+  bits = 0
+  while (1 << bits) < size:
+    bits += 1
+  shift = np.uint64(64 - bits)
+  mask = size - 1
+  ids = np.empty(n, np.int64)
+  n_chunks = max(1, min(64, n // 4096))
+  bad_rows = np.full(n_chunks, -1, np.int64)
+  for ch in numba.prange(n_chunks):
+    tmp = np.empty(4 * w + 8, np.uint8)
+    for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
+      e = _ucs4_row(flat, i, w, tmp, 0)
+      if e < 0:
+        if bad_rows[ch] < 0:
+          bad_rows[ch] = i
+        ids[i] = unknown_id
+        continue
+      key = _key(tmp, 0, e)
+      slot = np.int64((key * _M1) >> shift)
+      res = -1
+      while True:
+        vid = slot_ids[slot]
+        if vid < 0:
+          break
+        if slot_keys[slot] == key:
+          if e <= 7:
+            res = vid
+            break
+          vs = voffsets[vid]
+          if voffsets[vid + 1] - vs == e and _same(tmp, 0, vdata, vs, e):
+            res = vid
+            break
+        slot = (slot + 1) & mask
+      if res < 0:
+        ids[i] = unknown_id
+      elif res == mask_pos:
+        ids[i] = mask_id
+      else:
+        ids[i] = res + id_offset
+  for ch in range(n_chunks):
+    if bad_rows[ch] >= 0:
+      return ids, bad_rows[ch]
+  return ids, -1
+
+
+@_jit
+def pack_ucs4(cps):
+  """Rows of UCS-4 code points (NumPy ``str_``) to UTF-8 ``(buf, starts,
+  ends, bad)``; ``bad`` is the first row holding a code point UTF-8 cannot
+  encode (a surrogate), else -1. A row's length ends at its last non-NUL."""
+  n, w = cps.shape
+  flat = cps.reshape(n * w)
+  tmp = np.empty(4 * n * w + 8, np.uint8)  # worst case; only j bytes touched
+  starts = np.empty(n, np.int64)
+  ends = np.empty(n, np.int64)
+  j = 0
+  for i in range(n):
+    s = j
+    j = _ucs4_row(flat, i, w, tmp, j)
+    if j < 0:
+      return tmp[:8], starts, ends, i
+    starts[i] = s
+    ends[i] = j
+  buf = np.zeros(j + 8, np.uint8)
+  buf[:j] = tmp[:j]
+  return buf, starts, ends, -1
+
+
+@_jit
+def first_in_doc(keys, row_splits):
+  """Marks each token whose key is new within its document (tf-idf counts a
+  token once per document): a pairwise check in short documents, a sort in
+  long ones."""
+  flag = np.ones(keys.shape[0], np.bool_)
+  for d in range(row_splits.shape[0] - 1):
+    s = row_splits[d]
+    e = row_splits[d + 1]
+    if e - s <= 48:
+      for i in range(s + 1, e):
+        k = keys[i]
+        for j in range(s, i):
+          if keys[j] == k:
+            flag[i] = False
+            break
+    else:
+      order = np.argsort(keys[s:e], kind="mergesort")  # stable: first first
+      for q in range(1, e - s):
+        if keys[s + order[q]] == keys[s + order[q - 1]]:
+          flag[s + order[q]] = False
+  return flag
+
+
+@_jit
+def long_representatives(ukeys, buf, starts, ends, keys):
+  """For the distinct long keys ``ukeys`` (sorted, top bit set): the first
+  token with each key, and whether every token with that key has the same
+  bytes as it (False: a 63-bit hash collision)."""
+  m = ukeys.shape[0]
+  bits = 4
+  while (1 << bits) < 2 * m + 1:
+    bits += 1
+  size = 1 << bits
+  mask = size - 1
+  shift = np.uint64(64 - bits)
+  slot_key = np.zeros(size, np.uint64)
+  slot_g = np.full(size, -1, np.int64)
+  for g in range(m):
+    sl = np.int64((ukeys[g] * _M1) >> shift)
+    while slot_g[sl] >= 0:
+      sl = (sl + 1) & mask
+    slot_key[sl] = ukeys[g]
+    slot_g[sl] = g
+  rep = np.full(m, -1, np.int64)
+  for i in range(keys.shape[0]):
+    k = keys[i]
+    if k < _LONG:
+      continue
+    sl = np.int64((k * _M1) >> shift)
+    while slot_key[sl] != k:
+      sl = (sl + 1) & mask
+    g = slot_g[sl]
+    r = rep[g]
+    if r < 0:
+      rep[g] = i
+    else:
+      n = ends[i] - starts[i]
+      if ends[r] - starts[r] != n or not _same(buf, starts[i], buf, starts[r],
+                                               n):
+        return rep, False
+  return rep, True
+
+
+@_jit
+def pad_rows(ids, row_splits, width, fill):
+  """Ragged ids as an (n, width) int32 matrix, cut or padded with fill."""
+  n = row_splits.shape[0] - 1
+  out = np.full((n, width), fill, np.int32)
+  for r in range(n):
+    s = row_splits[r]
+    m = min(row_splits[r + 1] - s, width)
+    for c in range(m):
+      out[r, c] = ids[s + c]
+  return out
