@@ -18,6 +18,12 @@ def _smooth(batch=4, h=24, w=24):
                      jnp.float32)
 
 
+def _uniform(shape, seed=0):
+  # NumPy, not jax.random: a rank-4 jax.random draw costs ~1 s of compiling.
+  return jnp.asarray(np.random.default_rng(seed).uniform(size=shape),
+                     jnp.float32)
+
+
 def _one_by_one(transforms, x, key):
   keys = jax.random.split(key, len(transforms))  # chain's key split (all random)
   for t, k in zip(transforms, keys):
@@ -44,7 +50,7 @@ def test_exact_for_pixel_permutations(count_resamples):
            pc.random_rotation((0.25, 0.25), interpolation="nearest"),
            pc.random_flip("vertical"),
            pc.random_rotation((-0.25, -0.25), interpolation="nearest")]
-  x = jax.random.uniform(jax.random.key(0), (8, 10, 10, 3))
+  x = _uniform((8, 10, 10, 3))
   c = pc.chain(*parts)
   fused = c.apply(c.init(x), x, key=KEY)
   assert len(count_resamples) == 1
@@ -69,9 +75,28 @@ def test_guide_recipe_resamples_once_and_matches(count_resamples):
   err = np.abs(np.asarray(fused) - np.asarray(ref))[:, 5:-5, 5:-5]
   assert err.max() < 0.05, err.max()
   assert np.abs(np.asarray(fused) - np.asarray(x)).mean() > 0.01
-  # jit and eager agree; key=None is the identity.
-  np.testing.assert_allclose(jax.jit(c.apply)(s, x, key=KEY), fused, atol=1e-5)
+  # key=None is the identity (jit and sharded runs: test_sharded_chain).
   assert c.apply(s, x) is x
+
+
+def test_sharded_chain_matches_unsharded():
+  # A batch sharded over 8 devices, on a mesh with Explicit axes
+  # (jax.make_mesh's default: sharding is part of the types, and vmap needs
+  # per-example data sharded like the images) and on one with Auto axes: the
+  # jitted fused chain gives the unsharded eager numbers and keeps the
+  # sharding.
+  c = pc.chain(pc.random_flip("horizontal"), pc.random_rotation(0.1),
+               pc.random_zoom(0.1))
+  x = _smooth(batch=8)
+  s = c.init(x)
+  want = c.apply(s, x, key=KEY)
+  for axis_type in (jax.sharding.AxisType.Explicit, jax.sharding.AxisType.Auto):
+    mesh = jax.make_mesh((8,), ("data",), axis_types=(axis_type,))
+    xs = jax.device_put(x, jax.sharding.NamedSharding(
+        mesh, jax.sharding.PartitionSpec("data")))
+    y = jax.jit(c.apply)(s, xs, key=KEY)
+    np.testing.assert_allclose(y, want, atol=1e-5)
+    assert y.sharding.spec[0] == "data"
 
 
 def test_fused_boxes_match_one_by_one():
@@ -99,7 +124,7 @@ def test_runs_break_on_different_settings(count_resamples):
 
 
 def test_non_geometric_parts_split_runs():
-  x = jax.random.uniform(jax.random.key(0), (4, 12, 12, 3))
+  x = _uniform((4, 12, 12, 3))
   c = pc.chain(pc.random_flip(), pc.random_crop(8, 8), pc.random_rotation(0.1),
                pc.resizing(6, 6))
   s = c.init(jax.ShapeDtypeStruct(x.shape, x.dtype))
@@ -109,8 +134,7 @@ def test_non_geometric_parts_split_runs():
 
 
 def test_fused_uint8_rounds_once():
-  x = (jax.random.uniform(jax.random.key(0), (4, 12, 12, 3)) * 255).astype(
-      jnp.uint8)
+  x = (_uniform((4, 12, 12, 3)) * 255).astype(jnp.uint8)
   c = pc.chain(pc.random_flip(), pc.random_rotation(0.1), pc.random_zoom(0.1))
   y = c.apply(c.init(x), x, key=KEY)
   assert y.dtype == jnp.uint8 and y.shape == x.shape

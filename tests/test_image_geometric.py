@@ -42,20 +42,25 @@ PINNED = {
 @pytest.mark.parametrize("interp", INTERPS)
 def test_affine_layers_match_keras(fill_mode, interp):
   kw = dict(fill_mode=fill_mode, interpolation=interp, fill_value=0.5)
-  for name, make in PINNED.items():
-    t = make(**kw)
-    _close(t.apply(t.init(IMG), IMG, key=KEY), REC[f"{name}/{fill_mode}/{interp}"])
+  ts = {name: make(**kw) for name, make in PINNED.items()}
   # Shear: Keras draws a random direction per example; the pinned magnitude
-  # must match one of the two directions.
+  # must match one of the two directions: warp both images both ways.
+  signs = jnp.array([1.0, 1.0, -1.0, -1.0])
+  shear = geometric.shear_matrices(0.3 * signs, 0.2 * signs)
+
+  @jax.jit  # one program for all of them (compiling dominates the test)
+  def run(x, key):
+    out = {name: t.apply(t.init(x), x, key=key) for name, t in ts.items()}
+    out["shear"] = resampling.warp(jnp.concatenate([x, x]), shear, **kw)
+    return out
+
+  out = run(jnp.asarray(IMG), KEY)
+  for name in PINNED:
+    _close(out[name], REC[f"{name}/{fill_mode}/{interp}"])
   ref = REC[f"shear/{fill_mode}/{interp}"]
+  both = np.asarray(out["shear"]).reshape(2, 2, *IMG.shape[1:])  # sign, b
   for b in range(2):
-    errs = []
-    for sign in (1.0, -1.0):
-      m = geometric.shear_matrices(jnp.array([0.3 * sign]), jnp.array([0.2 * sign]))
-      y = resampling.warp(jnp.asarray(IMG[b:b + 1]), m, interpolation=interp,
-                          fill_mode=fill_mode, fill_value=0.5)
-      errs.append(np.abs(np.asarray(y) - ref[b:b + 1]).max())
-    assert min(errs) < 1e-4
+    assert min(np.abs(both[s, b] - ref[b]).max() for s in range(2)) < 1e-4
 
 
 def test_single_image_and_inference_match_keras():
@@ -64,13 +69,18 @@ def test_single_image_and_inference_match_keras():
   np.testing.assert_array_equal(t.apply(None, IMG), REC["rotation/inference"])
 
 
-@pytest.mark.parametrize("interp", INTERPS)
-def test_perspective_kernel_matches_keras(interp):
-  m = geometric.homography_matrices(jnp.asarray(REC["perspective/start"]),
-                                    jnp.asarray(REC["perspective/end"]))
-  y = resampling.warp(jnp.asarray(IMG), m, interpolation=interp,
-                      fill_mode="constant", fill_value=0.5, projective=True)
-  _close(y, REC[f"perspective/{interp}"])
+def test_perspective_kernel_matches_keras():
+  @jax.jit
+  def run(x, start, end):
+    m = geometric.homography_matrices(start, end)
+    return {interp: resampling.warp(x, m, interpolation=interp,
+                                    fill_mode="constant", fill_value=0.5,
+                                    projective=True) for interp in INTERPS}
+
+  out = run(jnp.asarray(IMG), jnp.asarray(REC["perspective/start"]),
+            jnp.asarray(REC["perspective/end"]))
+  for interp in INTERPS:
+    _close(out[interp], REC[f"perspective/{interp}"])
 
 
 # --------------------------------------------------------------------------
@@ -86,31 +96,45 @@ ALL = {
     "perspective": lambda: pc.random_perspective(1.0, 0.5),
     "elastic": lambda: pc.random_elastic_transform(1.0, 1.0, value_range=(0, 1)),
 }
+# One instance each, shared by the tests below: a transform's compiled
+# programs are reused wherever the input shape repeats.
+T = {name: make() for name, make in ALL.items()}
 
 
 @pytest.fixture(scope="module")
 def batch8():
-  return jax.random.uniform(jax.random.key(7), (8, 12, 12, 3))
+  # NumPy, not jax.random: a rank-4 jax.random draw costs ~1 s of compiling.
+  return jnp.asarray(np.random.default_rng(7).uniform(size=(8, 12, 12, 3)),
+                     jnp.float32)
+
+
+def _mesh(axis_type):
+  return jax.make_mesh((8,), ("b",), axis_types=(axis_type,))
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_randomness_contract(name, batch8):
-  t = ALL[name]()
+  t = T[name]
   x = batch8
   s = t.init(jax.ShapeDtypeStruct(x.shape, x.dtype))
   eager = t.apply(s, x, key=KEY)
-  _close(jax.jit(t.apply)(s, x, key=KEY), eager, 1e-5)
-  # vmap over a stack of batches, one key each == one call per batch.
-  xs = jnp.stack([x, x[::-1]])
-  ks = jax.random.split(KEY, 2)
-  v = jax.vmap(lambda xx, kk: t.apply(s, xx, key=kk))(xs, ks)
+  assert eager.shape == x.shape and eager.dtype == x.dtype
+  # jit, on a batch sharded over 8 devices of a mesh with Explicit axes
+  # (jax.make_mesh's default; sharding is part of the types), == eager.
+  sh = jax.sharding.NamedSharding(_mesh(jax.sharding.AxisType.Explicit),
+                                  jax.sharding.PartitionSpec("b"))
+  y = jax.jit(t.apply)(s, jax.device_put(x, sh), key=KEY)
+  _close(y, eager, 1e-5)
+  assert y.sharding.spec[0] == "b"
+  # vmap over a stack of batches (one key each), sharded along the batch on
+  # an Auto mesh, == one eager call per batch.
+  xs = [x, x[::-1]]
+  ks = [KEY, jax.random.key(2)]
+  stacked = jax.device_put(jnp.stack(xs), jax.sharding.NamedSharding(
+      _mesh(jax.sharding.AxisType.Auto), jax.sharding.PartitionSpec(None, "b")))
+  v = jax.vmap(lambda xx, kk: t.apply(s, xx, key=kk))(stacked, jnp.stack(ks))
   for i in range(2):
     _close(v[i], t.apply(s, xs[i], key=ks[i]), 1e-5)
-  # Sharded along the batch over 8 devices.
-  mesh = jax.sharding.Mesh(np.array(jax.devices()[:8]), ("b",))
-  xsh = jax.device_put(x, jax.sharding.NamedSharding(
-      mesh, jax.sharding.PartitionSpec("b")))
-  _close(jax.jit(t.apply)(s, xsh, key=KEY), eager, 1e-5)
   # A different key gives a different output; key=None is the identity.
   assert not np.allclose(t.apply(s, x, key=jax.random.key(1)), eager)
   assert t.apply(s, x) is x
@@ -121,37 +145,35 @@ def test_randomness_contract(name, batch8):
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
-@pytest.mark.parametrize("dtype,batched", [(jnp.uint8, True),
-                                           (jnp.float32, False)])
-def test_dtype_and_shape_preserved(name, dtype, batched):
-  x = (IMG * 255).astype(dtype) if dtype == jnp.uint8 else jnp.asarray(IMG)
-  if not batched:
-    x = x[0]
-  t = ALL[name]()
+def test_uint8_single_image_keeps_dtype_and_shape(name, batch8):
+  # float32 batches are checked by test_randomness_contract.
+  x = (batch8[0] * 255).astype(jnp.uint8)
+  t = T[name]
   y = t.apply(t.init(x), x, key=KEY)
-  assert y.dtype == dtype and y.shape == x.shape
+  assert y.dtype == jnp.uint8 and y.shape == x.shape
 
 
-def test_flip_is_exact():
-  x = jnp.asarray(IMG)
+def test_flip_is_exact(batch8):
+  x = np.asarray(batch8)
   y = np.asarray(pc.random_flip("horizontal").apply(None, x, key=KEY))
-  for b in range(2):
-    assert np.array_equal(y[b], IMG[b]) or np.array_equal(y[b], IMG[b, :, ::-1])
-  y = np.asarray(pc.random_flip().apply(None, x, key=KEY))
-  for b in range(2):  # Keras 3: one coin flips both axes.
-    assert np.array_equal(y[b], IMG[b]) or np.array_equal(
-        y[b], IMG[b, ::-1, ::-1])
+  for b in range(8):
+    assert np.array_equal(y[b], x[b]) or np.array_equal(y[b], x[b, :, ::-1])
+  y = np.asarray(T["flip"].apply(None, x, key=KEY))
+  for b in range(8):  # Keras 3: one coin flips both axes.
+    assert np.array_equal(y[b], x[b]) or np.array_equal(y[b], x[b, ::-1, ::-1])
+  assert any(not np.array_equal(y[b], x[b]) for b in range(8))
 
 
-@pytest.mark.parametrize("make", [lambda: pc.random_rotation(0.1),
-                                  lambda: pc.random_zoom(0.2),
-                                  lambda: pc.random_elastic_transform(
-                                      value_range=(0, 1))])
-def test_gradients_are_finite(make):
-  t = make()
-  g = jax.grad(lambda x: jnp.sum(t.apply(None, x, key=KEY) ** 2))(
-      jnp.asarray(IMG))
-  assert np.all(np.isfinite(g)) and np.any(g != 0)
+def test_gradients_are_finite(batch8):
+  names = ("rotation", "zoom", "elastic")
+
+  @jax.jit
+  def grads(x):
+    return [jax.grad(lambda x: jnp.sum(T[n].apply(None, x, key=KEY) ** 2))(x)
+            for n in names]
+
+  for g in grads(batch8):
+    assert np.all(np.isfinite(g)) and np.any(g != 0)
 
 
 def test_dict_inputs_move_in_sync():

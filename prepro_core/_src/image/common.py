@@ -20,6 +20,8 @@ Randomness: :func:`example_keys` is the single place where a transform's key is
 turned into one key per example (``jax.random.split(key, batch)``), so every
 example draws its own parameters and the result is the same eagerly, under
 ``jit``, under ``vmap`` and when sharded. A single HWC image is a batch of one.
+Given the images (``like=``), the keys carry the images' batch sharding, so
+inputs sharded over explicit mesh axes (``jax.make_mesh``'s default) work too.
 """
 
 from __future__ import annotations
@@ -111,14 +113,61 @@ def split_inputs(x: Any, where: str) -> Tuple[Array, Callable[..., Any]]:
   return x, rebuild_array
 
 
-def example_keys(key: Array, batch_size: int) -> Array:
+def example_keys(key: Array, batch_size: int, like: Optional[Array] = None
+                 ) -> Array:
   """One PRNG key per example: ``jax.random.split(key, batch_size)``.
 
   The only place the randomness contract is implemented: example ``i`` of a
   batch draws its parameters from ``example_keys(key, batch)[i]``, whatever
   the surrounding ``jit``/``vmap``/sharding.
+
+  Args:
+    key: the transform's key.
+    batch_size: the number of examples.
+    like: the ``(batch, ...)`` images the keys are for. When their batch axis
+      is sharded over explicit mesh axes (``jax.make_mesh``'s default), the
+      keys get the same sharding (see :func:`shard_batch_like`), so that
+      everything drawn from them lines up with the images and each device
+      draws its own examples' parameters. The values never depend on it.
   """
-  return jax.random.split(key, batch_size)
+  keys = jax.random.split(key, batch_size)
+  return keys if like is None else shard_batch_like(keys, like)
+
+
+def _batch_spec(a: Any) -> Any:
+  """The explicit mesh axes ``a``'s leading axis is sharded over, or None."""
+  try:
+    sharding = jax.typeof(a).sharding
+  except TypeError:
+    return None
+  spec = getattr(sharding, "spec", None)
+  if not spec:
+    return None
+  return spec[0]
+
+
+def shard_batch_like(x: Array, like: Array) -> Array:
+  """Gives ``x``'s leading (batch) axis the explicit sharding of ``like``'s.
+
+  Under explicit sharding (the default axis type of ``jax.make_mesh``) the
+  sharding is part of an array's type, and ``vmap`` (and batched matrix
+  products) refuse arrays whose batch axes are sharded differently; per-
+  example parameters built from an unsharded key must therefore be resharded
+  like the images before they meet them. A no-op when neither is sharded
+  over explicit axes (unsharded inputs, ``Auto`` meshes, where XLA
+  propagates shardings itself) or when ``x`` already matches. Values are
+  unchanged.
+  """
+  axes, have = _batch_spec(like), _batch_spec(x)
+  if axes == have:
+    return x
+  src = like if axes is not None else x   # the array that knows the mesh
+  if isinstance(src, jax.Array) and not isinstance(src, jax.core.Tracer):
+    mesh = src.sharding.mesh      # eager: the concrete mesh
+  else:
+    mesh = jax.typeof(src).sharding.mesh
+  target = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(axes))
+  return jax.sharding.reshard(x, target)
 
 
 def _is_number(v: Any) -> bool:

@@ -70,8 +70,10 @@ def _geometric_transform(name: str, matrices, *, interpolation: str,
   # instead of one per primitive.
   @jax.jit
   def run(state, x, key):
+    images4, _ = common.to_batch(common.split_inputs(x, name)[0], name)
     return resampling.warp_inputs(
-        x, lambda b, h, w: matrices(state, common.example_keys(key, b), h, w),
+        x, lambda b, h, w: matrices(
+            state, common.example_keys(key, b, like=images4), h, w),
         interpolation=interpolation, fill_mode=fill_mode,
         fill_value=fill_value, projective=projective,
         bounding_box_format=bounding_box_format, where=name)
@@ -85,10 +87,25 @@ def _geometric_transform(name: str, matrices, *, interpolation: str,
                         is_random=True, geometry=geometry)
 
 
-def _uniform(keys: Array, lo: float, hi: float, shape=()) -> Array:
-  """One uniform draw in ``[lo, hi)`` per key (exactly ``lo`` when equal)."""
-  return jax.vmap(lambda k: jax.random.uniform(
-      k, shape, jnp.float32, minval=lo, maxval=hi))(keys)
+def _uniforms(keys: Array, *ranges) -> Array:
+  """Per-example uniform draws: ``(batch, len(ranges))``, column ``j`` in
+  ``[lo_j, hi_j)`` (exactly ``lo_j`` when ``lo_j == hi_j``).
+
+  One ``jax.random.uniform(keys[i], (len(ranges),))`` per example covers all
+  of a transform's parameters: each threefry call costs XLA compile time, so
+  drawing them together keeps a transform cheap to compile. Scaled as
+  ``jax.random.uniform`` scales. A transform whose ranges are all pinned
+  (Keras' ``factor=(f, f)`` idiom) draws no bits at all.
+  """
+  lo = jnp.asarray([r[0] for r in ranges], jnp.float32)
+  hi = jnp.asarray([r[1] for r in ranges], jnp.float32)
+  shape = (keys.shape[0], len(ranges))
+  if all(float(a) == float(b) for a, b in ranges):
+    # Sharded like the keys (and so the images) under explicit sharding.
+    return common.shard_batch_like(jnp.broadcast_to(lo, shape), keys)
+  u = jax.vmap(lambda k: jax.random.uniform(k, (len(ranges),), jnp.float32))(
+      keys)
+  return jnp.maximum(lo, u * (hi - lo) + lo)
 
 
 def _check_bbox(bounding_box_format, where):
@@ -131,7 +148,7 @@ def random_flip(mode: str = HORIZONTAL_AND_VERTICAL,
   flip_y = mode in (VERTICAL, HORIZONTAL_AND_VERTICAL)
 
   def draw(keys):
-    return _uniform(keys, 0.0, 1.0) <= 0.5
+    return _uniforms(keys, (0.0, 1.0))[:, 0] <= 0.5
 
   def matrices(state, keys, height, width):
     del state
@@ -166,7 +183,7 @@ def random_flip(mode: str = HORIZONTAL_AND_VERTICAL,
     images, rebuild = common.split_inputs(x, where)
     images4, unbatch = common.to_batch(images, where)
     batch, height, width, _ = images4.shape
-    keys = common.example_keys(key, batch)
+    keys = common.example_keys(key, batch, like=images4)
     flips = draw(keys)
     parts = {}
     if isinstance(x, dict):
@@ -240,7 +257,7 @@ def random_rotation(factor, fill_mode: str = "reflect",
 
   def matrices(state, keys, height, width):
     del state
-    angle = _uniform(keys, lo * 360.0, hi * 360.0)
+    angle = _uniforms(keys, (lo * 360.0, hi * 360.0))[:, 0]
     return _centred_affine(angle, height, width)
 
   return _geometric_transform(where, matrices, interpolation=interpolation,
@@ -289,13 +306,12 @@ def random_zoom(height_factor, width_factor=None, fill_mode: str = "reflect",
 
   def matrices(state, keys, height, width):
     del state
-    hk = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
-    zh = _uniform(hk, 1.0 + h_lo, 1.0 + h_hi)
     if w_range is None:
-      zw = zh
+      zh = zw = _uniforms(keys, (1.0 + h_lo, 1.0 + h_hi))[:, 0]
     else:
-      wk = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-      zw = _uniform(wk, 1.0 + w_range[0], 1.0 + w_range[1])
+      z = _uniforms(keys, (1.0 + h_lo, 1.0 + h_hi),
+                    (1.0 + w_range[0], 1.0 + w_range[1]))
+      zh, zw = z[:, 0], z[:, 1]
     zero = jnp.zeros_like(zh)
     x_off = ((jnp.float32(width) - 1.0) / 2.0) * (1.0 - zw)
     y_off = ((jnp.float32(height) - 1.0) / 2.0) * (1.0 - zh)
@@ -340,10 +356,9 @@ def random_translation(height_factor, width_factor,
 
   def matrices(state, keys, height, width):
     del state
-    hk = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
-    wk = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-    ty = _uniform(hk, h_lo, h_hi) * jnp.float32(height)
-    tx = _uniform(wk, w_lo, w_hi) * jnp.float32(width)
+    t = _uniforms(keys, (h_lo, h_hi), (w_lo, w_hi))
+    ty = t[:, 0] * jnp.float32(height)
+    tx = t[:, 1] * jnp.float32(width)
     one, zero = jnp.ones_like(tx), jnp.zeros_like(tx)
     return resampling.affine_matrices(one, zero, -tx, zero, one, -ty)
 
@@ -391,10 +406,10 @@ def random_shear(x_factor=0.0, y_factor=0.0, interpolation: str = "bilinear",
 
   def matrices(state, keys, height, width):
     del state, height, width
-    k = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
-    sign = jnp.where(_uniform(k[:, 0], 0.0, 1.0) > 0.5, -1.0, 1.0)
-    sy = _uniform(k[:, 1], y_lo, y_hi) * sign
-    sx = _uniform(k[:, 2], x_lo, x_hi) * sign
+    u = _uniforms(keys, (0.0, 1.0), (y_lo, y_hi), (x_lo, x_hi))
+    sign = jnp.where(u[:, 0] > 0.5, -1.0, 1.0)
+    sy = u[:, 1] * sign
+    sx = u[:, 2] * sign
     return shear_matrices(sx, sy)
 
   return _geometric_transform(where, matrices, interpolation=interpolation,
@@ -440,20 +455,6 @@ def _square_to_quad(q: Array) -> Array:
   return jnp.stack(rows, axis=-2)
 
 
-def _inverse3(m: Array) -> Array:
-  """Inverse of ``(batch, 3, 3)`` matrices up to scale (the adjugate)."""
-  c = lambda i, j: m[:, i, j]
-  rows = [
-      [c(1, 1) * c(2, 2) - c(1, 2) * c(2, 1), c(0, 2) * c(2, 1) - c(0, 1) * c(2, 2),
-       c(0, 1) * c(1, 2) - c(0, 2) * c(1, 1)],
-      [c(1, 2) * c(2, 0) - c(1, 0) * c(2, 2), c(0, 0) * c(2, 2) - c(0, 2) * c(2, 0),
-       c(0, 2) * c(1, 0) - c(0, 0) * c(1, 2)],
-      [c(1, 0) * c(2, 1) - c(1, 1) * c(2, 0), c(0, 1) * c(2, 0) - c(0, 0) * c(2, 1),
-       c(0, 0) * c(1, 1) - c(0, 1) * c(1, 0)],
-  ]
-  return jnp.stack([jnp.stack(r, axis=-1) for r in rows], axis=-2)
-
-
 def homography_matrices(start_points: Array, end_points: Array) -> Array:
   """``(batch, 3, 3)`` matrices mapping ``end_points`` to ``start_points``.
 
@@ -465,7 +466,7 @@ def homography_matrices(start_points: Array, end_points: Array) -> Array:
   """
   hi = _square_to_quad(start_points.astype(jnp.float32))
   he = _square_to_quad(end_points.astype(jnp.float32))
-  m = jnp.matmul(hi, _inverse3(he), precision=jax.lax.Precision.HIGHEST)
+  m = jnp.matmul(hi, resampling.adjugate3(he), precision=jax.lax.Precision.HIGHEST)
   return m / m[:, 2:3, 2:3]
 
 
@@ -508,14 +509,16 @@ def random_perspective(factor=1.0, scale=1.0, interpolation: str = "bilinear",
 
   def matrices(state, keys, height, width):
     del state
-    k = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
-    prob = _uniform(k[:, 0], f_lo, f_hi)
-    apply_it = _uniform(k[:, 1], 0.0, 1.0) < prob
-    d = _uniform(k[:, 2], -0.5 * scale, 0.5 * scale, shape=(4, 2))
+    u = _uniforms(keys, (f_lo, f_hi), (0.0, 1.0),
+                  *[(-0.5 * scale, 0.5 * scale)] * 8)
+    prob = u[:, 0]
+    apply_it = u[:, 1] < prob
+    d = u[:, 2:].reshape(-1, 4, 2)
     w1, h1 = float(width - 1), float(height - 1)
     start = jnp.asarray([[0.0, 0.0], [w1, 0.0], [0.0, h1], [w1, h1]],
                         jnp.float32)
-    start = jnp.broadcast_to(start, d.shape)
+    # Sharded like the draws (and so the images) under explicit sharding.
+    start = common.shard_batch_like(jnp.broadcast_to(start, d.shape), d)
     end = start + start * d
     m = homography_matrices(start, end)
     return jnp.where(apply_it[:, None, None], m,
@@ -621,16 +624,19 @@ def random_elastic_transform(factor=1.0, scale=1.0,
           f"not keep boxes axis-aligned); drop 'bounding_boxes' first.")
     images4, unbatch = common.to_batch(images, where)
     batch, height, width, _ = images4.shape
-    keys = common.example_keys(key, batch)
-    k = jax.vmap(lambda k: jax.random.split(k, 4))(keys)
-    prob = _uniform(k[:, 0], f_lo, f_hi)
-    apply_it = _uniform(k[:, 1], 0.0, 1.0) < prob
-    d = _uniform(k[:, 2], s_lo, s_hi)
+    keys = common.example_keys(key, batch, like=images4)
+    k = jax.vmap(lambda k: jax.random.split(k, 2))(keys)
+    u = _uniforms(k[:, 0], (f_lo, f_hi), (0.0, 1.0), (s_lo, s_hi))
+    prob, d = u[:, 0], u[:, 2]
+    apply_it = u[:, 1] < prob
     alpha = max(height, width) * 0.1 * d
     sigma = min(height, width) * 0.05 * d
     kernel_size = int(6 * min(height, width) * 0.05 * s_hi) | 1
+    # Drawn flat: the same numbers as a (2, h, w) draw (threefry counts
+    # along the flattened shape), for far less XLA compile time.
     noise = jax.vmap(lambda kk: jax.random.normal(
-        kk, (2, height, width), jnp.float32))(k[:, 3])   # (b, 2, h, w)
+        kk, (2 * height * width,), jnp.float32))(k[:, 1]).reshape(
+            batch, 2, height, width)
     noise = noise * sigma[:, None, None, None]
     safe_sigma = jnp.maximum(jnp.repeat(sigma, 2), 1e-6)
     fields = _blur_fields(noise.reshape(2 * batch, height, width), safe_sigma,

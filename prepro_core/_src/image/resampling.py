@@ -29,6 +29,7 @@ resample once (see :func:`fusable`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable, Optional, Tuple
 
 import jax
@@ -103,6 +104,10 @@ def sample_coordinates(images: Array, y: Array, x: Array, *,
   """
   b, height, width, channels = images.shape
   out_hw = y.shape[1:]
+  # The gather below vmaps over images and coordinates together; under
+  # explicit sharding their batch axes must be sharded alike.
+  y = common.shard_batch_like(y, images)
+  x = common.shard_batch_like(x, images)
   flat = images.reshape(b, height * width, channels)
   dtype = images.dtype
   cval = jnp.asarray(fill_value, dtype)
@@ -162,7 +167,9 @@ def warp(images: Array, matrices: Array, *, interpolation: str = "bilinear",
   """
   _, height, width, _ = images.shape
   out_h, out_w = output_shape or (height, width)
-  m = matrices.astype(jnp.float32)
+  # Matrices built from a key alone (e.g. a fused chain's) are unsharded:
+  # give them the images' batch sharding so the coordinates are built sharded.
+  m = common.shard_batch_like(matrices.astype(jnp.float32), images)
   yy = jnp.arange(out_h, dtype=jnp.float32)[None, :, None]
   xx = jnp.arange(out_w, dtype=jnp.float32)[None, None, :]
   coef = lambda i, j: m[:, i, j][:, None, None]
@@ -176,13 +183,30 @@ def warp(images: Array, matrices: Array, *, interpolation: str = "bilinear",
                             fill_mode=fill_mode, fill_value=fill_value)
 
 
+def adjugate3(m: Array) -> Array:
+  """Inverse of ``(batch, 3, 3)`` matrices up to scale (the adjugate), in
+  closed form (elementwise, so it keeps the batch sharding; homogeneous
+  coordinates do not care about the scale)."""
+  c = lambda i, j: m[:, i, j]
+  rows = [
+      [c(1, 1) * c(2, 2) - c(1, 2) * c(2, 1), c(0, 2) * c(2, 1) - c(0, 1) * c(2, 2),
+       c(0, 1) * c(1, 2) - c(0, 2) * c(1, 1)],
+      [c(1, 2) * c(2, 0) - c(1, 0) * c(2, 2), c(0, 0) * c(2, 2) - c(0, 2) * c(2, 0),
+       c(0, 2) * c(1, 0) - c(0, 0) * c(1, 2)],
+      [c(1, 0) * c(2, 1) - c(1, 1) * c(2, 0), c(0, 1) * c(2, 0) - c(0, 0) * c(2, 1),
+       c(0, 0) * c(1, 1) - c(0, 1) * c(1, 0)],
+  ]
+  return jnp.stack([jnp.stack(r, axis=-1) for r in rows], axis=-2)
+
+
 def matrix_point_fn(matrices: Array) -> Callable[[Array, Array], Tuple[Array, Array]]:
   """``point_fn`` for :func:`common.map_boxes` from output->input matrices.
 
   Boxes live in continuous coordinates (pixel ``i`` covers ``[i, i + 1)``);
   the matrices in pixel-index coordinates (pixel ``i`` is at ``i``).
   """
-  inv = jnp.linalg.inv(matrices.astype(jnp.float32))
+  # Up to scale, which the homogeneous division removes.
+  inv = adjugate3(matrices.astype(jnp.float32))
 
   def point_fn(x, y):
     px, py = x - 0.5, y - 0.5
@@ -313,6 +337,14 @@ def fused_apply(geometries, states, keys, x: Any, where: str) -> Any:
     x: images or Keras' dict form.
     where: the chain's name, for error messages.
   """
+  # One compiled program per run and input shape, as for the transforms
+  # applied one by one (geometries are hashable: frozen dataclasses).
+  return _fused_apply_jit(tuple(geometries), tuple(states), tuple(keys), x,
+                          where)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4))
+def _fused_apply_jit(geometries, states, keys, x, where):
   settings = next((g.settings for g in geometries if g.settings is not None),
                   ("nearest", "constant", 0.0))
   fmt = next((g.bounding_box_format for g in geometries

@@ -152,12 +152,18 @@ def resizing(height: int, width: int, interpolation: str = "bilinear",
                     f"{fill_value!r}.")
   common.check_box_format(bounding_box_format, where)
 
-  def apply(state, x, key=None):
-    del state, key
+  # One compiled program per input shape: eager calls then cost one dispatch
+  # instead of one per primitive.
+  @jax.jit
+  def run(x):
     return _resize_structure(x, where, (height, width), interpolation,
                              bool(antialias), bool(crop_to_aspect_ratio),
                              bool(pad_to_aspect_ratio), float(fill_value),
                              bounding_box_format)
+
+  def apply(state, x, key=None):
+    del state, key
+    return run(x)
 
   return make_transform(where, init=_init_for(where), apply=apply)
 
@@ -186,15 +192,19 @@ def _crop_structure(x: Any, where: str, size: Tuple[int, int],
   images4, unbatch = common.to_batch(images, where)
   batch, height, width, _ = images4.shape
   th, tw = size
-  if offsets is None:
-    offsets = jnp.broadcast_to(
-        jnp.asarray([(height - th) // 2, (width - tw) // 2], jnp.int32),
-        (batch, 2))
+  centre = offsets is None
+  if centre:
+    cy, cx = (height - th) // 2, (width - tw) // 2
+    offsets = jnp.broadcast_to(jnp.asarray([cy, cx], jnp.int32), (batch, 2))
 
   def crop(imgs4):
+    if centre:  # static window: a plain slice
+      return imgs4[:, cy:cy + th, cx:cx + tw]
     c = imgs4.shape[-1]
+    # vmap needs the offsets' batch axis sharded like the images'.
     return jax.vmap(lambda im, o: jax.lax.dynamic_slice(
-        im, (o[0], o[1], 0), (th, tw, c)))(imgs4, offsets)
+        im, (o[0], o[1], 0), (th, tw, c)))(
+            imgs4, common.shard_batch_like(offsets, imgs4))
 
   parts = {}
   if isinstance(x, dict):
@@ -236,10 +246,14 @@ def center_crop(height: int, width: int,
   width = check_positive_int(width, "width", where)
   common.check_box_format(bounding_box_format, where)
 
-  def apply(state, x, key=None):
-    del state, key
+  @jax.jit  # one compiled program per input shape
+  def run(x):
     return _center_crop_structure(x, where, (height, width),
                                   bounding_box_format)
+
+  def apply(state, x, key=None):
+    del state, key
+    return run(x)
 
   return make_transform(where, init=_init_for(where), apply=apply)
 
@@ -274,11 +288,21 @@ def random_crop(height: int, width: int,
   width = check_positive_int(width, "width", where)
   common.check_box_format(bounding_box_format, where)
 
+  @jax.jit  # inference: the centre window
+  def centre(x):
+    return _center_crop_structure(x, where, (height, width),
+                                  bounding_box_format)
+
   def apply(state, x, key=None):
     del state
     if key is None:
-      return _center_crop_structure(x, where, (height, width),
-                                    bounding_box_format)
+      return centre(x)
+    return run(x, key)
+
+  # One compiled program per input shape (also gives eager calls on
+  # explicitly sharded inputs their mesh).
+  @jax.jit
+  def run(x, key):
     images = x["images"] if isinstance(x, dict) else x
     shape = jnp.shape(images)
     if len(shape) not in (3, 4):
@@ -288,7 +312,8 @@ def random_crop(height: int, width: int,
       return _center_crop_structure(x, where, (height, width),
                                     bounding_box_format)
     batch = shape[0] if len(shape) == 4 else 1
-    keys = common.example_keys(key, batch)
+    keys = common.example_keys(key, batch,
+                               like=images if len(shape) == 4 else None)
     u = jax.vmap(lambda k: jax.random.uniform(k, (2,), jnp.float32))(keys)
     room = jnp.asarray([in_h - height + 1, in_w - width + 1], jnp.float32)
     offsets = jnp.minimum(jnp.floor(u * room).astype(jnp.int32),
