@@ -276,9 +276,29 @@ RANDOM = {
 KEY_INDEPENDENT = {"equalization"}
 
 
+_EXPLICIT_MESH = jax.make_mesh((8,), ("data",))
+
+
+def _explicit(x):
+  """``x`` with its batch axis sharded over an explicit 8-device mesh."""
+  return jax.device_put(x, jax.sharding.NamedSharding(
+      _EXPLICIT_MESH, jax.sharding.PartitionSpec("data")))
+
+
+_MADE = {}
+
+
+def _make(name):
+  """One instance per transform, shared by the tests: each instance jits its
+  kernel once, so tests with the same input shapes reuse the program."""
+  if name not in _MADE:
+    _MADE[name] = ALL[name]()
+  return _MADE[name]
+
+
 @pytest.mark.parametrize("name", sorted(RANDOM))
 def test_randomness_contract(name):
-  t = RANDOM[name]()
+  t = _make(name)
   assert t.is_random
   # 8 examples, the first 6 identical.
   x = jnp.asarray(np.concatenate([X255[:1]] * 6 + [X255[1:]]))
@@ -296,6 +316,9 @@ def test_randomness_contract(name):
       mesh, jax.sharding.PartitionSpec("b")))
   np.testing.assert_allclose(jax.jit(t.apply)(s, xsh, key=KEY), eager,
                              atol=2e-3)
+  # jit on an explicit mesh (jax.make_mesh's default axis type).
+  np.testing.assert_allclose(jax.jit(t.apply)(s, _explicit(x), key=KEY),
+                             eager, atol=2e-3)
   # Inference is the identity.
   np.testing.assert_array_equal(t.apply(s, x), x)
   np.testing.assert_array_equal(jax.jit(t.apply)(s, x), x)
@@ -330,7 +353,7 @@ DTYPE_CASES = [(n, jnp.uint8) for n in sorted(ALL)] + [
 @pytest.mark.parametrize("name,dtype", DTYPE_CASES)
 def test_dtype_and_shape_preserved(name, dtype):
   x = jnp.asarray(X255).astype(dtype)
-  t = ALL[name]()
+  t = _make(name)
   s = t.init(jax.ShapeDtypeStruct(x.shape, x.dtype))
   y = t.apply(s, x, key=KEY)
   assert y.dtype == dtype and y.shape == x.shape
@@ -338,7 +361,7 @@ def test_dtype_and_shape_preserved(name, dtype):
 
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_single_image_and_dict_input(name):
-  t = ALL[name]()
+  t = _make(name)
   x = jnp.asarray(X255[0])
   y = t.apply(t.init(x), {"images": x, "labels": jnp.ones(3)}, key=KEY)
   assert y["images"].shape == x.shape and y["images"].dtype == x.dtype
@@ -366,7 +389,7 @@ DIFFERENTIABLE = ["random_brightness", "random_contrast", "random_hue",
 
 @pytest.mark.parametrize("name", DIFFERENTIABLE)
 def test_gradients_are_finite(name):
-  t = ALL[name]()
+  t = _make(name)
   # Include grey and black pixels (hue/saturation's singular points).
   x = jnp.asarray(X255).at[0, :2].set(0.0).at[1, :2].set(128.0)
   s = t.init(x)
@@ -431,7 +454,7 @@ def test_bad_value_range_raises_deterministic(make):
 @pytest.mark.parametrize("name", sorted(ALL))
 @pytest.mark.parametrize("shape", [(8, 9), (2, 2, 8, 9, 3)])
 def test_bad_rank_raises(name, shape):
-  t = ALL[name]()
+  t = _make(name)
   x = jnp.zeros(shape)
   with pytest.raises(ValueError, match="rank"):
     t.apply(EmptyStateLike(), x, key=KEY)

@@ -105,6 +105,17 @@ def test_randomness_contract(make):
   out = jax.jit(t.apply)(s, jax.device_put(data, sh), key=KEY)
   for k in ("images", "labels"):
     np.testing.assert_allclose(out[k], eager[k], atol=1e-3)
+  # jit on an explicit mesh (jax.make_mesh's default axis type), images,
+  # labels and masks sharded: the partner gather moves examples between
+  # devices.
+  emesh = jax.make_mesh((8,), ("data",))
+  esh = jax.sharding.NamedSharding(emesh, jax.sharding.PartitionSpec("data"))
+  masks = (X[..., 0] > 128).astype(jnp.int32)
+  full = dict(data, segmentation_masks=masks)
+  want = t.apply(s, full, key=KEY)
+  out = jax.jit(t.apply)(s, jax.device_put(full, esh), key=KEY)
+  for k in ("images", "labels", "segmentation_masks"):
+    np.testing.assert_allclose(out[k], want[k], atol=1e-3)
   # Inference is the identity; another key differs.
   same = t.apply(s, data)
   assert same["images"] is X and same["labels"] is Y

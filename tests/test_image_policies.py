@@ -107,6 +107,13 @@ def test_randomness_contract(make):
       mesh, jax.sharding.PartitionSpec("b")))
   np.testing.assert_allclose(jax.jit(t.apply)(s, xsh, key=KEY), eager,
                              atol=2e-2)
+  # jit on an explicit mesh (jax.make_mesh's default axis type): each device
+  # groups its own examples.
+  emesh = jax.make_mesh((8,), ("data",))
+  xe = jax.device_put(x, jax.sharding.NamedSharding(
+      emesh, jax.sharding.PartitionSpec("data")))
+  np.testing.assert_allclose(jax.jit(t.apply)(s, xe, key=KEY), eager,
+                             atol=2e-2)
   # Inference is the identity; another key differs; examples draw their own.
   np.testing.assert_array_equal(t.apply(s, x), x)
   assert not np.allclose(eager, t.apply(s, x, key=jax.random.key(7)))

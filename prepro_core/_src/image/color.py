@@ -122,7 +122,8 @@ def image_transform(name: str,
   @jax.jit
   def run(images4, keys):
     dtype = images4.dtype
-    return common.restore_dtype(kernel(common.to_float(images4), keys), dtype)
+    return common.restore_dtype(
+        per_shard(kernel)(common.to_float(images4), keys), dtype)
 
   def init(sample):
     _check_sample(sample, name, rgb=rgb)
@@ -138,10 +139,50 @@ def image_transform(name: str,
       validate(images4)
     if random and key is None:
       return x
-    keys = None if key is None else common.example_keys(key, images4.shape[0])
+    keys = None if key is None else common.example_keys(
+        key, images4.shape[0], like=images4)
     return rebuild(unbatch(run(images4, keys)))
 
   return make_transform(name, init=init, apply=apply, is_random=random)
+
+
+def _explicit_batch_axes(a: Array) -> Any:
+  """The explicit mesh axes ``a``'s leading axis is sharded over, or None."""
+  try:
+    spec = getattr(jax.typeof(a).sharding, "spec", None)
+  except TypeError:
+    return None
+  return spec[0] if spec else None
+
+
+def per_shard(kernel: Callable[[Array, Array], Array]
+             ) -> Callable[[Array, Array], Array]:
+  """Runs a per-example ``kernel(images, keys)`` on each device's examples.
+
+  Under explicit sharding (``jax.make_mesh``'s default axis type) every
+  reshape, gather or scatter that touches the sharded batch axis must say
+  how its output is sharded. The kernels here only ever combine an example
+  with itself, so when the images' batch axis is sharded over explicit mesh
+  axes the kernel runs under ``shard_map`` on each device's own examples
+  (and their keys, sharded alike by ``example_keys(..., like=images)``):
+  no communication, and the same values as unsharded. Otherwise the kernel
+  runs as is (unsharded inputs, ``Auto`` meshes).
+  """
+
+  def wrapped(images, keys):
+    axes = _explicit_batch_axes(images)
+    if axes is None:
+      return kernel(images, keys)
+    spec = jax.sharding.PartitionSpec(axes)
+    mesh = jax.typeof(images).sharding.mesh
+    if keys is None:
+      return jax.shard_map(lambda x: kernel(x, None), mesh=mesh,
+                           in_specs=spec, out_specs=spec)(images)
+    keys = common.shard_batch_like(keys, images)
+    return jax.shard_map(kernel, mesh=mesh, in_specs=(spec, spec),
+                         out_specs=spec)(images, keys)
+
+  return wrapped
 
 
 def rescale(images: Array, source: Tuple[float, float],

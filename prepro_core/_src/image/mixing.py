@@ -106,13 +106,17 @@ def mix_up(alpha=0.2) -> Transform:
     b = images4.shape[0]
     k_perm, k_ex = jax.random.split(key)
     perm = jax.random.permutation(k_perm, b)
+    # Drawn unsharded (jax's gamma sampler cannot vmap over sharded keys);
+    # _blend reshards the weights like each array it mixes.
     lam = beta_symmetric(common.example_keys(k_ex, b), alpha)
     imgs = common.to_float(images4)
-    out = common.restore_dtype(_blend(imgs, imgs[perm], lam), images4.dtype)
-    labels = _blend(common.to_float(labels), common.to_float(labels[perm]), lam)
+    out = common.restore_dtype(_blend(imgs, take_batch(imgs, perm), lam),
+                               images4.dtype)
+    labels = common.to_float(labels)
+    labels = _blend(labels, take_batch(labels, perm), lam)
     if masks is not None:
       m = common.to_float(masks)
-      masks = _blend(m, m[perm], lam)
+      masks = _blend(m, take_batch(m, perm), lam)
     return out, labels, masks
 
   def apply(state, x, key=None):
@@ -132,8 +136,21 @@ def beta_symmetric(keys, alpha):
   return jax.nn.sigmoid(lg[:, 0] - lg[:, 1])
 
 
+def take_batch(x, perm):
+  """``x[perm]`` along the batch axis, sharded as ``x`` is.
+
+  Under explicit sharding a gather across the sharded batch axis must name
+  its output sharding (it moves examples between devices); it is ``x``'s own.
+  """
+  sharding = jax.typeof(x).sharding
+  if getattr(sharding, "spec", None) and sharding.spec[0] is not None:
+    return x.at[perm].get(out_sharding=sharding)
+  return x[perm]
+
+
 def _blend(a, b, weight):
   """``w a + (1 - w) b`` with one weight per example (leading axis)."""
+  weight = common.shard_batch_like(weight, a)
   w = jnp.reshape(weight, (-1,) + (1,) * (a.ndim - 1)).astype(a.dtype)
   return w * a + (1.0 - w) * b
 
@@ -181,6 +198,8 @@ def cut_mix(factor=1.0) -> Transform:
     k_perm, k_alpha, k_ex = jax.random.split(key, 3)
     perm = jax.random.permutation(k_perm, b)
     alpha = jax.random.uniform(k_alpha, (), jnp.float32, *factor) + 1e-6
+    # Drawn unsharded (jax's gamma sampler cannot vmap over sharded keys),
+    # then resharded like the images.
     ex = common.example_keys(k_ex, b)
     lam = beta_symmetric(
         jax.vmap(lambda k: jax.random.fold_in(k, 1))(ex), alpha)
@@ -188,13 +207,15 @@ def cut_mix(factor=1.0) -> Transform:
     ratio = jnp.sqrt(1.0 - lam)
     x0, x1 = crop_bounds(u[:, 0], w, ratio)
     y0, y1 = crop_bounds(u[:, 1], h, ratio)
+    x0, x1, y0, y1 = (common.shard_batch_like(v, images4)
+                      for v in (x0, x1, y0, y1))
     mask, weight = cut_mix_mask(h, w, x0, x1, y0, y1)
-    out = jnp.where(mask, images4[perm], images4)
-    labels = _blend(common.to_float(labels), common.to_float(labels[perm]),
-                    weight)
+    out = jnp.where(mask, take_batch(images4, perm), images4)
+    labels = common.to_float(labels)
+    labels = _blend(labels, take_batch(labels, perm), weight)
     if masks is not None:
       m = masks if masks.ndim == 4 else masks[..., None]
-      cut = jnp.where(mask, m[perm], m)
+      cut = jnp.where(common.shard_batch_like(mask, m), take_batch(m, perm), m)
       masks = cut if masks.ndim == 4 else cut[..., 0]
     return out, labels, masks
 
