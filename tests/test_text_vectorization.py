@@ -356,3 +356,39 @@ def test_numpy_string_scalars_in_a_list_are_text():
   state = pc.adapt(t, [np.str_("a b"), np.str_("b")])
   assert pc.get_vocabulary(state) == ["", "[UNK]", "b", "a"]
   np.testing.assert_array_equal(t.apply(state, [np.str_("b a")]), [[2, 3]])
+
+
+def test_fused_int_path_matches_general_path(monkeypatch):
+  """int mode with output_sequence_length on a list runs one fused kernel
+  (text.vectorize_int), in pipelined chunks on threads for big batches; it
+  gives the general path's ids, and declines (the general path runs) on
+  NULs inside documents, bytes and mixed inputs."""
+  extra = ["", "   ", "!!!", "a\tb\nc\x0bd\x0ce\rf", "Ünïcödé WORD; straße",
+           "don't stop.", "a " * 40,
+           "VeryLongTokenThatIsLongerThan8bytes and-another-long-one"]
+  docs = [str(d) for d in CDOCS[:3000]] + extra
+  assert text.vectorize_int(docs, None, *_fused_args(docs)) is not None
+  monkeypatch.setattr(text, "_CHUNK_DOCS", 700)  # several chunks, threads
+  for std in (None, "lower", "strip_punctuation",
+              "lower_and_strip_punctuation"):
+    for length in (0, 1, 32):
+      t = pc.text_vectorization(standardize=std,
+                                output_sequence_length=length)
+      s = pc.adapt(t, docs)
+      for batch in (docs, extra[:7], [d.encode() for d in extra],
+                    extra + ["x\0y z"]):
+        monkeypatch.setattr(text, "ACCELERATOR", "numba")
+        got = t.apply(s, batch)
+        monkeypatch.setattr(text, "ACCELERATOR", "numpy")
+        want = t.apply(s, batch)
+        assert got.shape == want.shape == (len(batch), length)
+        np.testing.assert_array_equal(got, want)
+
+
+def _fused_args(docs):
+  from prepro_core._src import string_lookup as sl  # pylint: disable=g-import-not-at-top
+  t = pc.text_vectorization(output_sequence_length=4)
+  s = pc.adapt(t, docs)
+  packed = sl._table_vocab(s.lookup)  # pylint: disable=protected-access
+  return (s.table, packed.data, packed.offsets,
+          sl._id_layout(s.lookup), 4)  # pylint: disable=protected-access

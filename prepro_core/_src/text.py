@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import unicodedata
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -1030,3 +1031,82 @@ def ragged_take(buf: np.ndarray, starts: np.ndarray,
   np.cumsum(lengths, out=offsets[1:])
   src = np.repeat(starts, lengths) + _ramp(lengths)
   return buf[src], offsets
+
+
+# ---------------------------------------------------------------------------
+# text_vectorization's "int" mode with a fixed length, fused (accelerator).
+# ---------------------------------------------------------------------------
+
+_POOL = None  # worker threads for vectorize_int's kernels, made on first use
+_CHUNK_DOCS = 25_000  # documents per pipelined chunk
+
+
+def vectorize_int(docs: list, mode, table: TokenTable, data: np.ndarray,
+                  offsets: np.ndarray, id_layout: tuple,
+                  width: int) -> np.ndarray | None:
+  """Standardize (``mode``: None or an ASCII built-in mode), split on
+  whitespace, look up and pad to ``width`` a list of ``str`` documents in
+  one kernel pass: the ``(n, width)`` int32 ids, the same as
+  :func:`tokenize_whitespace`, :func:`lookup_ids` (``id_layout`` is its
+  ``(id_offset, mask_pos, mask_id, unknown_id)``) and padding.
+
+  Large batches are cut into chunks and pipelined: while worker threads
+  run the kernel (which releases the GIL) on chunks, one per core, this
+  thread joins and encodes the next. Returns None (nothing done) without the accelerator
+  or for inputs the general path must handle or reject: non-``str``
+  documents, strings UTF-8 cannot encode, documents holding a NUL.
+  """
+  global _POOL
+  fast = accel()
+  if fast is None or (mode is not None and mode.endswith("_unicode")):
+    return None
+  lower = mode in ("lower", "lower_and_strip_punctuation")
+  strip = mode in ("strip_punctuation", "lower_and_strip_punctuation")
+  byte_map = fast._LOWER if lower else fast._SAME  # pylint: disable=protected-access
+  klass = fast._CLASS_STRIP if strip else fast._CLASS_KEEP  # pylint: disable=protected-access
+  data = np.ascontiguousarray(data, np.uint8)
+  offsets = np.asarray(offsets, np.int64)
+  id_offset, mask_pos, mask_id, unknown_id = (int(v) for v in id_layout)
+  n = len(docs)
+  out = np.zeros((n, width), np.int32)
+
+  def encode(lo, hi):
+    try:
+      part = docs[lo:hi]
+      part.append("")  # a NUL after every document
+      return np.frombuffer("\0".join(part).encode("utf-8"), np.uint8)
+    except (TypeError, UnicodeEncodeError):  # bytes, non-str, surrogates
+      return None
+
+  # The table as one array of slots (built once per table).
+  from prepro_core._src import strings  # pylint: disable=g-import-not-at-top
+  slots = strings.cached(table.slot_keys, "text_vectorize_int_slots",
+                         lambda: fast.table_slots(
+                             np.asarray(table.slot_keys, np.uint64),
+                             np.asarray(table.slot_ids), offsets))
+
+  def kernel(buf, lo, hi):
+    return fast.vectorize_int(buf, hi - lo, byte_map, klass, slots, data,
+                              id_offset, mask_pos, mask_id, unknown_id,
+                              out[lo:hi]) == hi - lo
+
+  k = max(1, n // _CHUNK_DOCS)
+  bounds = [n * i // k for i in range(k + 1)]
+  if k == 1:
+    buf = encode(0, n)
+    return out if buf is not None and kernel(buf, 0, n) else None
+  if _POOL is None:
+    import concurrent.futures  # pylint: disable=g-import-not-at-top
+    _POOL = concurrent.futures.ThreadPoolExecutor(
+        max(1, min(8, os.cpu_count() or 1)), thread_name_prefix="prepro-text")
+  jobs = []
+  ok = True
+  for lo, hi in zip(bounds[:-1], bounds[1:]):
+    buf = encode(lo, hi)
+    if buf is None:
+      ok = False
+      break
+    jobs.append(_POOL.submit(kernel, buf, lo, hi))
+  for job in jobs:  # always wait: the kernels write into `out`
+    ok = job.result() and ok
+  return out if ok else None

@@ -420,3 +420,97 @@ def pad_rows(ids, row_splits, width, fill):
     for c in range(m):
       out[r, c] = ids[s + c]
   return out
+
+
+_EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def table_slots(slot_keys, slot_ids, voffsets):
+  """A TokenTable as one ``(size, 4)`` uint64 array: per slot its key, the
+  token's position (all ones: empty) and the token's ``[start, end)`` in
+  the vocabulary bytes, so that a probe reads one cache line."""
+  slots = np.zeros((slot_keys.shape[0], 4), np.uint64)
+  slots[:, 0] = slot_keys
+  full = slot_ids >= 0
+  ids = slot_ids[full].astype(np.int64)
+  slots[:, 1] = _EMPTY
+  slots[full, 1] = ids.astype(np.uint64)
+  slots[full, 2] = voffsets[ids].astype(np.uint64)
+  slots[full, 3] = voffsets[ids + 1].astype(np.uint64)
+  return slots
+
+
+@_jit
+def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
+                  mask_pos, mask_id, unknown_id, out):
+  """Standardize, split on whitespace, look up and pad, fused, for
+  text_vectorization's "int" mode with an ``output_sequence_length``.
+
+  ``buf`` holds the UTF-8 documents, each followed by a NUL. Each byte is mapped by ``byte_map`` (lowering) and classed by
+  ``klass`` (0 dropped, 1 whitespace, 2 part of a token); a token's kept
+  bytes are gathered into a scratch buffer, keyed and probed like
+  :func:`lookup`, and its id written straight into row ``d`` of ``out``
+  (``(n_docs, width)`` int32, zero-filled), whose filling stops at
+  ``width`` tokens (the rest of the document is only skipped). Returns the
+  number of documents found: not ``n_docs`` when a document holds a NUL
+  itself (the caller then takes the general path).
+  """
+  size = slots.shape[0]
+  bits = 0
+  while (1 << bits) < size:
+    bits += 1
+  shift = np.uint64(64 - bits)
+  mask = size - 1
+  width = out.shape[1]
+  n = buf.shape[0]
+  tmp = np.empty(n + 8, np.uint8)
+  d = 0
+  i = 0
+  while i < n and d < n_docs:
+    col = 0
+    t = 0  # bytes of the current token in tmp
+    while True:
+      raw = buf[i]
+      i += 1
+      b = byte_map[raw]
+      c = klass[b]
+      if c == 2 and raw != 0:
+        tmp[t] = b
+        t += 1
+        continue
+      if c == 0:
+        continue
+      # whitespace or the document's NUL: the token (if any) ends here
+      if t > 0:
+        if col < width:
+          key = _key(tmp, 0, t)
+          slot = np.int64((key * _M1) >> shift)
+          res = -1
+          while True:
+            if slots[slot, 1] == _EMPTY:
+              break
+            if slots[slot, 0] == key:
+              vs = np.int64(slots[slot, 2])
+              if t <= 7 or (np.int64(slots[slot, 3]) - vs == t and
+                            _same(tmp, 0, vdata, vs, t)):
+                res = np.int64(slots[slot, 1])
+                break
+            slot = (slot + 1) & mask
+          if res < 0:
+            out[d, col] = unknown_id
+          elif res == mask_pos:
+            out[d, col] = mask_id
+          else:
+            out[d, col] = res + id_offset
+          col += 1
+        t = 0
+        if col >= width:  # row full: skip to the document's end
+          while buf[i - 1] != 0:
+            i += 1
+          break
+      if raw == 0:
+        break
+    d += 1
+  if i != n:
+    return -1
+  return d

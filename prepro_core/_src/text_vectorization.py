@@ -302,8 +302,29 @@ def text_vectorization(max_tokens: Optional[int] = None,
       return a
     return a._replace(lookup=inner.combine(a.lookup, b.lookup))
 
+  # "int" mode with a fixed length on a list of documents, split on
+  # whitespace: one fused kernel pass (text.vectorize_int) when the
+  # accelerator is there; otherwise, or when it declines, the general path.
+  fused = (output_mode == "int" and output_sequence_length is not None and
+           split == "whitespace" and widths is None and
+           (standardize is None or isinstance(standardize, str)))
+
+  def apply_fused(state, x):
+    if not (isinstance(x, list) and x and text.accel() is not None):
+      return None
+    if int(state.lookup.layout[sl._NUM_OOV]) != 1:  # pylint: disable=protected-access
+      return None
+    packed = sl._table_vocab(state.lookup)  # pylint: disable=protected-access
+    return text.vectorize_int(
+        x, standardize, state.table, packed.data, packed.offsets,
+        sl._id_layout(state.lookup), output_sequence_length)  # pylint: disable=protected-access
+
   def apply(state, x, key=None):
     del key
+    if fused:
+      out = apply_fused(state, x)
+      if out is not None:
+        return out
     toks, scalar, dense_width = tokenize(x, "inputs")
     ids = sl.lookup_token_ids(state.lookup, toks, state.table, where)
     n = toks.num_docs
