@@ -16,6 +16,18 @@ B = 8
 X = jnp.asarray(np.random.default_rng(1).uniform(0, 255, (B, 6, 7, 3)),
                 jnp.float32)
 Y = jnp.eye(B)   # example i has class i: the mixed labels name the partner
+MASKS = (X[..., 0] > 128).astype(jnp.int32)
+
+# One instance per transform, shared by the tests: each instance jits its
+# kernel once, so tests with the same inputs reuse the compiled program.
+_MADE = {}
+
+
+def _make(name):
+  if name not in _MADE:
+    _MADE[name] = {"mix_up": lambda: pc.mix_up(alpha=0.4),
+                   "cut_mix": lambda: pc.cut_mix()}[name]()
+  return _MADE[name]
 
 
 def _partners(labels):
@@ -39,8 +51,10 @@ def test_cut_mix_mask_matches_keras():
 
 
 def test_mix_up_images_and_labels_use_the_same_weights():
-  t = pc.mix_up(alpha=0.4)
-  out = t.apply(t.init(X), {"images": X, "labels": Y}, key=KEY)
+  t = _make("mix_up")
+  # (With masks: the input of the randomness contract, one compiled program.)
+  out = t.apply(t.init(X), {"images": X, "labels": Y,
+                            "segmentation_masks": MASKS}, key=KEY)
   lam, partner = _partners(out["labels"])
   np.testing.assert_allclose(np.asarray(out["labels"]).sum(axis=1), 1.0,
                              atol=1e-6)
@@ -52,8 +66,9 @@ def test_mix_up_images_and_labels_use_the_same_weights():
 
 
 def test_cut_mix_pastes_a_box_and_weights_labels_by_area():
-  t = pc.cut_mix()
-  out = t.apply(t.init(X), {"images": X, "labels": Y}, key=KEY)
+  t = _make("cut_mix")
+  out = t.apply(t.init(X), {"images": X, "labels": Y,
+                            "segmentation_masks": MASKS}, key=KEY)
   own, partner = _partners(out["labels"])
   y, x = np.asarray(out["images"]), np.asarray(X)
   saw_box = False
@@ -84,48 +99,51 @@ def test_cut_mix_factor_pins_alpha():
   assert 0.35 < own.mean() < 0.65 and own.min() < 0.2 and own.max() > 0.95
 
 
-@pytest.mark.parametrize("make", [lambda: pc.mix_up(), lambda: pc.cut_mix()])
-def test_randomness_contract(make):
-  t = make()
+@pytest.mark.parametrize("name", ["mix_up", "cut_mix"])
+def test_randomness_contract(name):
+  t = _make(name)
   s = t.init(X)
-  data = {"images": X, "labels": Y}
+  # Images, labels and masks throughout: every check compiles one program.
+  data = {"images": X, "labels": Y, "segmentation_masks": MASKS}
+  keys = ("images", "labels", "segmentation_masks")
   eager = t.apply(s, data, key=KEY)
   # vmap over a stack of batches with a stack of keys.
-  stack = {"images": jnp.stack([X, X[::-1]]), "labels": jnp.stack([Y, Y])}
+  stack = {"images": jnp.stack([X, X[::-1]]), "labels": jnp.stack([Y, Y]),
+           "segmentation_masks": jnp.stack([MASKS, MASKS[::-1]])}
   ks = jax.random.split(KEY, 2)
   v = jax.vmap(lambda d, kk: t.apply(s, d, key=kk))(stack, ks)
   for i in range(2):
-    one = t.apply(s, {"images": stack["images"][i],
-                      "labels": stack["labels"][i]}, key=ks[i])
+    one = t.apply(s, {k: stack[k][i] for k in keys}, key=ks[i])
     np.testing.assert_allclose(v["images"][i], one["images"], atol=1e-3)
     np.testing.assert_allclose(v["labels"][i], one["labels"], atol=1e-6)
+    np.testing.assert_allclose(v["segmentation_masks"][i],
+                               one["segmentation_masks"], atol=1e-3)
   # jit, with the batch sharded over 8 devices.
   mesh = jax.sharding.Mesh(np.array(jax.devices()[:8]), ("b",))
   sh = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("b"))
   out = jax.jit(t.apply)(s, jax.device_put(data, sh), key=KEY)
-  for k in ("images", "labels"):
+  for k in keys:
     np.testing.assert_allclose(out[k], eager[k], atol=1e-3)
   # jit on an explicit mesh (jax.make_mesh's default axis type), images,
   # labels and masks sharded: the partner gather moves examples between
   # devices.
   emesh = jax.make_mesh((8,), ("data",))
   esh = jax.sharding.NamedSharding(emesh, jax.sharding.PartitionSpec("data"))
-  masks = (X[..., 0] > 128).astype(jnp.int32)
-  full = dict(data, segmentation_masks=masks)
-  want = t.apply(s, full, key=KEY)
-  out = jax.jit(t.apply)(s, jax.device_put(full, esh), key=KEY)
-  for k in ("images", "labels", "segmentation_masks"):
-    np.testing.assert_allclose(out[k], want[k], atol=1e-3)
+  out = jax.jit(t.apply)(s, jax.device_put(data, esh), key=KEY)
+  for k in keys:
+    np.testing.assert_allclose(out[k], eager[k], atol=1e-3)
   # Inference is the identity; another key differs.
+  data = {"images": X, "labels": Y}
   same = t.apply(s, data)
   assert same["images"] is X and same["labels"] is Y
-  other = t.apply(s, data, key=jax.random.key(9))
+  other = t.apply(s, dict(data, segmentation_masks=MASKS),
+                  key=jax.random.key(9))
   assert not np.allclose(other["labels"], eager["labels"])
 
 
-@pytest.mark.parametrize("make", [lambda: pc.mix_up(), lambda: pc.cut_mix()])
-def test_dtypes_masks_and_single_image(make):
-  t = make()
+@pytest.mark.parametrize("name", ["mix_up", "cut_mix"])
+def test_dtypes_masks_and_single_image(name):
+  t = _make(name)
   x8 = X.astype(jnp.uint8)
   masks = jnp.asarray(np.arange(B * 6 * 7).reshape(B, 6, 7, 1) % 3, jnp.int32)
   out = t.apply(t.init(x8), {"images": x8, "labels": Y,
@@ -140,14 +158,15 @@ def test_dtypes_masks_and_single_image(make):
 
 
 def test_mix_up_gradients_are_finite():
-  t = pc.mix_up()
+  t = _make("mix_up")
   s = t.init(X)
 
   def loss(images, labels):
     out = t.apply(s, {"images": images, "labels": labels}, key=KEY)
     return jnp.sum(out["images"] ** 2) + jnp.sum(out["labels"] ** 2)
 
-  gx, gy = jax.grad(loss, argnums=(0, 1))(X, Y)
+  # jit(grad): forward and backward in one compiled program.
+  gx, gy = jax.jit(jax.grad(loss, argnums=(0, 1)))(X, Y)
   assert np.all(np.isfinite(gx)) and np.all(np.isfinite(gy))
   assert np.any(np.asarray(gx) != 0)
 

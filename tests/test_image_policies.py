@@ -12,6 +12,20 @@ X = jnp.asarray(np.random.default_rng(2).uniform(0, 255, (8, 10, 12, 3)),
                 jnp.float32)
 
 
+# One instance per policy, shared by the tests: each instance jits its kernel
+# once, so tests with the same input shapes reuse the compiled program.
+_MADE = {}
+
+
+def _make(name):
+  if name not in _MADE:
+    _MADE[name] = {"rand_augment": lambda: pc.rand_augment(),
+                   # The 7-op list keeps the compile short; the plumbing is
+                   # the same.
+                   "aug_mix": lambda: pc.aug_mix(all_ops=False)}[name]()
+  return _MADE[name]
+
+
 def _groups(names=P.RAND_AUGMENT_OPS, factor=(0.0, 0.5)):
   return P._build_groups(names, factor, (0.0, 255.0), "bilinear", "test")
 
@@ -24,10 +38,10 @@ def test_grouped_dispatch_equals_computing_every_op(names):
   # Every op, plus index n (the identity), several times.
   op_ids = jnp.asarray(np.arange(16) % (n + 1), jnp.int32)
   keys = jax.random.split(jax.random.key(3), 16)
-  grouped = jax.jit(P.grouped_apply, static_argnums=(3, 4))(
-      x, op_ids, keys, tuple(groups), 3)
-  naive = jax.jit(P.naive_apply, static_argnums=3)(x, op_ids, keys,
-                                                     tuple(groups))
+  # Both dispatches in one program: one compile.
+  grouped, naive = jax.jit(lambda x, o, k: (
+      P.grouped_apply(x, o, k, tuple(groups), 3),
+      P.naive_apply(x, o, k, tuple(groups))))(x, op_ids, keys)
   np.testing.assert_allclose(grouped, naive, atol=2e-3)
   np.testing.assert_array_equal(grouped[op_ids == n], x[op_ids == n])
   assert not np.allclose(grouped[op_ids == 0], x[op_ids == 0])
@@ -48,7 +62,7 @@ def test_grouped_dispatch_computes_only_chosen_examples():
   b = 64
   x = jnp.broadcast_to(X[:1], (b,) + X.shape[1:])
   keys = jax.random.split(KEY, b)
-  op_ids = jax.random.randint(jax.random.key(4), (b,), 0, 11)
+  op_ids = jnp.asarray(np.random.default_rng(4).integers(0, 11, b), jnp.int32)
   run = jax.jit(lambda x, o, k: P.grouped_apply(x, o, k, groups))
   jax.block_until_ready(run(x, op_ids, keys))
   chunk = -(-b // len(groups))
@@ -60,7 +74,8 @@ def test_grouped_dispatch_computes_only_chosen_examples():
   assert sum(rows) <= b + len(groups) * chunk < 11 * b
   rows.clear()
   # All examples on one colour op: the other groups never run.
-  jax.block_until_ready(run(x, jnp.full((b,), 5), keys))
+  # (int32 like op_ids above: the same compiled program.)
+  jax.block_until_ready(run(x, jnp.full((b,), 5, jnp.int32), keys))
   assert sum(rows) == b
 
 
@@ -85,12 +100,9 @@ def test_geometric_group_matches_the_geometric_transforms():
   assert len({np.round(o, 3).tobytes() for o in ours}) == 2   # both signs
 
 
-@pytest.mark.parametrize("make", [
-    lambda: pc.rand_augment(),
-    # The 7-op list keeps the compile short; the plumbing is the same.
-    lambda: pc.aug_mix(all_ops=False)])
-def test_randomness_contract(make):
-  t = make()
+@pytest.mark.parametrize("name", ["rand_augment", "aug_mix"])
+def test_randomness_contract(name):
+  t = _make(name)
   assert t.is_random
   x = jnp.concatenate([jnp.broadcast_to(X[:1], (4,) + X.shape[1:]), X[4:]])
   s = t.init(x)
@@ -149,9 +161,11 @@ def test_aug_mix_depth_range_dtype_and_value_range():
 
 
 def test_gradients_are_finite():
-  t = pc.rand_augment()
+  t = _make("rand_augment")
   s = t.init(X)
-  g = jax.grad(lambda v: jnp.sum(t.apply(s, v, key=KEY) ** 2))(X[:4])
+  # jit(grad): forward and backward in one compiled program.
+  g = jax.jit(jax.grad(lambda v: jnp.sum(t.apply(s, v, key=KEY) ** 2)))(
+      X[:4])
   assert np.all(np.isfinite(np.asarray(g)))
   assert np.any(np.asarray(g) != 0)
 
