@@ -42,7 +42,10 @@ class PreprocessingModule(nn.Module):
   constants: ClassVar[Sequence[str]] = ()
 
   def make_transform(self) -> Transform:
-    raise NotImplementedError
+    """Builds the core transform from the module's fields (subclasses)."""
+    raise TypeError(
+        f"{type(self).__name__} must define make_transform(), returning the "
+        f"prepro_core transform it wraps.")
 
   def _constants_given(self) -> bool:
     return any(getattr(self, c) is not None for c in self.constants)
