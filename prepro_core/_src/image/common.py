@@ -33,6 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from prepro_core._src.base import EmptyState
+
 Array = Any
 
 DICT_KEYS = ("images", "labels", "segmentation_masks", "bounding_boxes")
@@ -402,3 +404,17 @@ def map_boxes(bounding_boxes: Any, fmt: str, in_hw: Tuple[int, int],
     keep = area > 0 if batched else (area > 0)[0]
     result["labels"] = jnp.where(keep, labels, -1).astype(labels.dtype)
   return result
+
+
+def stateless_init(where: str):
+  """``init`` of an image transform that learns nothing: checks the sample
+  (an images array or Keras' dict form) has rank 3 or 4."""
+  def init(sample):
+    images = sample["images"] if isinstance(sample, dict) else sample
+    if len(getattr(images, "shape", jnp.shape(images))) not in (3, 4):
+      raise ValueError(
+          f"{where}: `sample` images must have rank 3 (height, width, "
+          f"channels) or 4 (batch, height, width, channels), got shape "
+          f"{tuple(jnp.shape(images))}.")
+    return EmptyState()
+  return init

@@ -30,7 +30,6 @@ from typing import Any, Optional
 import jax
 import jax.numpy as jnp
 
-from prepro_core._src.base import EmptyState
 from prepro_core._src.base import check_choice
 from prepro_core._src.base import make_transform
 from prepro_core._src.image import common
@@ -39,18 +38,6 @@ from prepro_core._src.image import resampling
 Array = Any
 
 _DEG = math.pi / 180.0
-
-
-def _init_for(where: str):
-  def init(sample):
-    images = sample["images"] if isinstance(sample, dict) else sample
-    if len(getattr(images, "shape", jnp.shape(images))) not in (3, 4):
-      raise ValueError(
-          f"{where}: `sample` images must have rank 3 (height, width, "
-          f"channels) or 4 (batch, height, width, channels), got shape "
-          f"{tuple(jnp.shape(images))}.")
-    return EmptyState()
-  return init
 
 
 def _geometric_transform(name: str, matrices, *, interpolation: str,
@@ -83,7 +70,7 @@ def _geometric_transform(name: str, matrices, *, interpolation: str,
       return x
     return run(state, x, key)
 
-  return make_transform(name, init=_init_for(name), apply=apply,
+  return make_transform(name, init=common.stateless_init(name), apply=apply,
                         is_random=True, geometry=geometry)
 
 
@@ -198,7 +185,7 @@ def random_flip(mode: str = HORIZONTAL_AND_VERTICAL,
             batched=len(images.shape) == 4, where=where)
     return rebuild(unbatch(flip4(images4, flips)), **parts)
 
-  return make_transform("random_flip", init=_init_for(where), apply=apply,
+  return make_transform("random_flip", init=common.stateless_init(where), apply=apply,
                         is_random=True, geometry=geometry)
 
 
@@ -665,5 +652,5 @@ def random_elastic_transform(factor=1.0, scale=1.0,
       parts["segmentation_masks"] = unbatch_m(warp(masks4, "nearest", False))
     return rebuild(unbatch(warp(images4, interpolation, True)), **parts)
 
-  return make_transform(where, init=_init_for(where), apply=apply,
+  return make_transform(where, init=common.stateless_init(where), apply=apply,
                         is_random=True)

@@ -15,7 +15,6 @@ from typing import Any, Optional, Tuple
 import jax
 import jax.numpy as jnp
 
-from prepro_core._src.base import EmptyState
 from prepro_core._src.base import check_choice
 from prepro_core._src.base import check_positive_int
 from prepro_core._src.base import make_transform
@@ -25,18 +24,6 @@ Array = Any
 
 RESIZE_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "lanczos3",
                          "lanczos5")
-
-
-def _init_for(where: str):
-  def init(sample):
-    images = sample["images"] if isinstance(sample, dict) else sample
-    if len(getattr(images, "shape", jnp.shape(images))) not in (3, 4):
-      raise ValueError(
-          f"{where}: `sample` images must have rank 3 (height, width, "
-          f"channels) or 4 (batch, height, width, channels), got shape "
-          f"{tuple(jnp.shape(images))}.")
-    return EmptyState()
-  return init
 
 
 def _aspect_crop_box(height: int, width: int, target_h: int,
@@ -165,7 +152,7 @@ def resizing(height: int, width: int, interpolation: str = "bilinear",
     del state, key
     return run(x)
 
-  return make_transform(where, init=_init_for(where), apply=apply)
+  return make_transform(where, init=common.stateless_init(where), apply=apply)
 
 
 def _center_crop_structure(x: Any, where: str, size: Tuple[int, int],
@@ -255,7 +242,7 @@ def center_crop(height: int, width: int,
     del state, key
     return run(x)
 
-  return make_transform(where, init=_init_for(where), apply=apply)
+  return make_transform(where, init=common.stateless_init(where), apply=apply)
 
 
 def random_crop(height: int, width: int,
@@ -321,5 +308,5 @@ def random_crop(height: int, width: int,
     return _crop_structure(x, where, (height, width), offsets,
                            bounding_box_format)
 
-  return make_transform(where, init=_init_for(where), apply=apply,
+  return make_transform(where, init=common.stateless_init(where), apply=apply,
                         is_random=True)
