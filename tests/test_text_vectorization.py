@@ -392,3 +392,38 @@ def _fused_args(docs):
   packed = sl._table_vocab(s.lookup)  # pylint: disable=protected-access
   return (s.table, packed.data, packed.offsets,
           sl._id_layout(s.lookup), 4)  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("standardize", [
+    "lower_and_strip_punctuation", None, "lower"])
+def test_multi_chunk_adapt_equals_single_chunk(monkeypatch, standardize):
+  # Large batches are tokenized in pipelined chunks (numba path); forcing
+  # small chunks must give exactly the one-chunk tokens, counts and vocab.
+  monkeypatch.setattr(text, "ACCELERATOR", "numba")
+  rng = np.random.default_rng(3)
+  words = ["Hello,", "world!", "naïve", "CAFÉ", "a", "", "supercalifragilistic",
+           "x\0y", "The", "QUICK.", "brown-fox"]
+  docs = [" ".join(rng.choice(words, rng.integers(0, 9)).tolist())
+          for _ in range(5_000)]
+  t = pc.text_vectorization(standardize=standardize, output_mode="tf_idf")
+  one = pc.adapt(t, docs)
+  toks_one = text.tokenize_whitespace(docs, standardize)
+  assert toks_one.keys is None  # one chunk: no pipeline
+  monkeypatch.setattr(text, "_CHUNK_DOCS", 700)  # 7 chunks, worker threads
+  many = pc.adapt(t, docs)
+  toks_many = text.tokenize_whitespace(docs, standardize)
+  assert toks_many.keys is not None
+  for f in ("buf", "starts", "ends", "row_splits"):
+    np.testing.assert_array_equal(getattr(toks_many, f), getattr(toks_one, f))
+  np.testing.assert_array_equal(
+      toks_many.keys, text.token_keys(toks_one.buf, toks_one.starts,
+                                      toks_one.ends))
+  assert pc.get_vocabulary(many) == pc.get_vocabulary(one)
+  np.testing.assert_array_equal(many.lookup.idf_weights,
+                                one.lookup.idf_weights)
+  import jax  # pylint: disable=g-import-not-at-top
+  leaves_many = jax.tree.leaves(many.lookup.counts)
+  leaves_one = jax.tree.leaves(one.lookup.counts)
+  assert len(leaves_many) == len(leaves_one)
+  for a, b in zip(leaves_many, leaves_one):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

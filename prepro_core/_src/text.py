@@ -388,12 +388,51 @@ def tokenize_whitespace(docs: Sequence, mode, encoding: str = "utf-8",
     if mode is not None:
       buf, doc_starts = standardize_buffer(buf, doc_starts, mode)
     return split_whitespace(buf, doc_starts)
-  buf, begins, ends = _encode_apart(docs, encoding, argname, where)
   lower = mode in ("lower", "lower_and_strip_punctuation")
   strip = mode in ("strip_punctuation", "lower_and_strip_punctuation")
+  if len(docs) >= 2 * _CHUNK_DOCS:
+    return _tokenize_pipelined(fast, docs, lower, strip, encoding, argname,
+                               where)
+  buf, begins, ends = _encode_apart(docs, encoding, argname, where)
   out, starts, tok_ends, row_splits = fast.tokenize_whitespace(
       buf, begins, ends, lower, strip)
   return Tokens(out, starts, tok_ends, row_splits)
+
+
+def _tokenize_pipelined(fast, docs, lower, strip, encoding, argname, where):
+  """The fused tokenize_whitespace of a large batch, cut into chunks: while
+  a worker thread runs the kernels (which release the GIL) and the token
+  keys on a chunk, this thread encodes the next. The chunks' outputs are
+  laid end to end: the same Tokens (keys added) as one pass."""
+  n = len(docs)
+  k = max(1, n // _CHUNK_DOCS)
+  bounds = [n * i // k for i in range(k + 1)]
+  pool = _pool()
+
+  def work(buf, begins, ends):
+    out, starts, tok_ends, row_splits = fast.tokenize_whitespace(
+        buf, begins, ends, lower, strip)
+    return out, starts, tok_ends, row_splits, fast.keys(out, starts, tok_ends)
+
+  jobs = []
+  try:
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+      jobs.append(pool.submit(work, *_encode_apart(
+          docs[lo:hi], encoding, argname, where)))
+  finally:
+    parts = [job.result() for job in jobs]  # always wait for the workers
+  # Each chunk's buffer ends with 8 spare zero bytes: keep only the last.
+  sizes = np.array([len(p[0]) - 8 for p in parts], np.int64)
+  byte_base = np.concatenate([[0], np.cumsum(sizes)])
+  counts = np.array([len(p[1]) for p in parts], np.int64)
+  tok_base = np.concatenate([[0], np.cumsum(counts)])
+  buf = np.concatenate([p[0][:-8] for p in parts] + [np.zeros(8, np.uint8)])
+  starts = np.concatenate([p[1] + b for p, b in zip(parts, byte_base)])
+  ends = np.concatenate([p[2] + b for p, b in zip(parts, byte_base)])
+  row_splits = np.concatenate([p[3][:-1] + t for p, t in zip(parts, tok_base)]
+                              + [tok_base[-1:]])
+  keys = np.concatenate([p[4] for p in parts])
+  return Tokens(buf, starts, ends, row_splits, keys)
 
 
 def _encode_apart(docs: Sequence, encoding: str, argname: str, where: str):
@@ -403,6 +442,16 @@ def _encode_apart(docs: Sequence, encoding: str, argname: str, where: str):
   if n == 0 or set(map(type, docs)) != {str}:
     buf, doc_starts = encode_documents(docs, encoding, argname, where)
     return buf, doc_starts[:-1], doc_starts[1:] - 1
+  text = "\0".join([*docs, ""])
+  if text.isascii():  # O(1) in CPython: no per-document pass
+    buf = np.frombuffer(text.encode("ascii"), np.uint8)
+    seps = np.flatnonzero(buf == 0)
+    if len(seps) == n:
+      begins = np.empty(n, np.int64)
+      begins[0] = 0
+      begins[1:] = seps[:-1] + 1
+      return buf, begins, seps
+  del text
   ascii_doc = np.fromiter(map(str.isascii, docs), bool, n)
   if ascii_doc.all():
     order, parts = None, [docs]
@@ -1041,6 +1090,16 @@ _POOL = None  # worker threads for vectorize_int's kernels, made on first use
 _CHUNK_DOCS = 25_000  # documents per pipelined chunk
 
 
+def _pool():
+  """The worker threads of the pipelined kernels, made on first use."""
+  global _POOL
+  if _POOL is None:
+    import concurrent.futures  # pylint: disable=g-import-not-at-top
+    _POOL = concurrent.futures.ThreadPoolExecutor(
+        max(1, min(8, os.cpu_count() or 1)), thread_name_prefix="prepro-text")
+  return _POOL
+
+
 def vectorize_int(docs: list, mode, table: TokenTable, data: np.ndarray,
                   offsets: np.ndarray, id_layout: tuple,
                   width: int) -> np.ndarray | None:
@@ -1056,7 +1115,6 @@ def vectorize_int(docs: list, mode, table: TokenTable, data: np.ndarray,
   or for inputs the general path must handle or reject: non-``str``
   documents, strings UTF-8 cannot encode, documents holding a NUL.
   """
-  global _POOL
   fast = accel()
   if fast is None or (mode is not None and mode.endswith("_unicode")):
     return None
@@ -1095,10 +1153,7 @@ def vectorize_int(docs: list, mode, table: TokenTable, data: np.ndarray,
   if k == 1:
     buf = encode(0, n)
     return out if buf is not None and kernel(buf, 0, n) else None
-  if _POOL is None:
-    import concurrent.futures  # pylint: disable=g-import-not-at-top
-    _POOL = concurrent.futures.ThreadPoolExecutor(
-        max(1, min(8, os.cpu_count() or 1)), thread_name_prefix="prepro-text")
+  pool = _pool()
   jobs = []
   ok = True
   for lo, hi in zip(bounds[:-1], bounds[1:]):
@@ -1106,7 +1161,7 @@ def vectorize_int(docs: list, mode, table: TokenTable, data: np.ndarray,
     if buf is None:
       ok = False
       break
-    jobs.append(_POOL.submit(kernel, buf, lo, hi))
+    jobs.append(pool.submit(kernel, buf, lo, hi))
   for job in jobs:  # always wait: the kernels write into `out`
     ok = job.result() and ok
   return out if ok else None
