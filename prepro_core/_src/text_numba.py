@@ -80,6 +80,45 @@ def _same(a, sa, b, sb, n):
   return True
 
 
+@_inline
+def _table_shift(size):
+  """The right shift that maps a key to a slot of a ``size`` (a power of
+  two) table, as text.py's Fibonacci hashing does."""
+  bits = 0
+  while (1 << bits) < size:
+    bits += 1
+  return np.uint64(64 - bits)
+
+
+@_inline
+def _probe(slot_keys, slot_ids, shift, mask, key, buf, s, n, vdata, voffsets):
+  """Vocabulary position of the ``n`` bytes ``buf[s:s+n]`` (key ``key``),
+  or -1 when absent. Keys of up to 7 bytes are the bytes themselves; longer
+  ones are confirmed against the vocabulary's bytes."""
+  slot = np.int64((key * _M1) >> shift)
+  while True:
+    vid = slot_ids[slot]
+    if vid < 0:
+      return -1
+    if slot_keys[slot] == key:
+      if n <= 7:
+        return vid
+      vs = voffsets[vid]
+      if voffsets[vid + 1] - vs == n and _same(buf, s, vdata, vs, n):
+        return vid
+    slot = (slot + 1) & mask
+
+
+@_inline
+def _layout_id(res, id_offset, mask_pos, mask_id, unknown_id):
+  """The lookup's id for vocabulary position ``res`` (-1: unknown)."""
+  if res < 0:
+    return unknown_id
+  if res == mask_pos:
+    return mask_id
+  return res + id_offset
+
+
 @_jit
 def keys(buf, starts, ends):
   out = np.empty(starts.shape[0], np.uint64)
@@ -95,39 +134,17 @@ def lookup(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends, keys,
   + ``id_offset`` for vocabulary tokens, ``mask_id`` for position
   ``mask_pos``, ``unknown_id`` when absent. ``keys`` may be empty (then
   computed here)."""
-  size = slot_keys.shape[0]
-  bits = 0
-  while (1 << bits) < size:
-    bits += 1
-  shift = np.uint64(64 - bits)
-  mask = size - 1
+  shift = _table_shift(slot_keys.shape[0])
+  mask = slot_keys.shape[0] - 1
   have_keys = keys.shape[0] == starts.shape[0]
   out = np.empty(starts.shape[0], np.int64)
   for i in range(starts.shape[0]):
     s = starts[i]
     e = ends[i]
     key = keys[i] if have_keys else _key(buf, s, e)
-    slot = np.int64((key * _M1) >> shift)
-    res = -1
-    while True:
-      vid = slot_ids[slot]
-      if vid < 0:
-        break
-      if slot_keys[slot] == key:
-        if e - s <= 7:
-          res = vid
-          break
-        vs = voffsets[vid]
-        if voffsets[vid + 1] - vs == e - s and _same(buf, s, vdata, vs, e - s):
-          res = vid
-          break
-      slot = (slot + 1) & mask
-    if res < 0:
-      out[i] = unknown_id
-    elif res == mask_pos:
-      out[i] = mask_id
-    else:
-      out[i] = res + id_offset
+    res = _probe(slot_keys, slot_ids, shift, mask, key, buf, s, e - s, vdata,
+                 voffsets)
+    out[i] = _layout_id(res, id_offset, mask_pos, mask_id, unknown_id)
   return out
 
 
@@ -276,12 +293,8 @@ def lookup_ucs4(cps, slot_keys, slot_ids, vdata, voffsets, id_offset,
   a row UTF-8 cannot encode (a surrogate), else -1."""
   n, w = cps.shape
   flat = cps.reshape(n * w)
-  size = slot_keys.shape[0]
-  bits = 0
-  while (1 << bits) < size:
-    bits += 1
-  shift = np.uint64(64 - bits)
-  mask = size - 1
+  shift = _table_shift(slot_keys.shape[0])
+  mask = slot_keys.shape[0] - 1
   ids = np.empty(n, np.int64)
   n_chunks = max(1, min(64, n // 4096))
   bad_rows = np.full(n_chunks, -1, np.int64)
@@ -295,27 +308,9 @@ def lookup_ucs4(cps, slot_keys, slot_ids, vdata, voffsets, id_offset,
         ids[i] = unknown_id
         continue
       key = _key(tmp, 0, e)
-      slot = np.int64((key * _M1) >> shift)
-      res = -1
-      while True:
-        vid = slot_ids[slot]
-        if vid < 0:
-          break
-        if slot_keys[slot] == key:
-          if e <= 7:
-            res = vid
-            break
-          vs = voffsets[vid]
-          if voffsets[vid + 1] - vs == e and _same(tmp, 0, vdata, vs, e):
-            res = vid
-            break
-        slot = (slot + 1) & mask
-      if res < 0:
-        ids[i] = unknown_id
-      elif res == mask_pos:
-        ids[i] = mask_id
-      else:
-        ids[i] = res + id_offset
+      res = _probe(slot_keys, slot_ids, shift, mask, key, tmp, 0, e, vdata,
+                   voffsets)
+      ids[i] = _layout_id(res, id_offset, mask_pos, mask_id, unknown_id)
   for ch in range(n_chunks):
     if bad_rows[ch] >= 0:
       return ids, bad_rows[ch]
@@ -455,12 +450,8 @@ def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
   number of documents found: not ``n_docs`` when a document holds a NUL
   itself (the caller then takes the general path).
   """
-  size = slots.shape[0]
-  bits = 0
-  while (1 << bits) < size:
-    bits += 1
-  shift = np.uint64(64 - bits)
-  mask = size - 1
+  shift = _table_shift(slots.shape[0])
+  mask = slots.shape[0] - 1
   width = out.shape[1]
   n = buf.shape[0]
   tmp = np.empty(n + 8, np.uint8)
@@ -496,12 +487,8 @@ def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
                 res = np.int64(slots[slot, 1])
                 break
             slot = (slot + 1) & mask
-          if res < 0:
-            out[d, col] = unknown_id
-          elif res == mask_pos:
-            out[d, col] = mask_id
-          else:
-            out[d, col] = res + id_offset
+          out[d, col] = _layout_id(res, id_offset, mask_pos, mask_id,
+                                   unknown_id)
           col += 1
         t = 0
         if col >= width:  # row full: skip to the document's end
