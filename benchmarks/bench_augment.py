@@ -15,7 +15,6 @@ Run: /work/peers/bin/python benchmarks/bench_augment.py [--quick]
 """
 import os
 import sys
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -25,21 +24,9 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import prepro_core as pc  # noqa: E402
+from _timing import best_mean_seconds  # noqa: E402
 
 SHAPES = ((128, 32, 32, 3), (16, 224, 224, 3))
-
-
-def _time(fn, repeats):
-  """Best-of-3 mean seconds per call after a warm-up call."""
-  jax.block_until_ready(fn(0))
-  best = float("inf")
-  for _ in range(3):
-    t0 = time.perf_counter()
-    for i in range(repeats):
-      out = fn(i + 1)
-    jax.block_until_ready(out)
-    best = min(best, (time.perf_counter() - t0) / repeats)
-  return best
 
 
 def _prepro(x):
@@ -121,14 +108,14 @@ def run(quick: bool = False) -> list:
     big = shape[1] >= 128
     reps = (2 if big else 5) if quick else (5 if big else 20)
     label = "x".join(map(str, shape))
-    t_prepro = _time(_prepro(x), reps)
+    t_prepro = best_mean_seconds(_prepro(x), reps)
     results = {"prepro (jit, fused)": t_prepro}
-    results["dm_pix (jit, vmap)"] = _time(_dm_pix(x), reps)
-    k_eager = _time(_keras_eager(x), max(1, reps // 2))
+    results["dm_pix (jit, vmap)"] = best_mean_seconds(_dm_pix(x), reps)
+    k_eager = best_mean_seconds(_keras_eager(x), max(1, reps // 2))
     results["keras 3 jax (eager)"] = k_eager
     kj = _keras_jit(x)
     if kj is not None:
-      results["keras 3 jax (stateless_call in jax.jit)"] = _time(kj, reps)
+      results["keras 3 jax (stateless_call in jax.jit)"] = best_mean_seconds(kj, reps)
     for impl, sec in results.items():
       rows.append({"benchmark": f"flip+rotation+zoom {label}", "impl": impl,
                    "seconds": sec, "images_per_second": shape[0] / sec,

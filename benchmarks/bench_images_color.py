@@ -15,7 +15,6 @@ Run: /work/peers/bin/python benchmarks/bench_images_color.py [--quick]
 """
 import os
 import sys
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -25,21 +24,9 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import prepro_core as pc  # noqa: E402
+from _timing import best_mean_seconds  # noqa: E402
 from prepro_core._src.image import color  # noqa: E402
 from prepro_core._src.image import policies  # noqa: E402
-
-
-def _time(fn, repeats):
-  """Best-of-3 mean seconds per call after a warm-up call."""
-  jax.block_until_ready(fn(0))
-  best = float("inf")
-  for _ in range(3):
-    t0 = time.perf_counter()
-    for i in range(repeats):
-      out = fn(i + 1)
-    jax.block_until_ready(out)
-    best = min(best, (time.perf_counter() - t0) / repeats)
-  return best
 
 
 def _keyed(t, x):
@@ -93,7 +80,7 @@ def _rows(name, x, impls, repeats):
   times = {}
   for impl, make in impls:
     try:
-      times[impl] = _time(make(x), repeats)
+      times[impl] = best_mean_seconds(make(x), repeats)
     except Exception as e:  # a peer that fails is reported, not fatal
       print(f"[{name}] {impl} failed: {type(e).__name__}: {e}", file=sys.stderr)
   base = times["prepro"]

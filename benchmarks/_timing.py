@@ -1,0 +1,17 @@
+"""Timing shared by the image benchmarks."""
+import time
+
+import jax
+
+
+def best_mean_seconds(fn, repeats):
+  """Best-of-3 mean seconds per call of ``fn(i)`` after a warm-up call."""
+  jax.block_until_ready(fn(0))
+  best = float("inf")
+  for _ in range(3):
+    t0 = time.perf_counter()
+    for i in range(repeats):
+      out = fn(i + 1)
+    jax.block_until_ready(out)
+    best = min(best, (time.perf_counter() - t0) / repeats)
+  return best
