@@ -11,6 +11,7 @@ from prepro_core._src.base import ChainState
 from prepro_core._src.base import EmptyState
 from prepro_core._src.base import get_vocabulary
 from prepro_core._src.base import Transform
+from prepro_core._src.device_transfer import to_device
 
 # Numeric and categorical.
 from prepro_core._src.category_encoding import category_encoding
