@@ -65,6 +65,7 @@ def _fresh_result_impls(x, t, state):
   m, s = x.mean(0), x.std(0)
   return {
       "prepro, jax.Array input": lambda: apply(state, xj),
+      "prepro, jax.Array input, eager t.apply": lambda: t.apply(state, xj),
       "prepro, NumPy input via jax's transfer": lambda: apply(state, x),
       "prepro, NumPy input via pc.to_device": lambda: apply(
           state, pc.to_device(x)),

@@ -241,6 +241,13 @@ def _merge_summary(state, values, weights, size, epsilon):
 
 # Compiled once per (batch shape, epsilon / num_bins) and shared by every
 # transform with those settings; inlined when the caller is itself traced.
+@jax.jit  # one compiled program when called eagerly; inlined in a caller's jit
+def _bucketize(x, boundaries):
+  """digitize: the index of the first boundary greater than x."""
+  return jnp.searchsorted(boundaries, x.astype(jnp.float32), side="right",
+                          method="scan_unrolled").astype(jnp.int32)
+
+
 _merge_summary_jit = jax.jit(_merge_summary, static_argnames="epsilon")
 
 
@@ -415,10 +422,7 @@ def discretization(bin_boundaries: Optional[Sequence[float]] = None,
       raise ValueError(
           f"{_WHERE}.apply: output_mode={output_mode!r} accepts inputs of "
           f"rank <= 2, got shape {np.shape(x)}.")
-    x = jnp.asarray(x).astype(jnp.float32)
-    ids = jnp.searchsorted(state.bin_boundaries, x, side="right",
-                           method="scan_unrolled").astype(
-        jnp.int32)
+    ids = _bucketize(jnp.asarray(x), state.bin_boundaries)
     if output_mode == "one_hot" and ids.ndim == 0:
       return encoding.encode_ids(ids[None], depth, "one_hot")[0]
     return encoding.encode_ids(ids, depth, output_mode)

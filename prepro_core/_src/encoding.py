@@ -8,14 +8,18 @@ shapes: ``depth`` is a Python int.
 
 from __future__ import annotations
 
-from typing import Optional
+import functools
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 
 
+# Jitted so that an eager call is one compiled program (not one dispatch per
+# operation); inside a caller's jit it is inlined.
+@functools.partial(jax.jit, static_argnames=("depth", "output_mode", "dtype"))
 def encode_ids(ids,
                depth: int,
                output_mode: str,

@@ -13,6 +13,7 @@ whose mean is large compared to its spread.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple, Optional, Sequence, Union
 
@@ -226,7 +227,7 @@ def normalization(axis: Union[int, Sequence[int], None] = -1,
   def apply(state, x, key=None):
     del key  # deterministic
     _check_numeric(x, "x", f"{_WHERE}.apply")
-    x = jnp.asarray(x).astype(jnp.float32)
+    x = jnp.asarray(x)
     m, v = state.mean, state.variance
     if x.ndim < m.ndim:
       # One example without its batch axis (e.g. under vmap).
@@ -241,12 +242,8 @@ def normalization(axis: Union[int, Sequence[int], None] = -1,
       raise ValueError(
           f"{_WHERE}.apply: `x` of shape {x.shape} does not broadcast with "
           f"the statistics of shape {m.shape}.")
-    scale = jnp.maximum(jnp.sqrt(v), jnp.float32(EPSILON))
-    if zero_variance == "unit":
-      scale = jnp.where(jnp.sqrt(v) < EPSILON, jnp.float32(1.0), scale)
-    if invert:
-      return m + x * scale
-    return (x - m) / scale
+    return _normalize(x, m, v, invert=invert,
+                      unit_scale=zero_variance == "unit")
 
   return base.make_transform(
       _WHERE,
@@ -256,6 +253,20 @@ def normalization(axis: Union[int, Sequence[int], None] = -1,
       combine=combine,
       finalize=finalize,
   )
+
+
+# Jitted so that an eager call is one fused pass over x (not one per
+# operation); inside a caller's jit it is inlined.
+@functools.partial(jax.jit, static_argnames=("invert", "unit_scale"))
+def _normalize(x, mean, variance, *, invert, unit_scale):
+  x = x.astype(jnp.float32)
+  std = jnp.sqrt(variance)
+  scale = jnp.maximum(std, jnp.float32(EPSILON))
+  if unit_scale:
+    scale = jnp.where(std < EPSILON, jnp.float32(1.0), scale)
+  if invert:
+    return mean + x * scale
+  return (x - mean) / scale
 
 
 def _chan(state: NormalizationState, n_b, mean_b, m2_b) -> NormalizationState:
