@@ -89,3 +89,5 @@ def test_bad_arguments():
   tc = pc.category_encoding(num_tokens=3, output_mode="count")
   with pytest.raises(ValueError, match="shape of `x`"):
     tc.apply(s, np.array([0, 1]), count_weights=np.ones(3))
+  with pytest.raises(TypeError, match="`count_weights` must hold numbers"):
+    tc.apply(s, np.array([0, 1]), count_weights=np.array(["a", "b"]))

@@ -97,3 +97,38 @@ def test_state_is_a_pytree_that_jits_and_round_trips():
   np.testing.assert_allclose(t.apply(s2, x), t.apply(s, x))
   step = jax.jit(lambda s, x: t.apply(s, x).sum())
   assert np.isfinite(step(s, x))
+
+
+def test_adapt_names_bad_transform_and_data():
+  with pytest.raises(TypeError, match="`transform` must be a prepro"):
+    pc.adapt("normalization", np.ones((3, 2)))
+  t = pc.normalization()
+  for data in (None, 3, np.float32(1.0), np.array(2.0), "text"):
+    with pytest.raises(TypeError, match="`data` must be an array"):
+      pc.adapt(t, data)
+  with pytest.raises(TypeError, match="`data` must hold numbers"):
+    pc.adapt(t, np.array([["a", "b"]]))
+  with pytest.raises(TypeError, match="`data` given to pc.adapt"):
+    pc.adapt(pc.integer_lookup(), np.array([1.5, 2.5]))
+
+
+def test_progress_reports_batches_on_stderr(capsys):
+  x = make_data(86, (40, 3))
+  pc.adapt(pc.normalization(), x, batch_size=10, progress=True)
+  err = capsys.readouterr().err
+  assert "adapt(normalization): 4 batches" in err
+  pc.adapt(pc.normalization(), x, batch_size=10)
+  assert capsys.readouterr().err == ""
+
+
+def test_a_bad_batch_midstream_leaves_the_given_state_intact():
+  x = make_data(87, (30, 3))
+  t = pc.normalization()
+  s = pc.adapt(t, x[:10])
+  before = [np.asarray(l).copy() for l in s]
+  bad = x[10:20].copy()
+  bad[4, 0] = np.inf
+  with pytest.raises(ValueError, match="NaN or infinite"):
+    pc.adapt(t, iter([x[10:15], bad, x[20:]]), state=s)
+  for leaf, old in zip(s, before):
+    np.testing.assert_array_equal(np.asarray(leaf), old)

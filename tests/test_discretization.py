@@ -187,6 +187,8 @@ def test_both_or_neither():
 
 
 def test_bad_boundaries_and_args():
+  with pytest.raises(TypeError, match="`bin_boundaries` must be a flat list"):
+    pc.discretization(bin_boundaries=["a"])
   with pytest.raises(ValueError, match="sorted"):
     pc.discretization(bin_boundaries=[1., 0.])
   with pytest.raises(ValueError, match="finite"):
@@ -240,3 +242,12 @@ def test_merge_states_of_different_settings():
   x = make_data(78, (50,))
   with pytest.raises(ValueError, match="different shapes"):
     t3.merge(pc.adapt(t3, x), pc.adapt(t4, x))
+
+
+def test_merge_jits():
+  t = pc.discretization(num_bins=4, epsilon=0.05)
+  x = make_data(79, (60,))
+  a, b = pc.adapt(t, x[:30]), pc.adapt(t, x[30:])
+  eager, jitted = t.merge(a, b), jax.jit(t.merge)(a, b)
+  for e, j in zip(eager, jitted):
+    np.testing.assert_array_equal(np.asarray(e), np.asarray(j))

@@ -282,3 +282,13 @@ def test_empty_adapt_and_merge_of_different_transforms():
   s = pc.adapt(t, np.array([1, 2]))
   with pytest.raises(TypeError, match="different transforms"):
     t.merge(s, pc.adapt(pc.string_lookup(), [["a"]]))
+  # States of integer lookups built with other settings, either way round.
+  data = np.array([1, 2, 2])
+  for other in (pc.integer_lookup(output_mode="tf_idf"),
+                pc.integer_lookup(mask_token=0),
+                pc.integer_lookup(num_oov_indices=2)):
+    o = pc.adapt(other, data)
+    with pytest.raises(ValueError, match="different settings"):
+      t.merge(s, o)
+    with pytest.raises(ValueError, match="different settings"):
+      other.merge(o, s)

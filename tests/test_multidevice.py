@@ -132,3 +132,34 @@ def test_apply_under_jit_with_sharded_input(mesh):
   np.testing.assert_allclose(y, t.apply(s, x), rtol=1e-6)
   r = pc.rescaling(0.5)
   np.testing.assert_allclose(jax.jit(r.apply)(r.init(x), xs), x * 0.5)
+
+
+def _numeric_and_categorical_cases():
+  """(transform, state, batch) for the apply-under-pmap/shard_map checks."""
+  ids = np.random.default_rng(95).integers(0, 6, (N_DEV * 4, 3)).astype(
+      np.int32)
+  lookup = pc.integer_lookup(output_mode="multi_hot")
+  encode = pc.category_encoding(num_tokens=6, output_mode="count")
+  rescale = pc.rescaling(1 / 255.0, offset=-0.5)
+  pixels = make_data(96, (N_DEV * 4, 3), 100.0, 30.0)
+  return [(lookup, pc.adapt(lookup, ids), ids),
+          (encode, encode.init(ids), ids),
+          (rescale, rescale.init(pixels), pixels)]
+
+
+@pytest.mark.parametrize("case", range(3),
+                         ids=["integer_lookup", "category_encoding",
+                              "rescaling"])
+def test_apply_under_pmap_and_shard_map(mesh, case):
+  t, state, x = _numeric_and_categorical_cases()[case]
+  ref = np.asarray(t.apply(state, x))
+  per_device = x.reshape((N_DEV, -1) + x.shape[1:])
+  y = jax.pmap(t.apply, in_axes=(None, 0))(state, per_device)
+  # rtol and a little atol: a compiled x * scale + offset may fuse into one
+  # rounding (FMA), which moves results near 0 by an ulp of the terms.
+  np.testing.assert_allclose(np.asarray(y).reshape(ref.shape), ref,
+                             rtol=1e-6, atol=1e-7)
+  f = jax.jit(shard_map(lambda s, xs: t.apply(s, xs), mesh,
+                        in_specs=(P(), P("data")), out_specs=P("data")))
+  y = f(state, jax.device_put(x, NamedSharding(mesh, P("data"))))
+  np.testing.assert_allclose(np.asarray(y), ref, rtol=1e-6, atol=1e-7)

@@ -212,12 +212,39 @@ def test_nan_and_inf_in_adapt_data():
     t.adapt(t.init(x), x)
 
 
+def test_nan_in_bfloat16_adapt_data_raises_and_keeps_the_state():
+  t = pc.normalization()
+  good = make_data(62, (8, 3))
+  s = pc.adapt(t, good)
+  x = jnp.asarray(good, jnp.bfloat16).at[2, 1].set(jnp.nan)
+  with pytest.raises(ValueError, match="NaN or infinite"):
+    pc.adapt(t, x, state=s)
+  with pytest.raises(ValueError, match="NaN or infinite"):
+    t.adapt(s, x)
+  assert np.all(np.isfinite(np.asarray(s.mean)))
+
+
 def test_empty_adapt():
   t = pc.normalization()
   with pytest.raises(ValueError, match="empty"):
     pc.adapt(t, np.zeros((0, 3), np.float32))
   with pytest.raises(ValueError, match="empty"):
     pc.adapt(t, [])
+  # A direct adapt on an empty batch must not turn the mean into NaN.
+  s = pc.adapt(t, make_data(63, (6, 3)))
+  with pytest.raises(ValueError, match="holds no values"):
+    t.adapt(s, np.zeros((0, 3), np.float32))
+  with pytest.raises(ValueError, match="holds no values"):
+    jax.jit(t.adapt)(s, np.zeros((0, 3), np.float32))
+
+
+def test_constants_must_be_finite_numbers():
+  with pytest.raises(TypeError, match="`mean` must be a finite number"):
+    pc.normalization(mean="a", variance="b")
+  with pytest.raises(TypeError, match="`mean` must be a finite number"):
+    pc.normalization(mean=np.nan, variance=1.0)
+  with pytest.raises(TypeError, match="`variance` must be a finite number"):
+    pc.normalization(mean=0.0, variance=[1.0, np.inf])
 
 
 def test_wrong_rank_and_dtype():
@@ -231,8 +258,10 @@ def test_wrong_rank_and_dtype():
     t.apply(s, np.ones((4, 5), np.float32))
   with pytest.raises(TypeError, match="real numbers"):
     t.apply(s, np.array([["a", "b", "c"]]))
-  with pytest.raises(TypeError, match="real numbers"):
+  with pytest.raises(TypeError, match="`data` must hold numbers"):
     pc.adapt(t, np.ones((4, 3), np.complex64))
+  with pytest.raises(TypeError, match="real numbers"):
+    t.adapt(s, np.ones((4, 3), np.complex64))
   with pytest.raises(ValueError, match="rank"):
     pc.normalization(axis=(1, 2)).apply(
         pc.adapt(pc.normalization(axis=(1, 2)), np.ones((2, 3, 4))),

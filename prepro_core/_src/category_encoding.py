@@ -78,7 +78,15 @@ def category_encoding(num_tokens: int,
         raise ValueError(
             f"{_WHERE}.apply: `count_weights` is only used when "
             f"`output_mode='count'`, got output_mode={output_mode!r}.")
-      count_weights = jnp.asarray(count_weights).astype(jnp.float32)
+      try:
+        count_weights = jnp.asarray(count_weights)
+      except TypeError:  # strings, objects
+        count_weights = None
+      if count_weights is None or jnp.issubdtype(count_weights.dtype,
+                                                 jnp.complexfloating):
+        raise TypeError(
+            f"{_WHERE}.apply: `count_weights` must hold numbers.")
+      count_weights = count_weights.astype(jnp.float32)
       if count_weights.shape != np.shape(x):
         raise ValueError(
             f"{_WHERE}.apply: `count_weights` must have the shape of `x` "

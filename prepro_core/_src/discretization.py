@@ -351,7 +351,12 @@ def discretization(bin_boundaries: Optional[Sequence[float]] = None,
 
   constants = bin_boundaries is not None
   if constants:
-    bounds = np.asarray(bin_boundaries, dtype=np.float64)
+    try:
+      bounds = np.asarray(bin_boundaries, dtype=np.float64)
+    except (TypeError, ValueError):
+      raise TypeError(
+          f"{_WHERE}: `bin_boundaries` must be a flat list of numbers, got "
+          f"{bin_boundaries!r}.") from None
     if bounds.ndim != 1:
       raise ValueError(
           f"{_WHERE}: `bin_boundaries` must be a flat list of numbers, got "

@@ -241,7 +241,8 @@ def integer_lookup(max_tokens: Optional[int] = None,
       if dt is None:
         dt = np.asarray(sample).dtype
       if np.dtype(dt).kind not in "iu":
-        raise TypeError(f"{where}: `sample` must hold integers, got dtype "
+        raise TypeError(f"{where}: `sample` (or the `data` given to "
+                        f"pc.adapt) must hold integers, got dtype "
                         f"{np.dtype(dt)}.")
     if given_tokens is not None:
       return make_state(np.array(given_tokens, np.int64), given_idf,
@@ -290,6 +291,13 @@ def integer_lookup(max_tokens: Optional[int] = None,
     return make_state(table.values[order], idf, table)
 
   def combine(a, b):
+    settings = lambda st: (np.asarray(st.specials).tolist(),
+                           np.size(st.idf_weights) > 0)
+    if settings(a) != settings(b):
+      raise ValueError(
+          f"{where}.merge: the two states come from integer_lookup transforms "
+          f"with different settings (mask/OOV tokens, num_oov_indices or "
+          f"output_mode='tf_idf'); merge only states of the same transform.")
     if given_tokens is not None:
       return a
     docs = b.counts.doc_counts if track_docs else None

@@ -65,6 +65,18 @@ def _check_numeric(x, argname: str, where: str) -> None:
         f"dtype {dtype}.")
 
 
+def _constant_array(value, argname: str) -> np.ndarray:
+  try:
+    arr = np.asarray(value, np.float32)
+  except (TypeError, ValueError):
+    arr = None
+  if arr is None or not np.all(np.isfinite(arr)):
+    raise TypeError(
+        f"{_WHERE}: `{argname}` must be a finite number or an array of them, "
+        f"got {value!r}.")
+  return arr
+
+
 def normalization(axis: Union[int, Sequence[int], None] = -1,
                   mean=None,
                   variance=None,
@@ -118,6 +130,8 @@ def normalization(axis: Union[int, Sequence[int], None] = -1,
         f"mean={mean!r} and variance={variance!r}.")
   constants = mean is not None
   if constants:
+    mean = _constant_array(mean, "mean")
+    variance = _constant_array(variance, "variance")
     if np.shape(mean) != np.shape(variance):
       raise ValueError(
           f"{_WHERE}: `mean` and `variance` must have the same shape; got "
@@ -198,8 +212,14 @@ def normalization(axis: Union[int, Sequence[int], None] = -1,
       raise ValueError(
           f"{_WHERE}.adapt: `batch` of shape {shape} does not match the kept "
           f"axes of the state (statistics shape {state.mean.shape}).")
+    count = math.prod(shape[d] for d in reduce)
+    if count == 0:
+      # The mean of nothing is NaN, and Chan's update would spread it.
+      raise ValueError(
+          f"{_WHERE}.adapt: `batch` of shape {shape} holds no values to "
+          f"reduce; adapt needs at least one example.")
     x = jnp.asarray(batch).astype(jnp.float32)
-    n = jnp.float32(math.prod(shape[d] for d in reduce))
+    n = jnp.float32(count)
     # Two passes over the batch: exact even when |mean| >> std.
     b_mean = jnp.mean(x, axis=reduce, keepdims=True)
     b_m2 = jnp.sum(jnp.square(x - b_mean), axis=reduce, keepdims=True)
