@@ -5,15 +5,19 @@ Each module's fields are the arguments of its ``prepro_core`` factory
 State lives in the ``"preprocessing"`` collection, randomness comes from the
 ``"augment"`` rng:
 
+  >>> import jax, numpy as np, flax.linen as nn, prepro_flax.linen
   >>> class Model(nn.Module):
   ...   @nn.compact
   ...   def __call__(self, x):
   ...     x = prepro_flax.linen.Normalization()(x)
   ...     return nn.Dense(1)(x)
+  >>> x = np.random.default_rng(0).normal(5.0, 2.0, (64, 4)).astype(np.float32)
   >>> model = Model()
   >>> variables = model.init(jax.random.key(0), x[:1])
   >>> variables = prepro_flax.linen.adapt(model, variables, x)  # fills "preprocessing"
-  >>> y = model.apply(variables, x)
+  >>> state = variables["preprocessing"]["Normalization_0"]["state"]
+  >>> bool(np.allclose(state.mean, x.mean(axis=0))), model.apply(variables, x).shape
+  (True, (64, 1))
 
 Optimise only ``variables["params"]``: the ``"preprocessing"`` collection is
 state, not parameters.

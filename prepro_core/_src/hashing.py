@@ -184,7 +184,8 @@ def hashing(num_bins: int,
     shape of ``x`` ("int") or float32 encodings of depth ``num_bins``.
 
   Example:
-    >>> t = hashing(num_bins=3)
+    >>> import numpy as np, prepro_core as pc
+    >>> t = pc.hashing(num_bins=3)
     >>> s = t.init(np.array([["A"]]))
     >>> t.apply(s, np.array([["A"], ["B"], ["C"], ["D"], ["E"]])).ravel().tolist()
     [1, 0, 1, 1, 2]
@@ -320,7 +321,8 @@ def hashed_crossing(num_bins: int,
     ``(batch, num_bins)``.
 
   Example:
-    >>> t = hashed_crossing(num_bins=5)
+    >>> import numpy as np, prepro_core as pc
+    >>> t = pc.hashed_crossing(num_bins=5)
     >>> s = t.init((np.array(["A"]), np.array([101])))
     >>> t.apply(s, (np.array(["A", "B", "A", "B", "A"]),
     ...             np.array([101, 101, 101, 102, 102]))).tolist()

@@ -110,9 +110,13 @@ def save(model: nnx.Module) -> bytes:
     way (its preprocessing layers need not be adapted).
 
   Example:
-    >>> data = prepro_flax.save(model)
-    >>> fresh = Model(nnx.Rngs(0))           # constructed, never adapted
-    >>> prepro_flax.restore(fresh, data)     # statistics, vocabularies, weights
+    >>> import numpy as np, prepro_flax
+    >>> layer = prepro_flax.Normalization(axis=None)
+    >>> layer.adapt(np.array([1.0, 2.0, 3.0, 4.0], np.float32))
+    >>> data = prepro_flax.save(layer)
+    >>> fresh = prepro_flax.Normalization(axis=None)  # constructed, never adapted
+    >>> np.asarray(prepro_flax.restore(fresh, data)(np.float32([1.0, 4.0])))
+    array([-1.3416407,  1.3416407], dtype=float32)
   """
   state = nnx.state(model)
   values = {_path_key(p): _encode(v.get_value())

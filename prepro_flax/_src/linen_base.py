@@ -142,8 +142,12 @@ def adapt(model: nn.Module,
     ``variables`` with a new ``"preprocessing"`` collection.
 
   Example:
-    >>> variables = model.init(jax.random.key(0), x[:1])
-    >>> variables = prepro_flax.linen.adapt(model, variables, x, batch_size=64)
+    >>> import numpy as np, prepro_flax.linen as ppl
+    >>> model = ppl.Normalization(axis=None)       # no params: variables=None
+    >>> x = np.arange(8, dtype=np.float32).reshape(8, 1)
+    >>> variables = ppl.adapt(model, None, x, batch_size=4)   # two batches
+    >>> np.round(np.asarray(model.apply(variables, x[:3])).ravel(), 4)
+    array([-1.5275, -1.0911, -0.6547], dtype=float32)
   """
   variables = dict(variables or {})
   if common.is_traced(variables) or common.is_traced(data):

@@ -79,14 +79,24 @@ class PreprocessingLayer(nnx.Module):
     rng_collection: the stream name read from ``rngs``.
 
   Example:
+    >>> import numpy as np, flax.nnx as nnx, prepro_flax
     >>> class Model(nnx.Module):
     ...   def __init__(self, rngs):
     ...     self.norm = prepro_flax.Normalization()
     ...     self.flip = prepro_flax.RandomFlip("horizontal", rngs=rngs)
-    ...     self.dense = nnx.Linear(4, 1, rngs=rngs)
+    ...     self.dense = nnx.Linear(3, 1, rngs=rngs)
+    ...   def __call__(self, x):
+    ...     return self.dense(self.flip(self.norm(x)))
     >>> model = Model(nnx.Rngs(params=0, augment=1))
-    >>> model.norm.adapt(features, batch_size=256)   # eagerly, before training
-    >>> model.eval()                                  # flips off, as Dropout
+    >>> images = 255 * np.random.default_rng(0).random((16, 8, 8, 3), np.float32)
+    >>> model.norm.adapt(images, batch_size=4)   # eagerly, before training
+    >>> model(images).shape
+    (16, 8, 8, 1)
+    >>> list(nnx.state(model, nnx.Param))        # what an optimizer trains
+    ['dense']
+    >>> model.eval()                             # flips off, as Dropout
+    >>> bool((np.asarray(model.flip(images)) == images).all())
+    True
   """
 
   def __init__(self,

@@ -427,8 +427,12 @@ def random_brightness(factor, value_range=(0, 255)) -> Transform:
     A random :class:`Transform`; ``key=None`` is the identity.
 
   Example:
-    >>> t = random_brightness(0.2)
-    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.full((2, 8, 8, 3), 128.0, np.float32)
+    >>> t = pc.random_brightness(0.2)       # offsets in [-0.2, 0.2] * 255
+    >>> y = np.asarray(t.apply(t.init(x), x, key=jax.random.key(0)))
+    >>> np.round(y[:, 0, 0, 0] - 128, 2), bool((y == y[:, :1, :1]).all())
+    (array([ 34.92, -50.26], dtype=float32), True)
   """
   where = "random_brightness"
   return image_transform(where, brightness_kernel(factor, value_range, where))
@@ -460,8 +464,12 @@ def random_contrast(factor, value_range=(0, 255)) -> Transform:
     A random :class:`Transform`; ``key=None`` is the identity.
 
   Example:
-    >>> t = random_contrast((0.2, 0.2))
-    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = 64 + 128 * np.random.default_rng(0).random((2, 8, 8, 3), np.float32)
+    >>> t = pc.random_contrast((0.2, 0.2))  # contrast factor in [0.8, 1.2]
+    >>> y = np.asarray(t.apply(t.init(x), x, key=jax.random.key(0)))
+    >>> np.round(y.std(axis=(1, 2)) / x.std(axis=(1, 2)), 3)[:, 0]  # per image
+    array([1.137, 0.803], dtype=float32)
   """
   where = "random_contrast"
   return image_transform(where, contrast_kernel(factor, value_range, where))
@@ -493,8 +501,13 @@ def random_hue(factor, value_range=(0, 255)) -> Transform:
     A random :class:`Transform`; ``key=None`` is the identity.
 
   Example:
-    >>> t = random_hue(0.5, value_range=(0, 1))
-    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.random.default_rng(0).random((2, 8, 8, 3), np.float32)
+    >>> t = pc.random_hue(0.5, value_range=(0, 1))
+    >>> y = np.asarray(t.apply(t.init(x), x, key=jax.random.key(0)))
+    >>> # Colours change; each pixel's HSV value (its largest channel) stays.
+    >>> bool(np.abs(y - x).max() > 0.1), bool(np.allclose(y.max(-1), x.max(-1)))
+    (True, True)
   """
   where = "random_hue"
   return image_transform(where, hue_kernel(factor, value_range, where),
@@ -530,8 +543,12 @@ def random_saturation(factor, value_range=(0, 255)) -> Transform:
   leave the range; both agree whenever the saturation stays within [0, 1].
 
   Example:
-    >>> t = random_saturation((0.3, 0.7))
-    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = 255 * np.random.default_rng(0).random((2, 8, 8, 3), np.float32)
+    >>> t = pc.random_saturation((0.0, 0.0))    # v = 0: saturation 0, gray
+    >>> y = np.asarray(t.apply(t.init(x), x, key=jax.random.key(0)))
+    >>> bool(np.allclose(y, x.max(-1, keepdims=True), atol=1e-3))  # = HSV value
+    True
   """
   where = "random_saturation"
   return image_transform(where, saturation_kernel(factor, value_range, where),
@@ -564,8 +581,14 @@ def random_sharpness(factor, value_range=(0, 255)) -> Transform:
     A random :class:`Transform`; ``key=None`` is the identity.
 
   Example:
-    >>> t = random_sharpness((0.8, 1.0))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.zeros((1, 5, 5, 1), np.float32); x[0, 2, 2] = 100.0  # one dot
+    >>> t = pc.random_sharpness((1.0, 1.0))     # v = 1: sharpen fully
     >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> np.round(np.asarray(y)[0, 1:4, 1:4, 0], 2)
+    array([[  0.  ,   0.  ,   0.  ],
+           [  0.  , 161.54,   0.  ],
+           [  0.  ,   0.  ,   0.  ]], dtype=float32)
   """
   where = "random_sharpness"
   return image_transform(where, sharpness_kernel(factor, value_range, where))
@@ -596,8 +619,12 @@ def random_color_degeneration(factor, value_range=(0, 255)) -> Transform:
     A random :class:`Transform`; ``key=None`` is the identity.
 
   Example:
-    >>> t = random_color_degeneration(0.5)
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.array([[[[200.0, 100.0, 0.0]]]], np.float32)  # gray: 118.48
+    >>> t = pc.random_color_degeneration((0.5, 0.5))  # v = 0.5: half-way
     >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> np.round(np.asarray(y), 2)
+    array([[[[159.24, 109.24,  59.24]]]], dtype=float32)
   """
   where = "random_color_degeneration"
   return image_transform(
@@ -637,8 +664,12 @@ def random_color_jitter(value_range=(0, 255),
     draws from its own sub-key.
 
   Example:
-    >>> t = random_color_jitter(brightness_factor=0.2, hue_factor=0.1)
-    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), np.uint8)
+    >>> t = pc.random_color_jitter(brightness_factor=0.2, hue_factor=0.1)
+    >>> y = np.asarray(t.apply(t.init(x), x, key=jax.random.key(0)))
+    >>> y.shape, y.dtype, bool((y != x).any())     # uint8 in, uint8 out
+    ((2, 8, 8, 3), dtype('uint8'), True)
   """
   where = "random_color_jitter"
   value_range = common.check_value_range(value_range, where)
@@ -677,8 +708,12 @@ def random_grayscale(factor=0.5) -> Transform:
     A random :class:`Transform`; ``key=None`` is the identity.
 
   Example:
-    >>> t = random_grayscale(1.0)
-    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = 255 * np.random.default_rng(0).random((2, 8, 8, 3), np.float32)
+    >>> t = pc.random_grayscale(1.0)            # every image
+    >>> y = np.asarray(t.apply(t.init(x), x, key=jax.random.key(0)))
+    >>> y.shape, bool((y == y[..., :1]).all())  # three equal channels
+    ((2, 8, 8, 3), True)
   """
   where = "random_grayscale"
   if isinstance(factor, bool) or not isinstance(factor, (int, float, np.number)):
@@ -710,8 +745,11 @@ def random_invert(factor=1.0, value_range=(0, 255)) -> Transform:
     A random :class:`Transform`; ``key=None`` is the identity.
 
   Example:
-    >>> t = random_invert((1.0, 1.0))
-    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.array([[[[0.0, 100.0, 255.0]]]], np.float32)
+    >>> t = pc.random_invert((1.0, 1.0))        # invert every image
+    >>> np.asarray(t.apply(t.init(x), x, key=jax.random.key(0)))
+    array([[[[255., 155.,   0.]]]], dtype=float32)
   """
   where = "random_invert"
   factor = common.parse_factor(factor, "factor", where, min_value=0.0,
@@ -751,8 +789,12 @@ def random_posterization(factor, value_range=(0, 255)) -> Transform:
     A random :class:`Transform`; ``key=None`` is the identity.
 
   Example:
-    >>> t = random_posterization((4, 4))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.array([[[[7, 100, 255]]]], np.uint8)
+    >>> t = pc.random_posterization((4, 4))     # keep the top 4 bits
     >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> np.asarray(y).ravel().tolist()
+    [0, 96, 240]
   """
   where = "random_posterization"
   return image_transform(where, posterization_kernel(factor, value_range,
@@ -799,8 +841,12 @@ def solarization(addition_factor=0.0, threshold_factor=0.0,
   scaled by 255. The two agree when ``lower = 0``.
 
   Example:
-    >>> t = solarization(threshold_factor=(0.5, 0.5))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.array([0.0, 100.0, 200.0, 255.0], np.float32).reshape(1, 1, 4, 1)
+    >>> t = pc.solarization(threshold_factor=(0.5, 0.5))   # threshold 127.5
     >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> np.asarray(y).ravel().tolist(), t.apply(t.init(x), x) is x  # key=None
+    ([0.0, 100.0, 55.0, 0.0], True)
   """
   where = "solarization"
   return image_transform(where, solarization_kernel(
@@ -833,8 +879,11 @@ def auto_contrast(value_range=(0, 255)) -> Transform:
     A deterministic :class:`Transform` (``key`` is ignored).
 
   Example:
-    >>> t = auto_contrast()
-    >>> y = t.apply(t.init(x), x)
+    >>> import numpy as np, prepro_core as pc
+    >>> x = np.array([50.0, 100.0, 150.0], np.float32).reshape(1, 1, 3, 1)
+    >>> t = pc.auto_contrast()
+    >>> np.round(np.asarray(t.apply(t.init(x), x)), 4).ravel()
+    array([  0. , 127.5, 255. ], dtype=float32)
   """
   where = "auto_contrast"
   value_range = common.check_value_range(value_range, where)
@@ -863,8 +912,12 @@ def equalization(value_range=(0, 255), bins=256) -> Transform:
   batch-mates, and ``vmap`` equals batching). The two agree on a single image.
 
   Example:
-    >>> t = equalization()
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.array([0.0, 10.0, 20.0, 30.0], np.float32).reshape(1, 2, 2, 1)
+    >>> t = pc.equalization()
     >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> np.asarray(y).ravel().tolist()
+    [0.0, 85.0, 170.0, 255.0]
   """
   where = "equalization"
   value_range = common.check_value_range(value_range, where)

@@ -81,8 +81,13 @@ def split_inputs(x: Any, where: str) -> Tuple[Array, Callable[..., Any]]:
     replaced; parts not given pass through unchanged.
 
   Example:
+    >>> import numpy as np
+    >>> from prepro_core._src.image.common import split_inputs
+    >>> x, y = np.ones((2, 4, 4, 3), np.float32), np.array([0, 1])
     >>> images, rebuild = split_inputs({"images": x, "labels": y}, "t")
     >>> out = rebuild(images * 2)          # {"images": 2x, "labels": y}
+    >>> sorted(out), float(out["images"].max()), out["labels"].tolist()
+    (['images', 'labels'], 2.0, [0, 1])
   """
   if isinstance(x, dict):
     unknown = sorted(set(x) - set(DICT_KEYS))

@@ -64,8 +64,12 @@ def random_erasing(factor=1.0, scale=(0.02, 0.33), fill_value=None,
     A random :class:`Transform`; ``key=None`` is the identity.
 
   Example:
-    >>> t = random_erasing(factor=(1.0, 1.0), fill_value=0)
-    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.full((2, 8, 8, 3), 255.0, np.float32)
+    >>> t = pc.random_erasing(factor=(1.0, 1.0), fill_value=0)  # erase all
+    >>> y = np.asarray(t.apply(t.init(x), x, key=jax.random.key(0)))
+    >>> (y == 0).all(-1).sum(axis=(1, 2))   # erased pixels in each image
+    array([10,  2])
   """
   where = "random_erasing"
   factor = common.parse_factor(factor, "factor", where, min_value=0.0,
@@ -177,8 +181,14 @@ def random_gaussian_blur(factor=1.0, kernel_size=3, sigma=1.0,
   bound) at 1; any non-negative sigma is accepted here.
 
   Example:
-    >>> t = random_gaussian_blur(factor=(1, 1), sigma=(0.8, 0.8))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.zeros((1, 5, 5, 1), np.float32); x[0, 2, 2] = 100.0  # one dot
+    >>> t = pc.random_gaussian_blur(factor=(1, 1), sigma=(0.8, 0.8))  # blur all
     >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> np.round(np.asarray(y)[0, 1:4, 1:4, 0], 2)
+    array([[ 5.71, 12.48,  5.71],
+           [12.48, 27.25, 12.48],
+           [ 5.71, 12.48,  5.71]], dtype=float32)
   """
   where = "random_gaussian_blur"
   factor = common.parse_factor(factor, "factor", where, min_value=0.0,

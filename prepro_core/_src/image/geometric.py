@@ -124,8 +124,12 @@ def random_flip(mode: str = HORIZONTAL_AND_VERTICAL,
     A random :class:`~prepro_core.Transform`.
 
   Example:
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.arange(6, dtype=np.float32).reshape(2, 1, 3, 1)  # two 1x3 images
     >>> t = pc.random_flip("horizontal")
     >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> np.asarray(y)[..., 0].tolist()       # the second one is flipped
+    [[[0.0, 1.0, 2.0]], [[5.0, 4.0, 3.0]]]
   """
   where = "random_flip"
   check_choice(mode, "mode", (HORIZONTAL, VERTICAL, HORIZONTAL_AND_VERTICAL),
@@ -232,8 +236,12 @@ def random_rotation(factor, fill_mode: str = "reflect",
     A random :class:`~prepro_core.Transform` with a ``geometry``.
 
   Example:
-    >>> t = pc.random_rotation(0.1)
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+    >>> t = pc.random_rotation((0.25, 0.25))  # a quarter turn, anticlockwise
     >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> bool(np.allclose(y[0, ..., 0], np.rot90(x[0, ..., 0]), atol=1e-4))
+    True
   """
   where = "random_rotation"
   lo, hi = common.parse_factor(factor, "factor", where, min_value=-1.0,
@@ -281,7 +289,14 @@ def random_zoom(height_factor, width_factor=None, fill_mode: str = "reflect",
     A random :class:`~prepro_core.Transform` with a ``geometry``.
 
   Example:
-    >>> t = pc.random_zoom(0.1)
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+    >>> t = pc.random_zoom((-0.5, -0.5), interpolation="nearest")  # zoom in 2x
+    >>> np.asarray(t.apply(t.init(x), x, key=jax.random.key(0)))[0, ..., 0]
+    array([[ 5.,  5.,  6.,  6.],
+           [ 5.,  5.,  6.,  6.],
+           [ 9.,  9., 10., 10.],
+           [ 9.,  9., 10., 10.]], dtype=float32)
   """
   where = "random_zoom"
   h_lo, h_hi = _zoom_factor(height_factor, "height_factor", where)
@@ -330,7 +345,15 @@ def random_translation(height_factor, width_factor,
     A random :class:`~prepro_core.Transform` with a ``geometry``.
 
   Example:
-    >>> t = pc.random_translation(0.1, 0.1)
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+    >>> t = pc.random_translation((0.25, 0.25), 0.0, fill_mode="constant",
+    ...                           fill_value=-1.0)   # down by 1 row in 4
+    >>> np.asarray(t.apply(t.init(x), x, key=jax.random.key(0)))[0, ..., 0]
+    array([[-1., -1., -1., -1.],
+           [ 0.,  1.,  2.,  3.],
+           [ 4.,  5.,  6.,  7.],
+           [ 8.,  9., 10., 11.]], dtype=float32)
   """
   where = "random_translation"
   h_lo, h_hi = common.parse_factor(height_factor, "height_factor", where,
@@ -382,7 +405,15 @@ def random_shear(x_factor=0.0, y_factor=0.0, interpolation: str = "bilinear",
     A random :class:`~prepro_core.Transform` with a ``geometry``.
 
   Example:
-    >>> t = pc.random_shear(x_factor=0.2)
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+    >>> t = pc.random_shear(x_factor=(1.0, 1.0), interpolation="nearest",
+    ...                     fill_mode="constant", fill_value=-1.0)
+    >>> np.asarray(t.apply(t.init(x), x, key=jax.random.key(0)))[0, ..., 0]
+    array([[ 0.,  1.,  2.,  3.],
+           [-1.,  4.,  5.,  6.],
+           [-1., -1.,  8.,  9.],
+           [-1., -1., -1., 12.]], dtype=float32)
   """
   where = "random_shear"
   x_lo, x_hi = _unit_pair(x_factor, "x_factor", where)
@@ -480,7 +511,13 @@ def random_perspective(factor=1.0, scale=1.0, interpolation: str = "bilinear",
     A random :class:`~prepro_core.Transform` with a ``geometry``.
 
   Example:
-    >>> t = pc.random_perspective(factor=0.5, scale=0.2)
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = 255 * np.random.default_rng(0).random((2, 8, 8, 3), np.float32)
+    >>> t = pc.random_perspective(factor=(1.0, 1.0), scale=0.2)  # warp all
+    >>> y = np.asarray(t.apply(t.init(x), x, key=jax.random.key(0)))
+    >>> # The top-left corner stays put; the rest of the image moves.
+    >>> bool(np.allclose(y[:, 0, 0], x[:, 0, 0])), bool((abs(y - x) > 1).any())
+    (True, True)
   """
   where = "random_perspective"
   f_lo, f_hi = common.parse_factor(factor, "factor", where, min_value=0.0,
@@ -584,7 +621,14 @@ def random_elastic_transform(factor=1.0, scale=1.0,
     A random :class:`~prepro_core.Transform` (no ``geometry``).
 
   Example:
-    >>> t = pc.random_elastic_transform(factor=1.0, scale=0.5)
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = 255 * np.random.default_rng(0).random((2, 8, 8, 3), np.float32)
+    >>> t = pc.random_elastic_transform(factor=(1.0, 1.0), scale=0.5)
+    >>> y = np.asarray(t.apply(t.init(x), x, key=jax.random.key(0)))
+    >>> np.round(abs(y - x).max(axis=(1, 2, 3)), 2)   # largest change per image
+    array([9.84, 0.49], dtype=float32)
+    >>> t.apply(t.init(x), x) is x          # key=None: the identity
+    True
   """
   where = "random_elastic_transform"
   f_lo, f_hi = common.parse_factor(factor, "factor", where, min_value=0.0,

@@ -91,9 +91,16 @@ def mix_up(alpha=0.2) -> Transform:
     identity. Labels come back as floats.
 
   Example:
-    >>> t = mix_up(alpha=0.2)
-    >>> out = t.apply(t.init(batch), {"images": x, "labels": y_onehot},
-    ...               key=jax.random.key(0))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> images = np.indices((4, 8, 8, 3), np.float32)[0]  # image i is all i
+    >>> batch = {"images": images, "labels": np.eye(4, dtype=np.float32)}
+    >>> t = pc.mix_up(alpha=0.2)
+    >>> out = t.apply(t.init(batch), batch, key=jax.random.key(0))
+    >>> mean = out["images"].mean(axis=(1, 2, 3))  # mixed as the labels are:
+    >>> bool(np.allclose(mean, out["labels"] @ np.arange(4)))
+    True
+    >>> np.round(np.asarray(out["labels"][1]), 3)   # image 1 mixed with image 2
+    array([0.   , 0.059, 0.941, 0.   ], dtype=float32)
   """
   where = "mix_up"
   if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not (
@@ -184,9 +191,15 @@ def cut_mix(factor=1.0) -> Transform:
     identity. Labels come back as floats.
 
   Example:
-    >>> t = cut_mix()
-    >>> out = t.apply(t.init(batch), {"images": x, "labels": y_onehot},
-    ...               key=jax.random.key(0))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> images = np.indices((4, 8, 8, 3), np.float32)[0]  # image i is all i
+    >>> batch = {"images": images, "labels": np.eye(4, dtype=np.float32)}
+    >>> t = pc.cut_mix()          # each image gets a box from a partner
+    >>> out = t.apply(t.init(batch), batch, key=jax.random.key(1))
+    >>> [np.unique(im).tolist() for im in np.asarray(out["images"])]
+    [[0.0, 1.0], [1.0, 2.0], [2.0, 3.0], [0.0, 3.0]]
+    >>> np.round(np.asarray(out["labels"][1]), 2)    # own label: 1 - box area
+    array([0.  , 0.02, 0.98, 0.  ], dtype=float32)
   """
   where = "cut_mix"
   factor = common.parse_factor(factor, "factor", where, min_value=0.0,

@@ -272,8 +272,12 @@ def rand_augment(value_range=(0, 255), num_ops=2, factor=0.5,
   docstring).
 
   Example:
-    >>> t = rand_augment(num_ops=2, factor=0.5)
-    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), np.uint8)
+    >>> t = pc.rand_augment(num_ops=2, factor=0.5)
+    >>> y = np.asarray(t.apply(t.init(x), x, key=jax.random.key(0)))
+    >>> y.shape, y.dtype, bool((y != x).any()), t.apply(t.init(x), x) is x
+    ((2, 8, 8, 3), dtype('uint8'), True, True)
   """
   where = "rand_augment"
   factor, value_range = _check_policy_args(where, value_range, factor,
@@ -355,8 +359,12 @@ def aug_mix(value_range=(0, 255), num_chains=3, chain_depth=3, factor=0.3,
   as one batch of ``num_chains * batch`` images).
 
   Example:
-    >>> t = aug_mix()
-    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), np.uint8)
+    >>> t = pc.aug_mix()
+    >>> y = np.asarray(t.apply(t.init(x), x, key=jax.random.key(0)))
+    >>> y.shape, y.dtype, bool((y != x).any()), t.apply(t.init(x), x) is x
+    ((2, 8, 8, 3), dtype('uint8'), True, True)
   """
   where = "aug_mix"
   factor, value_range = _check_policy_args(where, value_range, factor,

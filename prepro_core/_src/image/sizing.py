@@ -122,8 +122,12 @@ def resizing(height: int, width: int, interpolation: str = "bilinear",
     A deterministic :class:`~prepro_core.Transform`.
 
   Example:
-    >>> t = pc.resizing(64, 64)
-    >>> y = t.apply(t.init(x), x)      # (..., 64, 64, channels)
+    >>> import numpy as np, prepro_core as pc
+    >>> x = 255 * np.random.default_rng(0).random((2, 8, 8, 3), np.float32)
+    >>> t = pc.resizing(16, 16)
+    >>> state = t.init(x)
+    >>> t.apply(state, x).shape, t.apply(state, x[0]).shape  # a batch, an image
+    ((2, 16, 16, 3), (16, 16, 3))
   """
   where = "resizing"
   height = check_positive_int(height, "height", where)
@@ -226,7 +230,12 @@ def center_crop(height: int, width: int,
     A deterministic :class:`~prepro_core.Transform`.
 
   Example:
-    >>> t = pc.center_crop(24, 24)
+    >>> import numpy as np, prepro_core as pc
+    >>> x = 255 * np.random.default_rng(0).random((2, 8, 8, 3), np.float32)
+    >>> t = pc.center_crop(4, 4)
+    >>> y = t.apply(t.init(x), x)
+    >>> y.shape, bool((np.asarray(y) == x[:, 2:6, 2:6]).all())
+    ((2, 4, 4, 3), True)
   """
   where = "center_crop"
   height = check_positive_int(height, "height", where)
@@ -267,8 +276,14 @@ def random_crop(height: int, width: int,
     A random :class:`~prepro_core.Transform`.
 
   Example:
-    >>> t = pc.random_crop(24, 24)
-    >>> y = t.apply(t.init(x), x, key=jax.random.key(0))
+    >>> import numpy as np, jax, prepro_core as pc
+    >>> x = 255 * np.random.default_rng(0).random((2, 8, 8, 3), np.float32)
+    >>> t = pc.random_crop(4, 4)
+    >>> t.apply(t.init(x), x, key=jax.random.key(0)).shape  # a random window
+    (2, 4, 4, 3)
+    >>> y = t.apply(t.init(x), x)           # key=None: the centre window
+    >>> bool((np.asarray(y) == x[:, 2:6, 2:6]).all())
+    True
   """
   where = "random_crop"
   height = check_positive_int(height, "height", where)
