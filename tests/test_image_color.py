@@ -487,3 +487,25 @@ def test_erasing_fill_value_channels_must_match():
   t = pc.random_erasing(fill_value=(1, 2, 3))
   with pytest.raises(ValueError, match="channels"):
     t.apply(pc.EmptyState(), jnp.zeros((2, 4, 4, 1)), key=KEY)
+
+
+def test_color_jitter_equals_its_four_steps_in_a_row():
+  # Saturation and hue share one HSV round trip; the result must be the
+  # steps one after another (Keras' order), with the same per-step keys.
+  t = pc.random_color_jitter(brightness_factor=0.2, contrast_factor=0.3,
+                             saturation_factor=0.4, hue_factor=0.3)
+  keys = jax.random.split(jax.random.key(7), X255.shape[0])
+  fused = jax.jit(t.apply)(t.init(X255), X255, key=jax.random.key(7))
+  vr, where = (0.0, 255.0), "test"
+  steps = [C.brightness_kernel(0.2, vr, where), C.contrast_kernel(0.3, vr, where),
+           C.saturation_kernel(0.4, vr, where), C.hue_kernel(0.3, vr, where)]
+
+  @jax.jit
+  def in_a_row(images, keys):
+    for step, k in zip(steps, C.per_example(keys, 4)):
+      images = step(images, k)
+    return images
+
+  expected = in_a_row(jnp.asarray(X255), keys)
+  assert float(jnp.abs(expected - X255).max()) > 10  # it did change colours
+  _close(fused, expected, 1e-3)

@@ -251,22 +251,31 @@ def adjust_contrast(images, contrast, value_range):
 
 def adjust_hue(images, delta, value_range):
   """Rotates the hue by ``delta`` (a fraction of the circle), as Keras does."""
-  x = rescale(images, value_range, (0.0, 1.0))
-  hsv = rgb_to_hsv(x)
-  h = hsv[..., 0] + jnp.reshape(delta, (-1, 1, 1)).astype(x.dtype)
-  h = jnp.where(h > 1.0, h - 1.0, h)
-  h = jnp.where(h < 0.0, h + 1.0, h)
-  out = hsv_to_rgb(jnp.stack([h, hsv[..., 1], hsv[..., 2]], axis=-1))
-  return rescale(jnp.clip(out, 0.0, 1.0), (0.0, 1.0), value_range)
+  return adjust_saturation_and_hue(images, None, delta, value_range)
 
 
 def adjust_saturation(images, scale, value_range):
   """Multiplies HSV saturation by ``scale``, clipped to [0, 1]."""
+  return adjust_saturation_and_hue(images, scale, None, value_range)
+
+
+def adjust_saturation_and_hue(images, scale, delta, value_range):
+  """:func:`adjust_saturation` then :func:`adjust_hue` in one HSV round trip.
+
+  Equal to the two in a row up to float rounding: converting the saturated
+  RGB back to HSV gives the same hue, saturation and value. ``scale`` or
+  ``delta`` may be None to skip that step.
+  """
   x = rescale(images, value_range, (0.0, 1.0))
   hsv = rgb_to_hsv(x)
-  s = jnp.clip(hsv[..., 1] * jnp.reshape(scale, (-1, 1, 1)).astype(x.dtype),
-               0.0, 1.0)
-  out = hsv_to_rgb(jnp.stack([hsv[..., 0], s, hsv[..., 2]], axis=-1))
+  h, s = hsv[..., 0], hsv[..., 1]
+  if scale is not None:
+    s = jnp.clip(s * jnp.reshape(scale, (-1, 1, 1)).astype(x.dtype), 0.0, 1.0)
+  if delta is not None:
+    h = h + jnp.reshape(delta, (-1, 1, 1)).astype(x.dtype)
+    h = jnp.where(h > 1.0, h - 1.0, h)
+    h = jnp.where(h < 0.0, h + 1.0, h)
+  out = hsv_to_rgb(jnp.stack([h, s, hsv[..., 2]], axis=-1))
   return rescale(jnp.clip(out, 0.0, 1.0), (0.0, 1.0), value_range)
 
 
@@ -680,18 +689,27 @@ def random_color_jitter(value_range=(0, 255),
   if contrast_factor is not None:
     parts.append(contrast_kernel(contrast_factor, value_range, where,
                                   "contrast_factor"))
+  saturation = hue = None
   if saturation_factor is not None:
-    parts.append(saturation_kernel(saturation_factor, value_range, where,
-                                    "saturation_factor"))
+    saturation = common.parse_factor(saturation_factor, "saturation_factor",
+                                     where, min_value=-1.0, max_value=1.0)
   if hue_factor is not None:
-    parts.append(hue_kernel(hue_factor, value_range, where, "hue_factor"))
-  rgb = saturation_factor is not None or hue_factor is not None
+    hue = common.parse_factor(hue_factor, "hue_factor", where, min_value=0.0,
+                              max_value=1.0)
+  rgb = saturation is not None or hue is not None
+  n_keys = len(parts) + (saturation is not None) + (hue is not None)
 
   def kernel(images, keys):
-    # Each part draws from its own per-example keys.
-    part_keys = per_example(keys, max(len(parts), 1))
-    for part, k in zip(parts, part_keys):
-      images = part(images, k)
+    # Each of the four steps draws from its own per-example keys.
+    step_keys = list(per_example(keys, max(n_keys, 1)))
+    for part in parts:
+      images = part(images, step_keys.pop(0))
+    if rgb:
+      # Saturation and hue share one HSV round trip.
+      scale = None if saturation is None else draw_saturation_scale(
+          step_keys.pop(0), saturation)
+      delta = None if hue is None else draw_hue_delta(step_keys.pop(0), hue)
+      images = adjust_saturation_and_hue(images, scale, delta, value_range)
     return images
 
   return image_transform(where, kernel, rgb=rgb)
