@@ -20,7 +20,7 @@ demo: $(VENV)/.installed
 
 # pytest exits 5 when it collects no test; that is not a failure of the code.
 test: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not keras" tests; rc=$$?; \
+	$(PY) -m pytest -q -m "not keras" --durations=15 tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
 # The peers (Keras 3 on JAX, TensorFlow, scikit-learn, dm_pix) live in their
