@@ -239,8 +239,6 @@ def _merge_summary(state, values, weights, size, epsilon):
       size=jnp.where(compress, jnp.int32(p_hi.size), total).astype(jnp.int32))
 
 
-# Compiled once per (batch shape, epsilon / num_bins) and shared by every
-# transform with those settings; inlined when the caller is itself traced.
 @jax.jit  # one compiled program when called eagerly; inlined in a caller's jit
 def _bucketize(x, boundaries):
   """digitize: the index of the first boundary greater than x."""
@@ -248,6 +246,8 @@ def _bucketize(x, boundaries):
                           method="scan_unrolled").astype(jnp.int32)
 
 
+# Compiled once per (batch shape, epsilon / num_bins) and shared by every
+# transform with those settings; inlined when the caller is itself traced.
 _merge_summary_jit = jax.jit(_merge_summary, static_argnames="epsilon")
 
 
