@@ -227,3 +227,31 @@ def test_fingerprint_cat64_device_matches_host():
   got = jax.jit(fh.fingerprint_cat64_device)(split(a), split(b))
   np.testing.assert_array_equal(fh.u64_from_pair(*got),
                                 fh.fingerprint_cat64(a, b))
+
+
+def test_bytes_arrays_hashed_raw(kernels):
+  # TF hashes bytes as given, invalid UTF-8 included: a bytes_ array (packed
+  # by strings.pack_fixed with raw=True) must hash like the same bytes in a
+  # list (packed by the list packer), non-ASCII and empty rows included.
+  rows = [b"\xff", b"a\xc3", b"\xc3\xa9t\xc3\xa9", b"", b"abc\x00d", b"\x80" * 9,
+          "h\u00e9llo \U0001F600".encode("utf-8"), b"plain ascii"] * 3
+  arr = np.array(rows, dtype="S")
+  for h in (fh.fingerprint64_strings,
+            lambda x: fh.siphash64_strings(x, 133, 137)):
+    np.testing.assert_array_equal(h(arr), h(np.array(rows, dtype=object)))
+  buf, offs, lens = fh.pack_strings(arr)
+  assert [buf[o:o + n].tobytes() for o, n in zip(offs, lens)] == rows
+  assert not buf[-8:].any()
+
+
+def test_fixed_width_edge_cases(kernels):
+  strs = ["", "\u00e9", "a\u0100b", "\U0001F600x", "plain", ""] * 4
+  np.testing.assert_array_equal(fh.fingerprint64_strings(np.array(strs)),
+                                fh.fingerprint64_strings(strs))
+  np.testing.assert_array_equal(
+      fh.siphash64_strings(np.array(strs), 1, 2),
+      fh.siphash64_strings([s.encode("utf-8") for s in strs], 1, 2))
+  empty = fh.fingerprint64_strings([""])
+  for dt in ("U0", "S0"):
+    np.testing.assert_array_equal(fh.fingerprint64_strings(np.zeros(3, dt)),
+                                  np.repeat(empty, 3))

@@ -110,3 +110,27 @@ def test_million_integer_vocabulary():
   s = t.init(None)
   pos = np.random.default_rng(2).integers(0, n, 100_000)
   np.testing.assert_array_equal(np.asarray(t.apply(s, vocab[pos])), pos + 1)
+
+
+@pytest.mark.parametrize("acc", ["numpy", "numba"])
+def test_fixed_width_arrays_to_tokens(acc, monkeypatch):
+  from prepro_core._src import text
+  monkeypatch.setattr(text, "ACCELERATOR", acc)
+
+  def toks(x, encoding="utf-8"):
+    t = strings.to_tokens(x, encoding).tokens
+    return [t.buf[s:e].tobytes() for s, e in zip(t.starts, t.ends)]
+
+  strs = ["", "caf\u00e9", "a\u0100b", "\U0001F600", "ascii", ""] * 3
+  want = [s.encode("utf-8") for s in strs]
+  assert toks(np.array(strs)) == want
+  assert toks(np.array(want, dtype="S")) == want
+  # bytes rows are validated, or transcoded from another encoding.
+  assert toks(np.array([b"caf\xe9", b"x"]), "latin-1") == [b"caf\xc3\xa9",
+                                                           b"x"]
+  with pytest.raises(ValueError, match="not valid .utf-8."):
+    toks(np.array([b"ok", b"caf\xe9"]))
+  with pytest.raises(ValueError, match="UTF-8"):
+    toks(np.array(["ok", "a\udfffb"]))
+  assert toks(np.zeros(3, "U0")) == [b""] * 3
+  assert toks(np.zeros(3, "S0")) == [b""] * 3

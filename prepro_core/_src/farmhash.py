@@ -49,6 +49,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from prepro_core._src import strings
+
 # FarmHash (farmhashna) constants.
 _K0 = 0xc3a5c85c97cb3127
 _K1 = 0xb492b66fbe98f273
@@ -129,61 +131,15 @@ def _pack_list(flat: list):
   return buf, _offsets(lens, gap=1), lens
 
 
-def _non_ascii_rows(cps: np.ndarray) -> np.ndarray:
-  """Indices of the rows of a (n, w) code point matrix holding a code point
-  >= 128: a max over blocks of rows first, then only the flagged blocks row
-  by row (non-ASCII rows are rare in most text)."""
-  n, w = cps.shape
-  rows_per_block = 16
-  m = n - n % rows_per_block
-  blocks = np.flatnonzero(
-      cps[:m].reshape(-1, rows_per_block * w).max(axis=1) >= 0x80)
-  cand = (blocks[:, None] * rows_per_block +
-          np.arange(rows_per_block)).reshape(-1)
-  cand = np.concatenate([cand, np.arange(m, n)])
-  return cand[cps[cand].max(axis=1) >= 0x80]
-
-
 def _pack_fixed(flat: np.ndarray):
-  """Packs a 1-D ``str_`` or ``bytes_`` array (fixed width w).
-
-  The characters are copied into an (n, w8) byte matrix (w rounded up to
-  a multiple of 8, keeping 8-byte loads aligned), ``str_`` code points
-  narrowed to bytes by one vectorised cast. Rows holding non-ASCII
-  characters are UTF-8 encoded one by one and appended after the matrix.
-  """
-  n = flat.size
-  unicode = flat.dtype.kind == "U"
-  w = flat.dtype.itemsize // 4 if unicode else flat.dtype.itemsize
-  if n == 0 or w == 0:
-    return np.zeros(_PAD, np.uint8), np.zeros(n, np.int64), np.zeros(n, np.int64)
-  flat = np.ascontiguousarray(flat)
-  if unicode:
-    chars = flat.view(np.uint32).reshape(n, w)
-    bad = _non_ascii_rows(chars)
-    try:
-      extra = [s.encode("utf-8") for s in flat[bad].tolist()]
-    except UnicodeEncodeError as e:
-      raise _utf8_error(e) from None
-  else:
-    chars = flat.view(np.uint8).reshape(n, w)
-    bad, extra = np.zeros(0, np.int64), []
-  w8 = -(-w // 8) * 8
-  blob = b"".join(extra)
-  main = n * w8
-  buf = np.empty(main + len(blob) + _PAD, np.uint8)
-  mat = buf[:main].reshape(n, w8)
-  mat[:, w:] = 0
-  np.copyto(mat[:, :w], chars, casting="unsafe")
-  buf[main:main + len(blob)] = np.frombuffer(blob, np.uint8)
-  buf[main + len(blob):] = 0
-  lens = np.strings.str_len(flat).astype(np.int64)
-  offs = np.arange(0, main, w8, dtype=np.int64)
-  if bad.size:
-    extra_lens = np.fromiter(map(len, extra), np.int64, len(extra))
-    offs[bad] = main + _offsets(extra_lens)
-    lens[bad] = extra_lens
-  return buf, offs, lens
+  """Packs a 1-D ``str_`` or ``bytes_`` array (fixed width) with
+  :func:`strings.pack_fixed`: rows of a byte matrix, ``str_`` rows holding
+  non-ASCII characters UTF-8 encoded after it, ``bytes_`` rows as given
+  (TF hashes bytes as they are, invalid UTF-8 included); 8 zero bytes
+  follow (``_views`` pads again should that ever change)."""
+  buf, offs, ends = strings.pack_fixed(flat, raw=True,
+                                       encode_error=_utf8_error)
+  return buf, offs, ends - offs
 
 
 def _flatten_list(x, where="hash"):
@@ -271,23 +227,10 @@ ACCELERATOR = "auto"
 # pipeline workers already keep the cores busy.
 NUM_THREADS = None
 _ROWS_PER_THREAD = 1 << 15  # below this a thread costs more than it saves
-_NUMBA = None  # the farmhash_numba module once imported, False if missing
 
 
 def _accel():
-  global _NUMBA
-  if ACCELERATOR == "numpy":
-    return None
-  if _NUMBA is None:
-    try:
-      from prepro_core._src import farmhash_numba  # pylint: disable=g-import-not-at-top
-      _NUMBA = farmhash_numba
-    except ImportError:
-      _NUMBA = False
-  if ACCELERATOR == "numba" and not _NUMBA:
-    raise ImportError(
-        "farmhash: ACCELERATOR='numba' needs numba; pip install 'prepro[fast]'.")
-  return _NUMBA or None
+  return strings.kernels(ACCELERATOR, "farmhash_numba", "farmhash")
 
 
 def _use_accel(n: int) -> bool:

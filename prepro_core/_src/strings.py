@@ -22,6 +22,7 @@ lookups, ``str.join``), never in a Python-level loop.
 from __future__ import annotations
 
 import functools
+import importlib
 import operator
 import os
 import weakref
@@ -56,6 +57,34 @@ def empty_packed() -> PackedStrings:
 def concat_packed(a: PackedStrings, b: PackedStrings) -> PackedStrings:
   offsets = np.concatenate([a.offsets, b.offsets[1:] + a.offsets[-1]])
   return PackedStrings(np.concatenate([a.data, b.data]), offsets)
+
+
+# The numba kernels modules once imported (by name), False if numba is missing.
+_KERNELS: dict = {}
+
+
+def kernels(accelerator: str, module: str, where: str):
+  """The numba kernels module ``prepro_core._src.<module>`` for a module's
+  ``ACCELERATOR`` setting, or None to use the NumPy code.
+
+  ``"numpy"``: None; ``"auto"``: the module when numba is installed (``pip
+  install 'prepro[fast]'``), else None; ``"numba"``: the module, ImportError
+  when numba is missing.
+  """
+  if accelerator == "numpy":
+    return None
+  mod = _KERNELS.get(module)
+  if mod is None:
+    try:
+      mod = importlib.import_module(f"prepro_core._src.{module}")
+    except ImportError:
+      mod = False
+    _KERNELS[module] = mod
+  if accelerator == "numba" and not mod:
+    raise ImportError(
+        f"{where}: ACCELERATOR='numba' needs numba; pip install "
+        f"'prepro[fast]'.")
+  return mod or None
 
 
 # Decoded Python views of packed arrays, cached per array object (states are
@@ -303,7 +332,8 @@ def to_tokens(x: Any,
     shape = tuple(x.shape)
     if x.dtype.kind in "US" and (x.dtype.kind == "U" or
                                  _ascii_compatible(encoding)):
-      buf, starts, ends = _pack_fixed(x.reshape(-1), encoding, where, argname)
+      buf, starts, ends = pack_fixed(x.reshape(-1), encoding, where, argname,
+                                     fast=text.accel)
     elif x.dtype.kind in "USOT":
       items = x.reshape(-1).tolist()
       if x.dtype.kind == "T":
@@ -373,6 +403,13 @@ def _ascii_compatible(encoding: str) -> bool:
     return False
 
 
+def _encode_error(e: UnicodeEncodeError, where: str,
+                  argname: str) -> ValueError:
+  return ValueError(
+      f"{where}: `{argname}` holds a string that cannot be encoded as "
+      f"UTF-8 ({e.reason}), e.g. a lone surrogate.")
+
+
 def _is_utf8(encoding: str) -> bool:
   return encoding.lower().replace("-", "").replace("_", "") == "utf8"
 
@@ -402,9 +439,7 @@ def _pack_items(items: list, encoding: str, where: str, argname: str):
     try:
       data = "\0".join([*items, *([""] * (_SLACK + 1))]).encode("utf-8")
     except UnicodeEncodeError as e:
-      raise ValueError(
-          f"{where}: `{argname}` holds a string that cannot be encoded as "
-          f"UTF-8 ({e.reason}), e.g. a lone surrogate.") from None
+      raise _encode_error(e, where, argname) from None
   buf = np.frombuffer(data, np.uint8)
   seps = np.flatnonzero(buf == 0)
   if len(seps) == n + _SLACK:
@@ -433,29 +468,30 @@ def _non_ascii_rows(chars: np.ndarray) -> np.ndarray:
   return cand[chars[cand].max(axis=1) >= 0x80]
 
 
-# Byte j of a little-endian word is nonzero iff the word is >= these for
-# all k <= j: counting thresholds passed gives the index of the top byte + 1.
-_BYTE_STEPS = np.array([1 << (8 * j) for j in range(8)], np.uint64)
-
-
-def _row_lengths(mat: np.ndarray) -> np.ndarray:
-  """Length of each row of an (n, 8k) uint8 matrix without its trailing
-  NULs (NumPy's fixed-width string length), from 8-byte words."""
-  words = mat.view("<u8")
-  k = words.shape[1]
-  last = (k - 1) - np.argmax(words[:, ::-1] != 0, axis=1)
-  top = words[np.arange(len(words)), last]
-  nb = np.searchsorted(_BYTE_STEPS, top, side="right")
-  return np.where(nb == 0, 0, last * 8 + nb).astype(np.int64)
-
-
-def _pack_fixed(flat: np.ndarray, encoding: str, where: str, argname: str):
+def pack_fixed(flat: np.ndarray, encoding: str = "utf-8",
+               where: str = "strings", argname: str = "inputs", *,
+               raw: bool = False, fast: Optional[Callable[[], Any]] = None,
+               encode_error: Optional[Callable[[UnicodeEncodeError],
+                                               Exception]] = None):
   """Packs a 1-D ``str_``/``bytes_`` array: ``(buf, starts, ends)``.
 
-  The characters are cast into an (n, w8) byte matrix (w rounded up to 8,
-  so that lengths come from words); rows with non-ASCII characters are
-  UTF-8 encoded (``bytes_``: validated, or transcoded from ``encoding``)
-  one by one and appended after the matrix.
+  The characters are cast into an (n, w8) byte matrix (w rounded up to a
+  multiple of 8, keeping 8-byte loads aligned), followed by ``_SLACK`` zero
+  bytes; ``str_`` rows with non-ASCII characters are UTF-8 encoded one by
+  one and appended after the matrix. ``bytes_`` rows are kept as given with
+  ``raw`` (hashing: TF hashes bytes as they are, invalid UTF-8 included);
+  otherwise their non-ASCII rows are validated against ``encoding`` and,
+  unless it is UTF-8, transcoded (appended like ``str_`` rows).
+
+  Args:
+    flat: the 1-D array.
+    encoding, where, argname: how ``bytes_`` rows are decoded, and the names
+      error messages give.
+    raw: keep ``bytes_`` rows as they are (no validation).
+    fast: called once the array is known non-empty, it gives the text_numba
+      kernels (``str_`` rows encoded by ``pack_ucs4``) or None.
+    encode_error: the exception to raise for a ``str_`` row UTF-8 cannot
+      encode (a lone surrogate); default: a ValueError naming ``argname``.
   """
   n = flat.size
   unicode = flat.dtype.kind == "U"
@@ -465,34 +501,29 @@ def _pack_fixed(flat: np.ndarray, encoding: str, where: str, argname: str):
             np.zeros(n, np.int64))
   flat = np.ascontiguousarray(flat)
   chars = flat.view(np.uint32 if unicode else np.uint8).reshape(n, w)
-  from prepro_core._src import text  # pylint: disable=g-import-not-at-top
-  fast = text.accel()
-  if unicode and fast is not None:
-    buf, starts, ends, bad_row = fast.pack_ucs4(chars)
-    if bad_row < 0:
-      return buf, starts, ends
-    try:
-      flat[bad_row].encode("utf-8")
-    except UnicodeEncodeError as e:
-      raise ValueError(
-          f"{where}: `{argname}` holds a string that cannot be encoded as "
-          f"UTF-8 ({e.reason}), e.g. a lone surrogate.") from None
-  bad = _non_ascii_rows(chars)
+  fast = fast() if fast is not None else None
   extra = []
-  if bad.size and unicode:
+  if unicode:
     try:
+      if fast is not None:
+        buf, starts, ends, bad_row = fast.pack_ucs4(chars)
+        if bad_row < 0:
+          return buf, starts, ends
+        flat[bad_row].encode("utf-8")
+      bad = _non_ascii_rows(chars)
       extra = [s.encode("utf-8") for s in flat[bad].tolist()]
     except UnicodeEncodeError as e:
-      raise ValueError(
-          f"{where}: `{argname}` holds a string that cannot be encoded as "
-          f"UTF-8 ({e.reason}), e.g. a lone surrogate.") from None
-  elif bad.size:
-    raw = flat[bad].tolist()
-    decoded = _decode_all(raw, encoding, where, argname)  # validates
-    if not _is_utf8(encoding):
-      extra = [s.encode("utf-8") for s in decoded]
-    else:
-      bad = np.zeros(0, np.int64)  # valid UTF-8 already: keep the bytes
+      raise (encode_error(e) if encode_error else
+             _encode_error(e, where, argname)) from None
+  else:
+    bad = np.zeros(0, np.int64) if raw else _non_ascii_rows(chars)
+    if bad.size:
+      decoded = _decode_all(flat[bad].tolist(), encoding, where,
+                            argname)  # validates
+      if not _is_utf8(encoding):
+        extra = [s.encode("utf-8") for s in decoded]
+      else:
+        bad = np.zeros(0, np.int64)  # valid UTF-8 already: keep the bytes
   w8 = -(-w // 8) * 8
   blob = b"".join(extra)
   main = n * w8
@@ -503,12 +534,12 @@ def _pack_fixed(flat: np.ndarray, encoding: str, where: str, argname: str):
   buf[main:main + len(blob)] = np.frombuffer(blob, np.uint8)
   buf[main + len(blob):] = 0
   starts = np.arange(0, main, w8, dtype=np.int64)
-  ends = starts + _row_lengths(mat)
+  lens = np.strings.str_len(flat).astype(np.int64)
   if bad.size:
     sizes = np.fromiter(map(len, extra), np.int64, len(extra))
     starts[bad] = main + np.cumsum(sizes) - sizes
-    ends[bad] = starts[bad] + sizes
-  return buf, starts, ends
+    lens[bad] = sizes
+  return buf, starts, starts + lens
 
 
 # ---------------------------------------------------------------------------

@@ -37,6 +37,8 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from prepro_core._src import strings
+
 ASCII_PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'
 ASCII_WHITESPACE = " \t\n\x0b\x0c\r"
 
@@ -61,24 +63,11 @@ _SEP = 32  # the byte that separates documents (and ngram parts) in buffers
 # (``pip install 'prepro[fast]'``) and NumPy's otherwise; "numpy" and "numba"
 # force one. Both give the same results.
 ACCELERATOR = "auto"
-_NUMBA = None  # the text_numba module once imported, False if missing
 
 
 def accel():
   """The numba kernels module, or None to use the NumPy code."""
-  global _NUMBA
-  if ACCELERATOR == "numpy":
-    return None
-  if _NUMBA is None:
-    try:
-      from prepro_core._src import text_numba  # pylint: disable=g-import-not-at-top
-      _NUMBA = text_numba
-    except ImportError:
-      _NUMBA = False
-  if ACCELERATOR == "numba" and not _NUMBA:
-    raise ImportError(
-        "text: ACCELERATOR='numba' needs numba; pip install 'prepro[fast]'.")
-  return _NUMBA or None
+  return strings.kernels(ACCELERATOR, "text_numba", "text")
 
 
 class Tokens(NamedTuple):
@@ -1137,7 +1126,6 @@ def vectorize_int(docs: list, mode, table: TokenTable, data: np.ndarray,
       return None
 
   # The table as one array of slots (built once per table).
-  from prepro_core._src import strings  # pylint: disable=g-import-not-at-top
   slots = strings.cached(table.slot_keys, "text_vectorize_int_slots",
                          lambda: fast.table_slots(
                              np.asarray(table.slot_keys, np.uint64),
