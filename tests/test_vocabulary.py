@@ -128,8 +128,9 @@ def test_fixed_width_arrays_to_tokens(acc, monkeypatch):
   # bytes rows are validated, or transcoded from another encoding.
   assert toks(np.array([b"caf\xe9", b"x"]), "latin-1") == [b"caf\xc3\xa9",
                                                            b"x"]
-  with pytest.raises(ValueError, match="not valid .utf-8."):
-    toks(np.array([b"ok", b"caf\xe9"]))
+  # The message numbers the bad element within the whole input.
+  with pytest.raises(ValueError, match="element 3 .* not valid .utf-8."):
+    toks(np.array([b"ok", b"caf\xc3\xa9", b"x", b"caf\xe9"]))
   with pytest.raises(ValueError, match="UTF-8"):
     toks(np.array(["ok", "a\udfffb"]))
   assert toks(np.zeros(3, "U0")) == [b""] * 3

@@ -147,8 +147,13 @@ def _type_error(where: str, argname: str, what: str) -> TypeError:
       f"For integer ids use integer_lookup.")
 
 
-def _decode_all(items: list, encoding: str, where: str, argname: str) -> list:
-  """Decodes bytes items with ``encoding``; a clear error on invalid bytes."""
+def _decode_all(items: list, encoding: str, where: str, argname: str,
+                positions=None) -> list:
+  """Decodes bytes items with ``encoding``; a clear error on invalid bytes.
+
+  ``positions[i]`` is item i's index in the caller's input (default: i),
+  the element number the error message gives.
+  """
   try:
     return list(map(operator.methodcaller("decode", encoding), items))
   except UnicodeDecodeError:
@@ -156,8 +161,9 @@ def _decode_all(items: list, encoding: str, where: str, argname: str) -> list:
       try:
         b.decode(encoding)
       except UnicodeDecodeError as e:
+        at = i if positions is None else int(positions[i])
         raise ValueError(
-            f"{where}: `{argname}` element {i} ({b[:40]!r}) is not valid "
+            f"{where}: `{argname}` element {at} ({b[:40]!r}) is not valid "
             f"{encoding!r} ({e.reason} at byte {e.start}); fix the data or "
             f"pass the right `encoding`.") from None
     raise
@@ -177,7 +183,8 @@ def _normalise_items(items: list, encoding: str, where: str,
     is_bytes = list(map(isinstance, items, [bytes] * len(items)))
     out = list(items)
     idx = [i for i, b in enumerate(is_bytes) if b]
-    decoded = _decode_all([items[i] for i in idx], encoding, where, argname)
+    decoded = _decode_all([items[i] for i in idx], encoding, where, argname,
+                          positions=idx)
     for i, s in zip(idx, decoded):
       out[i] = s
     return list(map(str, out))
@@ -518,8 +525,8 @@ def pack_fixed(flat: np.ndarray, encoding: str = "utf-8",
   else:
     bad = np.zeros(0, np.int64) if raw else _non_ascii_rows(chars)
     if bad.size:
-      decoded = _decode_all(flat[bad].tolist(), encoding, where,
-                            argname)  # validates
+      decoded = _decode_all(flat[bad].tolist(), encoding, where, argname,
+                            positions=bad)  # validates
       if not _is_utf8(encoding):
         extra = [s.encode("utf-8") for s in decoded]
       else:
