@@ -244,7 +244,9 @@ plt.show()
 The functional core suits a pipeline: `pc.chain` composes transforms (and
 fuses consecutive geometric ones into one resampling), and the step's key is
 folded into a fresh key per batch. The same key gives the same batch, so the
-pipeline is reproducible.
+pipeline is reproducible. `pc.to_device` moves each NumPy batch onto the
+device; on the CPU backend it also spares large batches jax's slow copy of
+arrays that are not 64-byte aligned (see the README).
 '''),
     code('''
 augment = pc.chain(pc.random_flip("horizontal"), pc.random_rotation(0.1),
@@ -254,7 +256,7 @@ apply = jax.jit(augment.apply)
 
 def pipeline(x, y, key, batch_size=64):
   for step, i in enumerate(range(0, len(x), batch_size)):
-    batch = jnp.asarray(x[i:i + batch_size], jnp.float32)
+    batch = pc.to_device(x[i:i + batch_size].astype(np.float32))
     yield apply(aug_state, batch, jax.random.fold_in(key, step)), y[i:i + batch_size]
 
 first, _ = next(pipeline(x_train, y_train, jax.random.key(0)))
