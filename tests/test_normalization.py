@@ -239,11 +239,11 @@ def test_empty_adapt():
 
 
 def test_constants_must_be_finite_numbers():
-  with pytest.raises(TypeError, match="`mean` must be a finite number"):
+  with pytest.raises(TypeError, match="`mean` must be a real number"):
     pc.normalization(mean="a", variance="b")
-  with pytest.raises(TypeError, match="`mean` must be a finite number"):
+  with pytest.raises(ValueError, match="`mean` must be finite"):
     pc.normalization(mean=np.nan, variance=1.0)
-  with pytest.raises(TypeError, match="`variance` must be a finite number"):
+  with pytest.raises(ValueError, match="`variance` must be finite"):
     pc.normalization(mean=0.0, variance=[1.0, np.inf])
 
 

@@ -94,12 +94,12 @@ def _worth_staging(arr: np.ndarray) -> bool:
 
 
 def _aligned_copy(arr: np.ndarray) -> np.ndarray:
-  """A 64-byte aligned copy of the C-contiguous ``arr``, copied in row chunks."""
+  """A 64-byte aligned copy of the non-empty, C-contiguous ``arr``, copied in
+  row chunks."""
   raw = np.empty(arr.nbytes + _XLA_CPU_ALIGNMENT, np.uint8)
   start = -raw.ctypes.data % _XLA_CPU_ALIGNMENT
   out = raw[start:start + arr.nbytes].view(arr.dtype).reshape(arr.shape)
-  row_bytes = max(arr.nbytes // arr.shape[0], 1) if arr.shape[0] else 1
-  step = max(_CHUNK_BYTES // row_bytes, 1)
+  step = max(_CHUNK_BYTES * arr.shape[0] // arr.nbytes, 1)  # rows per chunk
   for i in range(0, arr.shape[0], step):
     np.copyto(out[i:i + step], arr[i:i + step])
   return out

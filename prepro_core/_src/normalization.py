@@ -65,18 +65,6 @@ def _check_numeric(x, argname: str, where: str) -> None:
         f"dtype {dtype}.")
 
 
-def _constant_array(value, argname: str) -> np.ndarray:
-  try:
-    arr = np.asarray(value, np.float32)
-  except (TypeError, ValueError):
-    arr = None
-  if arr is None or not np.all(np.isfinite(arr)):
-    raise TypeError(
-        f"{_WHERE}: `{argname}` must be a finite number or an array of them, "
-        f"got {value!r}.")
-  return arr
-
-
 def normalization(axis: Union[int, Sequence[int], None] = -1,
                   mean=None,
                   variance=None,
@@ -130,8 +118,8 @@ def normalization(axis: Union[int, Sequence[int], None] = -1,
         f"mean={mean!r} and variance={variance!r}.")
   constants = mean is not None
   if constants:
-    mean = _constant_array(mean, "mean")
-    variance = _constant_array(variance, "variance")
+    mean = base.real_constant(mean, "mean", _WHERE)
+    variance = base.real_constant(variance, "variance", _WHERE)
     if np.shape(mean) != np.shape(variance):
       raise ValueError(
           f"{_WHERE}: `mean` and `variance` must have the same shape; got "

@@ -24,23 +24,6 @@ class RescalingState(NamedTuple):
   offset: jax.Array  # () or broadcastable to the input's trailing axes
 
 
-def _constant(value, argname):
-  try:
-    arr = np.asarray(value)
-  except Exception:  # pylint: disable=broad-except
-    arr = None
-  if arr is None or not (np.issubdtype(arr.dtype, np.number) or
-                         arr.dtype == np.bool_) or np.issubdtype(
-                             arr.dtype, np.complexfloating):
-    raise TypeError(
-        f"{_WHERE}: `{argname}` must be a real number or an array of them, "
-        f"got {value!r}.")
-  arr = arr.astype(np.float32)
-  if not np.all(np.isfinite(arr)):
-    raise ValueError(f"{_WHERE}: `{argname}` must be finite, got {value!r}.")
-  return arr
-
-
 def rescaling(scale, offset=0.0) -> base.Transform:
   """Rescales values by ``scale`` then shifts them by ``offset``.
 
@@ -60,8 +43,8 @@ def rescaling(scale, offset=0.0) -> base.Transform:
     >>> np.asarray(t.apply(state, np.array([[0, 127.5, 255]])))
     array([[-1.,  0.,  1.]], dtype=float32)
   """
-  scale_c = _constant(scale, "scale")
-  offset_c = _constant(offset, "offset")
+  scale_c = base.real_constant(scale, "scale", _WHERE)
+  offset_c = base.real_constant(offset, "offset", _WHERE)
 
   def init(sample):
     del sample  # nothing depends on the data

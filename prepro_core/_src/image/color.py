@@ -523,10 +523,14 @@ def random_hue(factor, value_range=(0, 255)) -> Transform:
                          rgb=True)
 
 
+# The factor ranges Keras accepts (shared by the ops and colour jitter).
+_HUE_BOUNDS = dict(min_value=0.0, max_value=1.0)
+_SATURATION_BOUNDS = dict(min_value=-1.0, max_value=1.0)
+
+
 def hue_kernel(factor, value_range, where, argname="factor"):
   """``kernel(images, keys)`` of :func:`random_hue` (reused by the policies)."""
-  factor = common.parse_factor(factor, argname, where, min_value=0.0,
-                               max_value=1.0)
+  factor = common.parse_factor(factor, argname, where, **_HUE_BOUNDS)
   value_range = common.check_value_range(value_range, where)
 
   def kernel(images, keys):
@@ -566,8 +570,7 @@ def random_saturation(factor, value_range=(0, 255)) -> Transform:
 
 def saturation_kernel(factor, value_range, where, argname="factor"):
   """``kernel(images, keys)`` of :func:`random_saturation` (reused by the policies)."""
-  factor = common.parse_factor(factor, argname, where, min_value=-1.0,
-                               max_value=1.0)
+  factor = common.parse_factor(factor, argname, where, **_SATURATION_BOUNDS)
   value_range = common.check_value_range(value_range, where)
 
   def kernel(images, keys):
@@ -692,10 +695,9 @@ def random_color_jitter(value_range=(0, 255),
   saturation = hue = None
   if saturation_factor is not None:
     saturation = common.parse_factor(saturation_factor, "saturation_factor",
-                                     where, min_value=-1.0, max_value=1.0)
+                                     where, **_SATURATION_BOUNDS)
   if hue_factor is not None:
-    hue = common.parse_factor(hue_factor, "hue_factor", where, min_value=0.0,
-                              max_value=1.0)
+    hue = common.parse_factor(hue_factor, "hue_factor", where, **_HUE_BOUNDS)
   rgb = saturation is not None or hue is not None
   n_keys = len(parts) + (saturation is not None) + (hue is not None)
 
