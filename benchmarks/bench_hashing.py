@@ -47,7 +47,7 @@ def _host_paths():
 def run(quick: bool = False) -> list:
   import keras
   from corpus import corpus
-  from prepro_core._src import farmhash
+  from prepro_core._src.host import farmhash
   n_docs = 5_000 if quick else 50_000
   repeats = 3 if quick else 7
   toks = " ".join(corpus(n_docs=n_docs)).split()

@@ -45,7 +45,7 @@ def _rows(name, results):
 
 
 def run(quick: bool = False) -> list:
-  from prepro_core._src import text  # pylint: disable=import-outside-toplevel
+  from prepro_core._src.host import text  # pylint: disable=import-outside-toplevel
   text.ACCELERATOR = os.environ.get("PREPRO_TEXT_ACCELERATOR", "auto")
   import keras  # pylint: disable=import-outside-toplevel
   import prepro_core as pc  # pylint: disable=import-outside-toplevel

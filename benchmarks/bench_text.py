@@ -41,7 +41,7 @@ def _best(fn, repeats):
 
 
 def run(quick: bool = False) -> list:
-  from prepro_core._src import text  # pylint: disable=import-outside-toplevel
+  from prepro_core._src.host import text  # pylint: disable=import-outside-toplevel
   text.ACCELERATOR = os.environ.get("PREPRO_TEXT_ACCELERATOR", "auto")
   import keras  # pylint: disable=g-import-not-at-top
   from corpus import corpus  # pylint: disable=g-import-not-at-top

@@ -5,35 +5,36 @@ pure functions ``init/adapt/merge/apply``) whose state is a pytree.
 """
 
 # The contract.
-from prepro_core._src.base import adapt
-from prepro_core._src.base import chain
-from prepro_core._src.base import ChainState
-from prepro_core._src.base import EmptyState
-from prepro_core._src.base import get_vocabulary
-from prepro_core._src.base import Transform
-from prepro_core._src.device_transfer import to_device
+from prepro_core._src.core.adapt import adapt
+from prepro_core._src.core.chain import chain
+from prepro_core._src.core.chain import ChainState
+from prepro_core._src.core.device_transfer import to_device
+from prepro_core._src.core.transform import EmptyState
+from prepro_core._src.core.transform import Transform
 
 # Numeric and categorical.
-from prepro_core._src.category_encoding import category_encoding
-from prepro_core._src.discretization import discretization
-from prepro_core._src.discretization import DiscretizationState
-from prepro_core._src.normalization import normalization
-from prepro_core._src.normalization import NormalizationState
-from prepro_core._src.rescaling import rescaling
-from prepro_core._src.rescaling import RescalingState
+from prepro_core._src.numeric.category_encoding import category_encoding
+from prepro_core._src.numeric.discretization import discretization
+from prepro_core._src.numeric.discretization import DiscretizationState
+from prepro_core._src.numeric.normalization import normalization
+from prepro_core._src.numeric.normalization import NormalizationState
+from prepro_core._src.numeric.rescaling import rescaling
+from prepro_core._src.numeric.rescaling import RescalingState
 
-# Lookups and strings (host-side string handling).
-from prepro_core._src.integer_lookup import integer_lookup
-from prepro_core._src.integer_lookup import IntegerLookupState
-from prepro_core._src.string_lookup import string_lookup
-from prepro_core._src.string_lookup import StringLookupState
-from prepro_core._src.strings import save_vocabulary
-from prepro_core._src.text_vectorization import text_vectorization
-from prepro_core._src.text_vectorization import TextVectorizationState
+# Lookups and strings (strings become integers on the host).
+from prepro_core._src.host.kernels.backend import host_kernels
+from prepro_core._src.lookup.integer_lookup import integer_lookup
+from prepro_core._src.lookup.integer_lookup import IntegerLookupState
+from prepro_core._src.lookup.string_lookup import string_lookup
+from prepro_core._src.lookup.string_lookup import StringLookupState
+from prepro_core._src.host.strings import save_vocabulary
+from prepro_core._src.lookup.text_vectorization import text_vectorization
+from prepro_core._src.lookup.table import get_vocabulary
+from prepro_core._src.lookup.text_vectorization import TextVectorizationState
 
 # Hashing.
-from prepro_core._src.hashing import hashed_crossing
-from prepro_core._src.hashing import hashing
+from prepro_core._src.hashing.hashing import hashed_crossing
+from prepro_core._src.hashing.hashing import hashing
 
 # Images.
 from prepro_core._src.image.geometric import random_elastic_transform
@@ -67,3 +68,59 @@ from prepro_core._src.image.policies import aug_mix
 from prepro_core._src.image.policies import rand_augment
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "adapt",
+    "chain",
+    "ChainState",
+    "to_device",
+    "EmptyState",
+    "Transform",
+    "category_encoding",
+    "discretization",
+    "DiscretizationState",
+    "normalization",
+    "NormalizationState",
+    "rescaling",
+    "RescalingState",
+    "host_kernels",
+    "integer_lookup",
+    "IntegerLookupState",
+    "string_lookup",
+    "StringLookupState",
+    "save_vocabulary",
+    "text_vectorization",
+    "get_vocabulary",
+    "TextVectorizationState",
+    "hashed_crossing",
+    "hashing",
+    "random_elastic_transform",
+    "random_flip",
+    "random_perspective",
+    "random_rotation",
+    "random_shear",
+    "random_translation",
+    "random_zoom",
+    "center_crop",
+    "random_crop",
+    "resizing",
+    "auto_contrast",
+    "equalization",
+    "random_brightness",
+    "random_color_degeneration",
+    "random_color_jitter",
+    "random_contrast",
+    "random_grayscale",
+    "random_hue",
+    "random_invert",
+    "random_posterization",
+    "random_saturation",
+    "random_sharpness",
+    "solarization",
+    "random_erasing",
+    "random_gaussian_blur",
+    "cut_mix",
+    "mix_up",
+    "aug_mix",
+    "rand_augment",
+]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import prepro_core as pc
-from prepro_core._src import device_transfer
+from prepro_core._src.core import device_transfer
 
 ROWS = 9000  # 9000 x 32 float32 is 1.1 MiB: above the staging threshold.
 

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from prepro_core._src import farmhash as fh
+from prepro_core._src.host import farmhash as fh
 
 REC = np.load(os.path.join(os.path.dirname(__file__), "keras_records",
                            "hashing.npz"))

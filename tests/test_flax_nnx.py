@@ -13,7 +13,7 @@ from flax import nnx
 import prepro_flax as pf
 import prepro_core as pc
 from prepro_core import Transform
-from prepro_core._src.base import EmptyState, make_transform
+from prepro_core._src.core.transform import EmptyState, make_transform
 
 
 # ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import prepro_core as pc
-from prepro_core._src import farmhash
+from prepro_core._src.host import farmhash
 
 REC = np.load(os.path.join(os.path.dirname(__file__), "keras_records",
                            "hashing.npz"))

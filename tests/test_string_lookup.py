@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import prepro_core as pc
-from prepro_core._src import farmhash
-from prepro_core._src import string_lookup as sl
-from prepro_core._src import text
+from prepro_core._src.host import farmhash
+from prepro_core._src.lookup import string_lookup as sl
+from prepro_core._src.host import text
 
 RECORDS = pathlib.Path(__file__).parent / "keras_records" / "lookups.json.gz"
 

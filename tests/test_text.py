@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from prepro_core._src import text
+from prepro_core._src.host import text
 
 PUNCT = set(string.punctuation.encode())
 SPACE = set(b" \t\n\x0b\x0c\r")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import prepro_core as pc
-from prepro_core._src import text
+from prepro_core._src.host import text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(HERE, "keras_records", "text.json")) as f:
@@ -386,7 +386,7 @@ def test_fused_int_path_matches_general_path(monkeypatch):
 
 
 def _fused_args(docs):
-  from prepro_core._src import string_lookup as sl  # pylint: disable=g-import-not-at-top
+  from prepro_core._src.lookup import string_lookup as sl  # pylint: disable=g-import-not-at-top
   t = pc.text_vectorization(output_sequence_length=4)
   s = pc.adapt(t, docs)
   packed = sl._table_vocab(s.lookup)  # pylint: disable=protected-access

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import prepro_core as pc
-from prepro_core._src import string_lookup as sl
-from prepro_core._src import strings
+from prepro_core._src.lookup import string_lookup as sl
+from prepro_core._src.host import strings
 
 
 def test_file_vocabulary_strings(tmp_path):
@@ -114,7 +114,7 @@ def test_million_integer_vocabulary():
 
 @pytest.mark.parametrize("acc", ["numpy", "numba"])
 def test_fixed_width_arrays_to_tokens(acc, monkeypatch):
-  from prepro_core._src import text
+  from prepro_core._src.host import text
   monkeypatch.setattr(text, "ACCELERATOR", acc)
 
   def toks(x, encoding="utf-8"):

@@ -27,9 +27,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prepro_core._src.base import EmptyState
-from prepro_core._src.base import make_transform
-from prepro_core._src.base import Transform
+from prepro_core._src.core.transform import EmptyState
+from prepro_core._src.core.transform import make_transform
+from prepro_core._src.core.transform import Transform
 from prepro_core._src.image import common
 
 Array = Any

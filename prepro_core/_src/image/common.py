@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prepro_core._src.base import EmptyState
+from prepro_core._src.core.transform import EmptyState
 
 Array = Any
 

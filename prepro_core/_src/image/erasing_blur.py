@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prepro_core._src.base import Transform
+from prepro_core._src.core.transform import Transform
 from prepro_core._src.image import common
 from prepro_core._src.image.color import coin
 from prepro_core._src.image.color import image_transform

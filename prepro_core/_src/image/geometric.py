@@ -4,8 +4,8 @@ RandomElasticTransform as keyed, jittable transforms.
 
 Every transform here maps output pixels to input pixels through a per-example
 ``(3, 3)`` matrix about Keras' conventions (see ``resampling``); each exposes
-it as ``Transform.geometry`` so that :func:`prepro_core.chain` resamples a run
-of them once. ``random_elastic_transform`` is not affine and is applied on
+it as ``Transform.fusion`` (a ``resampling.Geometry``), so that
+:func:`prepro_core.chain` resamples a run of them once. ``random_elastic_transform`` is not affine and is applied on
 its own.
 
 Randomness: ``apply(state, x, key=key)`` draws each example's parameters from
@@ -30,8 +30,8 @@ from typing import Any, Optional
 import jax
 import jax.numpy as jnp
 
-from prepro_core._src.base import check_choice
-from prepro_core._src.base import make_transform
+from prepro_core._src.core.checks import check_choice
+from prepro_core._src.core.transform import make_transform
 from prepro_core._src.image import common
 from prepro_core._src.image import resampling
 
@@ -71,7 +71,7 @@ def _geometric_transform(name: str, matrices, *, interpolation: str,
     return run(state, x, key)
 
   return make_transform(name, init=common.stateless_init(name), apply=apply,
-                        is_random=True, geometry=geometry)
+                        is_random=True, fusion=geometry)
 
 
 def _uniforms(keys: Array, *ranges) -> Array:
@@ -190,7 +190,7 @@ def random_flip(mode: str = HORIZONTAL_AND_VERTICAL,
     return rebuild(unbatch(flip4(images4, flips)), **parts)
 
   return make_transform("random_flip", init=common.stateless_init(where), apply=apply,
-                        is_random=True, geometry=geometry)
+                        is_random=True, fusion=geometry)
 
 
 # ---------------------------------------------------------------------------
@@ -233,7 +233,7 @@ def random_rotation(factor, fill_mode: str = "reflect",
     bounding_box_format: format of ``"bounding_boxes"`` in dict inputs.
 
   Returns:
-    A random :class:`~prepro_core.Transform` with a ``geometry``.
+    A random :class:`~prepro_core.Transform` whose ``fusion`` is its geometry.
 
   Example:
     >>> import numpy as np, jax, prepro_core as pc
@@ -286,7 +286,7 @@ def random_zoom(height_factor, width_factor=None, fill_mode: str = "reflect",
     bounding_box_format: format of ``"bounding_boxes"`` in dict inputs.
 
   Returns:
-    A random :class:`~prepro_core.Transform` with a ``geometry``.
+    A random :class:`~prepro_core.Transform` whose ``fusion`` is its geometry.
 
   Example:
     >>> import numpy as np, jax, prepro_core as pc
@@ -342,7 +342,7 @@ def random_translation(height_factor, width_factor,
     bounding_box_format: format of ``"bounding_boxes"`` in dict inputs.
 
   Returns:
-    A random :class:`~prepro_core.Transform` with a ``geometry``.
+    A random :class:`~prepro_core.Transform` whose ``fusion`` is its geometry.
 
   Example:
     >>> import numpy as np, jax, prepro_core as pc
@@ -402,7 +402,7 @@ def random_shear(x_factor=0.0, y_factor=0.0, interpolation: str = "bilinear",
     bounding_box_format: format of ``"bounding_boxes"`` in dict inputs.
 
   Returns:
-    A random :class:`~prepro_core.Transform` with a ``geometry``.
+    A random :class:`~prepro_core.Transform` whose ``fusion`` is its geometry.
 
   Example:
     >>> import numpy as np, jax, prepro_core as pc
@@ -508,7 +508,7 @@ def random_perspective(factor=1.0, scale=1.0, interpolation: str = "bilinear",
     bounding_box_format: format of ``"bounding_boxes"`` in dict inputs.
 
   Returns:
-    A random :class:`~prepro_core.Transform` with a ``geometry``.
+    A random :class:`~prepro_core.Transform` whose ``fusion`` is its geometry.
 
   Example:
     >>> import numpy as np, jax, prepro_core as pc
@@ -618,7 +618,7 @@ def random_elastic_transform(factor=1.0, scale=1.0,
     bounding_box_format: accepted for signature parity; boxes raise.
 
   Returns:
-    A random :class:`~prepro_core.Transform` (no ``geometry``).
+    A random :class:`~prepro_core.Transform` (no ``fusion``).
 
   Example:
     >>> import numpy as np, jax, prepro_core as pc

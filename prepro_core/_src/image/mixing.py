@@ -18,9 +18,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from prepro_core._src.base import EmptyState
-from prepro_core._src.base import make_transform
-from prepro_core._src.base import Transform
+from prepro_core._src.core.transform import EmptyState
+from prepro_core._src.core.transform import make_transform
+from prepro_core._src.core.transform import Transform
 from prepro_core._src.image import common
 from prepro_core._src.image.color import unit_draws
 from prepro_core._src.image.erasing_blur import box_mask

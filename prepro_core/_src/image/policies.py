@@ -34,8 +34,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prepro_core._src.base import check_positive_int
-from prepro_core._src.base import Transform
+from prepro_core._src.core.checks import check_positive_int
+from prepro_core._src.core.transform import Transform
 from prepro_core._src.image import color
 from prepro_core._src.image import common
 from prepro_core._src.image import geometric

@@ -35,7 +35,7 @@ from typing import Any, Callable, Optional, Tuple
 import jax
 import jax.numpy as jnp
 
-from prepro_core._src.base import check_choice
+from prepro_core._src.core.checks import check_choice
 from prepro_core._src.image import common
 
 Array = Any
@@ -273,8 +273,9 @@ class Geometry:
 
   Calling it, ``geometry(state, key, image_shape)``, gives the
   ``(batch, 3, 3)`` output->input matrices the transform's ``apply`` uses for
-  that key (identity matrices when ``key`` is None), as
-  ``Transform.geometry`` requires.
+  that key (identity matrices when ``key`` is None). It is the transform's
+  ``Transform.fusion``: :func:`prepro_core.chain` composes a run of them and
+  resamples once.
 
   Attributes:
     matrices: ``matrices(state, keys, height, width) -> (batch, 3, 3)`` from
@@ -309,6 +310,19 @@ class Geometry:
       return identity_matrices(batch)
     keys = common.example_keys(key, batch)
     return self.matrices(state, keys, height, width)
+
+  # The chain's Fusable protocol (prepro_core._src.core.transform.Fusable).
+
+  def joins(self, run) -> bool:
+    """Whether this transform can be resampled together with ``run``."""
+    if not all(isinstance(g, Geometry) for g in run):
+      return False
+    settings = next((g.settings for g in run if g.settings is not None), None)
+    return fusable(settings, self)
+
+  def apply_run(self, run, states, keys, x: Any, where: str) -> Any:
+    """Applies ``run`` (starting with this transform) with one resampling."""
+    return fused_apply(run, states, keys, x, where)
 
 
 def fusable(settings_so_far: Optional[Tuple[str, str, float]],

@@ -1,6 +1,6 @@
 """Resizing and cropping: Keras' Resizing, CenterCrop and RandomCrop.
 
-All three change the image size; none has a ``geometry`` (they do not fuse
+All three change the image size; none has a ``fusion`` (they do not fuse
 with the same-size geometric transforms). Resampling uses
 ``jax.image.resize``, exactly what Keras' JAX backend calls, so float outputs
 match Keras. Integer images come back in their dtype, rounded (half to even)
@@ -15,9 +15,9 @@ from typing import Any, Optional, Tuple
 import jax
 import jax.numpy as jnp
 
-from prepro_core._src.base import check_choice
-from prepro_core._src.base import check_positive_int
-from prepro_core._src.base import make_transform
+from prepro_core._src.core.checks import check_choice
+from prepro_core._src.core.checks import check_positive_int
+from prepro_core._src.core.transform import make_transform
 from prepro_core._src.image import common
 
 Array = Any

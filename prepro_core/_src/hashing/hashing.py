@@ -23,13 +23,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prepro_core._src import farmhash
-from prepro_core._src.base import EmptyState
-from prepro_core._src.base import check_choice
-from prepro_core._src.base import check_positive_int
-from prepro_core._src.base import make_transform
-from prepro_core._src.base import Transform
-from prepro_core._src.encoding import encode_ids
+from prepro_core._src.host import farmhash
+from prepro_core._src.core.transform import EmptyState
+from prepro_core._src.core.checks import check_choice
+from prepro_core._src.core.checks import check_positive_int
+from prepro_core._src.core.transform import make_transform
+from prepro_core._src.core.transform import Transform
+from prepro_core._src.numeric.encoding import encode_ids
 
 HASHING_OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
 CROSSING_OUTPUT_MODES = ("int", "one_hot")

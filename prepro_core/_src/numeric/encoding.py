@@ -106,7 +106,7 @@ def _one_hot(ids, depth, dtype):
 
 def check_ids_in_range(ids, depth: int, argname: str, where: str) -> None:
   """Eager check that ids lie in ``[0, depth)``; a no-op under tracing."""
-  from prepro_core._src.base import is_concrete
+  from prepro_core._src.core.checks import is_concrete
   if not is_concrete(ids):
     return
   arr = np.asarray(ids)

@@ -25,9 +25,11 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as np
 
-from prepro_core._src import base
-from prepro_core._src import string_lookup as sl
-from prepro_core._src import text
+from prepro_core._src.core import checks
+
+from prepro_core._src.core import transform
+from prepro_core._src.lookup import string_lookup as sl
+from prepro_core._src.host import text
 
 _MODES = ("int", "multi_hot", "count", "tf_idf")
 
@@ -91,7 +93,7 @@ def text_vectorization(max_tokens: Optional[int] = None,
                        pad_to_max_tokens: bool = False,
                        vocabulary: Any = None,
                        idf_weights: Any = None,
-                       encoding: str = "utf-8") -> base.Transform:
+                       encoding: str = "utf-8") -> transform.Transform:
   """Maps documents to token ids or bag-of-token vectors, like Keras'
   ``TextVectorization``.
 
@@ -129,7 +131,7 @@ def text_vectorization(max_tokens: Optional[int] = None,
       bytes that are not valid in it raise ``ValueError``.
 
   Returns:
-    A host-side :class:`~prepro_core._src.base.Transform` (``on_host=True``)
+    A host-side :class:`~prepro_core._src.transform.Transform` (``on_host=True``)
     whose ``apply`` returns int32 NumPy ids ``(batch, length)`` in "int"
     mode and a float32 jax array ``(batch, depth)`` otherwise (a scalar
     document gives rank one less).
@@ -158,7 +160,7 @@ def text_vectorization(max_tokens: Optional[int] = None,
     output_mode = "multi_hot"
   if output_mode == "tf-idf":
     output_mode = "tf_idf"
-  base.check_choice(output_mode, "output_mode", _MODES, where)
+  checks.check_choice(output_mode, "output_mode", _MODES, where)
   widths = _check_ngrams(ngrams, where)
   if output_sequence_length is not None:
     if output_mode != "int":
@@ -166,7 +168,7 @@ def text_vectorization(max_tokens: Optional[int] = None,
           f"{where}: `output_sequence_length` is only valid with "
           f"output_mode='int', got output_mode={output_mode!r} and "
           f"output_sequence_length={output_sequence_length!r}.")
-    base.check_positive_int(output_sequence_length, "output_sequence_length",
+    checks.check_positive_int(output_sequence_length, "output_sequence_length",
                             where, minimum=0)
     output_sequence_length = int(output_sequence_length)
   try:
@@ -352,7 +354,7 @@ def text_vectorization(max_tokens: Optional[int] = None,
     out = sl.encode_lookup_ids(state.lookup, rows, output_mode)
     return out[0] if scalar else out
 
-  return base.make_transform(
+  return transform.make_transform(
       where,
       init=init,
       apply=apply,

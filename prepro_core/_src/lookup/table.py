@@ -27,8 +27,10 @@ from typing import Any, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from prepro_core._src import base
-from prepro_core._src.encoding import OUTPUT_MODES
+from prepro_core._src.core import checks
+from prepro_core._src.core.chain import ChainState
+from prepro_core._src.core.transform import State
+from prepro_core._src.numeric.encoding import OUTPUT_MODES
 
 # Sentinel id of a token that is not in the vocabulary (before OOV handling),
 # and of a mask token outside "int" mode (dropped: encodes to all zeros).
@@ -57,10 +59,10 @@ def check_config(cfg: LookupConfig, idf_weights, vocabulary) -> LookupConfig:
     output_mode = "multi_hot"
   if output_mode == "tf-idf":
     output_mode = "tf_idf"
-  base.check_choice(output_mode, "output_mode", OUTPUT_MODES, w)
+  checks.check_choice(output_mode, "output_mode", OUTPUT_MODES, w)
   if cfg.max_tokens is not None:
-    base.check_positive_int(cfg.max_tokens, "max_tokens", w, minimum=2)
-  base.check_positive_int(cfg.num_oov_indices, "num_oov_indices", w,
+    checks.check_positive_int(cfg.max_tokens, "max_tokens", w, minimum=2)
+  checks.check_positive_int(cfg.num_oov_indices, "num_oov_indices", w,
                           minimum=0)
   if not isinstance(cfg.pad_to_max_tokens, (bool, np.bool_)):
     raise TypeError(f"{w}: `pad_to_max_tokens` must be a bool, got "
@@ -238,8 +240,27 @@ def order_vocabulary(counts: np.ndarray, token_rank: np.ndarray,
 
 def check_no_trace(x, where: str, what: str) -> None:
   """Host-side steps cannot run on traced values; say so clearly."""
-  if not base.is_concrete(x):
+  if not checks.is_concrete(x):
     raise TypeError(
         f"{where}: {what} runs on the host (it builds a vocabulary of "
         f"data-dependent size) and cannot run under jit/pmap/vmap. Adapt "
         f"each shard eagerly and combine the states with `merge`.")
+
+
+def get_vocabulary(state: State) -> list:
+  """A lookup's vocabulary in index order, mask and OOV tokens included.
+
+  Like Keras' ``get_vocabulary()``. Works on the states of
+  ``integer_lookup``, ``string_lookup`` and ``text_vectorization`` (and on a
+  :class:`ChainState`, where it reads the last lookup).
+  """
+  if isinstance(state, ChainState):
+    for s in reversed(state.states):
+      if hasattr(s, "vocabulary_in_order"):
+        return s.vocabulary_in_order()
+    raise TypeError("get_vocabulary: this chain holds no lookup state.")
+  if not hasattr(state, "vocabulary_in_order"):
+    raise TypeError(
+        f"get_vocabulary: expected the state of a lookup (integer_lookup, "
+        f"string_lookup, text_vectorization), got {type(state).__name__}.")
+  return state.vocabulary_in_order()

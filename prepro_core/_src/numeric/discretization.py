@@ -37,8 +37,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prepro_core._src import base
-from prepro_core._src import encoding
+from prepro_core._src.core import checks
+
+from prepro_core._src.core import transform
+from prepro_core._src.numeric import encoding
 
 _WHERE = "discretization"
 _MODES = ("int", "one_hot", "multi_hot", "count")
@@ -299,7 +301,7 @@ def discretization(bin_boundaries: Optional[Sequence[float]] = None,
                    num_bins: Optional[int] = None,
                    epsilon: float = 0.01,
                    output_mode: str = "int",
-                   sparse: bool = False) -> base.Transform:
+                   sparse: bool = False) -> transform.Transform:
   """Buckets continuous values by ranges, like Keras' ``Discretization``.
 
   Args:
@@ -333,7 +335,7 @@ def discretization(bin_boundaries: Optional[Sequence[float]] = None,
     array([[0, 2, 3, 1],
            [1, 3, 2, 1]], dtype=int32)
   """
-  base.check_choice(output_mode, "output_mode", _MODES, _WHERE)
+  checks.check_choice(output_mode, "output_mode", _MODES, _WHERE)
   if sparse:
     raise ValueError(
         f"{_WHERE}: `sparse=True` is not supported; outputs are dense arrays.")
@@ -372,7 +374,7 @@ def discretization(bin_boundaries: Optional[Sequence[float]] = None,
     depth = bounds.size + 1
     capacity = 0
   else:
-    num_bins = base.check_positive_int(num_bins, "num_bins", _WHERE)
+    num_bins = checks.check_positive_int(num_bins, "num_bins", _WHERE)
     depth = _percents(1.0 / num_bins).size  # Keras: len(boundaries) + 1
     # Keras' summary holds at most len(percents) points once compressed, and
     # fewer than the compression threshold before.
@@ -398,7 +400,7 @@ def discretization(bin_boundaries: Optional[Sequence[float]] = None,
           f"{_WHERE}: cannot adapt a transform built with `bin_boundaries`; "
           f"build it with `num_bins` to learn boundaries from data.")
     _check_real(batch, "batch", f"{_WHERE}.adapt")
-    base.check_finite(batch, "batch", f"{_WHERE}.adapt")
+    checks.check_finite(batch, "batch", f"{_WHERE}.adapt")
     return _summarize_and_merge(state, jnp.asarray(batch), epsilon=epsilon,
                                 axis_name=axis_name)
 
@@ -417,7 +419,7 @@ def discretization(bin_boundaries: Optional[Sequence[float]] = None,
   def apply(state, x, key=None):
     del key  # deterministic
     _check_real(x, "x", f"{_WHERE}.apply")
-    if not constants and base.is_concrete(state.size) and int(
+    if not constants and checks.is_concrete(state.size) and int(
         state.size) == 0:
       raise ValueError(
           f"{_WHERE}.apply: the state holds no boundaries yet; adapt it on "
@@ -432,7 +434,7 @@ def discretization(bin_boundaries: Optional[Sequence[float]] = None,
       return encoding.encode_ids(ids[None], depth, "one_hot")[0]
     return encoding.encode_ids(ids, depth, output_mode)
 
-  return base.make_transform(
+  return transform.make_transform(
       _WHERE,
       init=init,
       apply=apply,

@@ -19,10 +19,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prepro_core._src import base
-from prepro_core._src import lookup
-from prepro_core._src import strings
-from prepro_core._src.encoding import encode_ids
+from prepro_core._src.core import checks
+
+from prepro_core._src.core import transform
+from prepro_core._src.lookup import table as lookup
+from prepro_core._src.host import strings
+from prepro_core._src.numeric.encoding import encode_ids
 
 
 class IntegerCounts(NamedTuple):
@@ -114,7 +116,7 @@ def integer_lookup(max_tokens: Optional[int] = None,
                    output_mode: str = "int",
                    pad_to_max_tokens: bool = False,
                    oov_method: str = "floormod",
-                   salt: Any = None) -> base.Transform:
+                   salt: Any = None) -> transform.Transform:
   """Maps integers to (possibly encoded) indices, like Keras' ``IntegerLookup``.
 
   Index layout (mask at 0 in "int" mode, then the OOV slots, then the
@@ -147,7 +149,7 @@ def integer_lookup(max_tokens: Optional[int] = None,
       SipHash-2-4 key.
 
   Returns:
-    A :class:`~prepro_core._src.base.Transform`. Adapt runs on the host
+    A :class:`~prepro_core._src.transform.Transform`. Adapt runs on the host
     (``on_host=True``: ``pc.adapt`` does not trace it); ``apply`` is jittable.
 
   Example:
@@ -165,8 +167,8 @@ def integer_lookup(max_tokens: Optional[int] = None,
                                              False),
                             output_mode, pad_to_max_tokens, invert)
   cfg = lookup.check_config(cfg, idf_weights, vocabulary)
-  base.check_choice(oov_method, "oov_method", ("floormod", "farmhash"), where)
-  base.check_choice(vocabulary_dtype, "vocabulary_dtype", ("int32", "int64"),
+  checks.check_choice(oov_method, "oov_method", ("floormod", "farmhash"), where)
+  checks.check_choice(vocabulary_dtype, "vocabulary_dtype", ("int32", "int64"),
                     where)
   if vocabulary_dtype == "int64" and not jax.config.jax_enable_x64:
     raise ValueError(
@@ -176,7 +178,7 @@ def integer_lookup(max_tokens: Optional[int] = None,
   if salt is not None and oov_method != "farmhash":
     raise ValueError(f"{where}: `salt` is only used with "
                      f"oov_method='farmhash', got oov_method={oov_method!r}.")
-  from prepro_core._src.string_lookup import _check_salt  # pylint: disable=g-import-not-at-top
+  from prepro_core._src.lookup.string_lookup import _check_salt  # pylint: disable=g-import-not-at-top
   salt_arr = _check_salt(salt, where)
   dtype = np.dtype(vocabulary_dtype)
   info = np.iinfo(dtype)
@@ -314,7 +316,7 @@ def integer_lookup(max_tokens: Optional[int] = None,
       return jnp.full(x.shape, oov_start, jnp.int32)
     if oov_method == "floormod":
       return _floormod(x, k).astype(jnp.int32) + oov_start
-    from prepro_core._src import farmhash  # pylint: disable=g-import-not-at-top
+    from prepro_core._src.host import farmhash  # pylint: disable=g-import-not-at-top
     if salt_arr.shape[0] == 2:
       hi, lo = farmhash.siphash64_ints(x, int(salt_arr[0]), int(salt_arr[1]))
     else:
@@ -322,7 +324,7 @@ def integer_lookup(max_tokens: Optional[int] = None,
     return farmhash.mod_u64(hi, lo, k).astype(jnp.int32) + oov_start
 
   def check_input(x):
-    if base.is_concrete(x) and not isinstance(x, jax.Array):
+    if checks.is_concrete(x) and not isinstance(x, jax.Array):
       return jnp.asarray(to_values(x, "inputs"), dtype)
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.integer):
@@ -363,7 +365,7 @@ def integer_lookup(max_tokens: Optional[int] = None,
                       jnp.asarray(state.sorted_ids, jnp.int32),
                       jnp.asarray(state.dense_ids, jnp.int32),
                       jnp.asarray(state.dense_base, dtype), x)
-    if cfg.num_oov_indices == 0 and base.is_concrete(ids):
+    if cfg.num_oov_indices == 0 and checks.is_concrete(ids):
       bad = np.asarray(x)[np.asarray(ids) == -1]
       if bad.size:
         raise ValueError(
@@ -403,7 +405,7 @@ def integer_lookup(max_tokens: Optional[int] = None,
     idf = state.idf_weights if cfg.output_mode == "tf_idf" else None
     return encode_ids(ids, depth, cfg.output_mode, idf_weights=idf)
 
-  return base.make_transform(
+  return transform.make_transform(
       where,
       init=init,
       apply=apply,

@@ -24,12 +24,12 @@ from typing import Any, NamedTuple, Optional
 import jax.numpy as jnp
 import numpy as np
 
-from prepro_core._src import base
-from prepro_core._src import lookup
-from prepro_core._src import strings
-from prepro_core._src import text
-from prepro_core._src.encoding import encode_ids
-from prepro_core._src.strings import PackedStrings
+from prepro_core._src.core import transform
+from prepro_core._src.lookup import table as lookup
+from prepro_core._src.host import strings
+from prepro_core._src.host import text
+from prepro_core._src.numeric.encoding import encode_ids
+from prepro_core._src.host.strings import PackedStrings
 
 # Indices into StringLookupState.layout.
 _TOKEN_START, _NUM_OOV, _MASK_ID, _DEPTH, _TRACK_DOCS, _GIVEN = range(6)
@@ -223,7 +223,7 @@ def lookup_tokens(state: StringLookupState, tokens: Any,
 def _oov_buckets(tokens: text.Tokens, idx: np.ndarray, k: int,
                  salt: np.ndarray) -> np.ndarray:
   """Keras: ``to_hash_bucket_fast`` (Fingerprint64), or ``_strong`` (SipHash)."""
-  from prepro_core._src import farmhash  # pylint: disable=g-import-not-at-top
+  from prepro_core._src.host import farmhash  # pylint: disable=g-import-not-at-top
   starts = tokens.starts[idx]
   lengths = tokens.ends[idx] - starts
   if salt.shape[0] == 2:
@@ -369,7 +369,7 @@ def string_lookup(max_tokens: Optional[int] = None,
                   output_mode: str = "int",
                   pad_to_max_tokens: bool = False,
                   encoding: str = "utf-8",
-                  salt: Any = None) -> base.Transform:
+                  salt: Any = None) -> transform.Transform:
   """Maps strings to (possibly encoded) indices, like Keras' ``StringLookup``.
 
   Index layout, vocabulary order (count descending, ties by token
@@ -397,7 +397,7 @@ def string_lookup(max_tokens: Optional[int] = None,
     salt: an int or a pair of ints: SipHash-2-4 key for OOV buckets.
 
   Returns:
-    A host-side :class:`~prepro_core._src.base.Transform` (``on_host=True``).
+    A host-side :class:`~prepro_core._src.transform.Transform` (``on_host=True``).
     ``apply`` returns int32 NumPy ids in "int" mode, a NumPy ``str_`` array
     with ``invert=True`` (Keras returns bytes), and a float32 jax array in
     the other modes.
@@ -565,7 +565,7 @@ def string_lookup(max_tokens: Optional[int] = None,
     ids = np.where((ids >= 0) & (ids < n), ids, n)
     return table[ids].astype(str)
 
-  return base.make_transform(
+  return transform.make_transform(
       where,
       init=init,
       apply=apply,

@@ -13,8 +13,10 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from prepro_core._src import base
-from prepro_core._src import encoding
+from prepro_core._src.core import checks
+
+from prepro_core._src.core import transform
+from prepro_core._src.numeric import encoding
 
 _WHERE = "category_encoding"
 _MODES = ("one_hot", "multi_hot", "count")
@@ -22,7 +24,7 @@ _MODES = ("one_hot", "multi_hot", "count")
 
 def category_encoding(num_tokens: int,
                       output_mode: str = "multi_hot",
-                      sparse: bool = False) -> base.Transform:
+                      sparse: bool = False) -> transform.Transform:
   """Encodes integer ids in ``[0, num_tokens)``, like Keras' layer.
 
   Args:
@@ -50,8 +52,8 @@ def category_encoding(num_tokens: int,
   """
   if output_mode == "binary":  # Keras' deprecated name
     output_mode = "multi_hot"
-  base.check_choice(output_mode, "output_mode", _MODES, _WHERE)
-  num_tokens = base.check_positive_int(num_tokens, "num_tokens", _WHERE)
+  checks.check_choice(output_mode, "output_mode", _MODES, _WHERE)
+  num_tokens = checks.check_positive_int(num_tokens, "num_tokens", _WHERE)
   if sparse:
     raise ValueError(
         f"{_WHERE}: `sparse=True` is not supported; outputs are dense arrays "
@@ -60,7 +62,7 @@ def category_encoding(num_tokens: int,
 
   def init(sample):
     del sample  # nothing depends on the data
-    return base.EmptyState()
+    return transform.EmptyState()
 
   def apply(state, x, key=None, count_weights=None):
     del state, key  # deterministic, stateless
@@ -99,4 +101,4 @@ def category_encoding(num_tokens: int,
     return encoding.encode_ids(ids, num_tokens, output_mode,
                                count_weights=count_weights)
 
-  return base.make_transform(_WHERE, init=init, apply=apply)
+  return transform.make_transform(_WHERE, init=init, apply=apply)

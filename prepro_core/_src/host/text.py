@@ -37,7 +37,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from prepro_core._src import strings
+from prepro_core._src.host import strings
 
 ASCII_PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'
 ASCII_WHITESPACE = " \t\n\x0b\x0c\r"
@@ -67,7 +67,7 @@ ACCELERATOR = "auto"
 
 def accel():
   """The numba kernels module, or None to use the NumPy code."""
-  return strings.kernels(ACCELERATOR, "text_numba", "text")
+  return strings.kernels(ACCELERATOR, "numba_text", "text")
 
 
 class Tokens(NamedTuple):

@@ -76,7 +76,7 @@ def kernels(accelerator: str, module: str, where: str):
   mod = _KERNELS.get(module)
   if mod is None:
     try:
-      mod = importlib.import_module(f"prepro_core._src.{module}")
+      mod = importlib.import_module(f"prepro_core._src.host.kernels.{module}")
     except ImportError:
       mod = False
     _KERNELS[module] = mod
@@ -325,7 +325,7 @@ def to_tokens(x: Any,
       cannot be encoded as UTF-8, lists nested deeper than rank 2, ragged
       rows when not allowed.
   """
-  from prepro_core._src import text  # pylint: disable=g-import-not-at-top
+  from prepro_core._src.host import text  # pylint: disable=g-import-not-at-top
   if isinstance(x, (str, bytes)):
     buf, starts, ends = _pack_items([x], encoding, where, argname)
     return TokenBatch(text.Tokens(buf, starts, ends, np.array([0, 1])), (),
@@ -600,7 +600,7 @@ def save_vocabulary(state: Any, path: str, encoding: str = "utf-8") -> None:
     ValueError: a token contains a line break, so the file could not be read
       back line by line.
   """
-  from prepro_core._src.base import get_vocabulary
+  from prepro_core._src.lookup.table import get_vocabulary
   vocab = [str(t) for t in get_vocabulary(state)]
   bad = [t for t in vocab if "\n" in t or "\r" in t]
   if bad:

@@ -49,7 +49,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prepro_core._src import strings
+from prepro_core._src.host import strings
 
 # FarmHash (farmhashna) constants.
 _K0 = 0xc3a5c85c97cb3127
@@ -230,7 +230,7 @@ _ROWS_PER_THREAD = 1 << 15  # below this a thread costs more than it saves
 
 
 def _accel():
-  return strings.kernels(ACCELERATOR, "farmhash_numba", "farmhash")
+  return strings.kernels(ACCELERATOR, "numba_farmhash", "farmhash")
 
 
 def _use_accel(n: int) -> bool:

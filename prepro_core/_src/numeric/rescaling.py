@@ -13,7 +13,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prepro_core._src import base
+from prepro_core._src.core import checks
+
+from prepro_core._src.core import transform
 
 _WHERE = "rescaling"
 
@@ -24,7 +26,7 @@ class RescalingState(NamedTuple):
   offset: jax.Array  # () or broadcastable to the input's trailing axes
 
 
-def rescaling(scale, offset=0.0) -> base.Transform:
+def rescaling(scale, offset=0.0) -> transform.Transform:
   """Rescales values by ``scale`` then shifts them by ``offset``.
 
   Args:
@@ -43,8 +45,8 @@ def rescaling(scale, offset=0.0) -> base.Transform:
     >>> np.asarray(t.apply(state, np.array([[0, 127.5, 255]])))
     array([[-1.,  0.,  1.]], dtype=float32)
   """
-  scale_c = base.real_constant(scale, "scale", _WHERE)
-  offset_c = base.real_constant(offset, "offset", _WHERE)
+  scale_c = checks.real_constant(scale, "scale", _WHERE)
+  offset_c = checks.real_constant(offset, "offset", _WHERE)
 
   def init(sample):
     del sample  # nothing depends on the data
@@ -69,4 +71,4 @@ def rescaling(scale, offset=0.0) -> base.Transform:
       ) from None
     return x * state.scale + state.offset
 
-  return base.make_transform(_WHERE, init=init, apply=apply)
+  return transform.make_transform(_WHERE, init=init, apply=apply)

@@ -21,7 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prepro_core._src import base
+from prepro_core._src.core import checks
+
+from prepro_core._src.core import transform
 
 # Keras' backend.epsilon(): the floor on the standard deviation.
 EPSILON = 1e-7
@@ -69,7 +71,7 @@ def normalization(axis: Union[int, Sequence[int], None] = -1,
                   mean=None,
                   variance=None,
                   invert: bool = False,
-                  zero_variance: str = "keras") -> base.Transform:
+                  zero_variance: str = "keras") -> transform.Transform:
   """Normalizes continuous features, like Keras' ``Normalization``.
 
   Args:
@@ -109,7 +111,7 @@ def normalization(axis: Union[int, Sequence[int], None] = -1,
     array([-1.4142135 , -0.70710677,  0.        ], dtype=float32)
   """
   axes = _normalize_axis(axis)
-  base.check_choice(zero_variance, "zero_variance", ("keras", "unit"), _WHERE)
+  checks.check_choice(zero_variance, "zero_variance", ("keras", "unit"), _WHERE)
   if not isinstance(invert, (bool, np.bool_)):
     raise TypeError(f"{_WHERE}: `invert` must be a bool, got {invert!r}.")
   if (mean is None) != (variance is None):
@@ -118,8 +120,8 @@ def normalization(axis: Union[int, Sequence[int], None] = -1,
         f"mean={mean!r} and variance={variance!r}.")
   constants = mean is not None
   if constants:
-    mean = base.real_constant(mean, "mean", _WHERE)
-    variance = base.real_constant(variance, "variance", _WHERE)
+    mean = checks.real_constant(mean, "mean", _WHERE)
+    variance = checks.real_constant(variance, "variance", _WHERE)
     if np.shape(mean) != np.shape(variance):
       raise ValueError(
           f"{_WHERE}: `mean` and `variance` must have the same shape; got "
@@ -189,7 +191,7 @@ def normalization(axis: Union[int, Sequence[int], None] = -1,
           f"`variance`; there is nothing to adapt. Build it without them to "
           f"learn statistics from data.")
     _check_numeric(batch, "batch", f"{_WHERE}.adapt")
-    base.check_finite(batch, "batch", f"{_WHERE}.adapt")
+    checks.check_finite(batch, "batch", f"{_WHERE}.adapt")
     shape = tuple(np.shape(batch))
     if len(shape) != state.mean.ndim:
       raise ValueError(
@@ -253,7 +255,7 @@ def normalization(axis: Union[int, Sequence[int], None] = -1,
     return _normalize(x, m, v, invert=invert,
                       unit_scale=zero_variance == "unit")
 
-  return base.make_transform(
+  return transform.make_transform(
       _WHERE,
       init=init,
       apply=apply,

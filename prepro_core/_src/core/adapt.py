@@ -1,0 +1,176 @@
+"""``pc.adapt``: initialise and adapt a transform over data, batch by batch.
+
+Numeric transforms accumulate in one compiled program per transform that also
+reports whether the batch was finite; host transforms accumulate in NumPy.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from typing import Any, Optional
+
+import jax
+import numpy as np
+
+from prepro_core._src.core import checks
+from prepro_core._src.core import device_transfer
+from prepro_core._src.core.transform import State
+from prepro_core._src.core.transform import Transform
+
+
+@functools.lru_cache(maxsize=256)
+def _jitted_accumulate_checking_finite(accumulate):
+  """``accumulate`` jitted, also returning whether the batch was all finite.
+
+  ``sum(batch * 0)`` is NaN exactly when the batch holds a NaN or an inf: one
+  cheap reduction in the same program, instead of a separate host pass.
+  Cached per transform, so repeated ``pc.adapt`` calls compile once.
+  """
+  def wrapped(state, batch):
+    batch = jax.numpy.asarray(batch)
+    if jax.numpy.issubdtype(batch.dtype, jax.numpy.inexact):
+      finite = jax.numpy.isfinite(jax.numpy.sum(batch * 0, dtype=jax.numpy.float32))
+    else:
+      finite = jax.numpy.bool_(True)
+    return accumulate(state, batch), finite
+  return jax.jit(wrapped)
+
+
+def _iter_batches(data: Any, batch_size: Optional[int]):
+  """Yields batches: arrays are split along axis 0, lists of arrays and other
+  iterables are taken as batches, other lists are one array of examples."""
+  if isinstance(data, (list, tuple)):
+    if data and isinstance(data[0], (np.ndarray, jax.Array)) and np.ndim(data[0]) >= 1:
+      yield from data
+      return
+    if data and _holds_strings(data):
+      # Strings stay a list (ragged rows allowed): the host-side string code
+      # packs lists faster than a fixed-width NumPy array, which also costs
+      # memory.
+      step = len(data) if batch_size is None else batch_size
+      for start in range(0, len(data), step):
+        yield list(data[start:start + step])
+      return
+    data = np.asarray(data)
+  if isinstance(data, (np.ndarray, jax.Array)):
+    n = np.shape(data)[0] if np.ndim(data) else 0
+    step = n if batch_size is None else batch_size
+    for start in range(0, n, max(step, 1)):
+      yield data[start:start + step]
+    return
+  yield from data  # any other iterable: a stream of batches
+
+
+def _holds_batches(data) -> bool:
+  """False for what adapt cannot split into batches: None, scalars, a str."""
+  if isinstance(data, (np.ndarray, jax.Array)):
+    return data.ndim > 0
+  if data is None or isinstance(data, (str, bytes)):
+    return False
+  try:
+    iter(data)
+  except TypeError:
+    return False
+  return True
+
+
+def _holds_strings(data) -> bool:
+  first = data[0]
+  if isinstance(first, (list, tuple)):
+    first = next((row[0] for row in data if len(row)), None)
+  return isinstance(first, (str, bytes))
+
+
+def _is_empty(batch) -> bool:
+  if isinstance(batch, (list, tuple)):
+    return len(batch) == 0
+  return np.ndim(batch) > 0 and np.shape(batch)[0] == 0
+
+
+def _check_device_dtype(batch: Any, where: str) -> None:
+  # Caught here, before jit sees a batch it cannot trace (strings, objects).
+  dtype = getattr(batch, "dtype", None)
+  if dtype is None:
+    dtype = np.asarray(batch).dtype
+  if np.dtype(dtype).kind not in "biuf" and dtype != jax.numpy.bfloat16:
+    raise TypeError(
+        f"{where}: `data` must hold numbers (bool, int or float), got dtype "
+        f"{dtype}; strings go through a host-side transform first.")
+
+
+def adapt(transform: Transform,
+          data: Any,
+          batch_size: Optional[int] = None,
+          *,
+          state: Optional[State] = None,
+          progress: bool = False) -> State:
+  """Initialises (unless ``state`` is given) and adapts ``transform`` on data.
+
+  Args:
+    transform: a :class:`Transform`.
+    data: a NumPy/JAX array (split along axis 0 into batches of
+      ``batch_size``), a list of examples or of batches, or any iterable of
+      batches.
+    batch_size: batch length when ``data`` is an array; ``None`` means one
+      batch.
+    state: continue adapting this state instead of a fresh ``init``.
+    progress: print a one-line progress report to stderr while streaming.
+
+  Returns:
+    A state ready for ``transform.apply``.
+
+  Raises:
+    ValueError: when ``data`` holds no examples.
+  """
+  if not isinstance(transform, Transform):
+    raise TypeError(
+        f"adapt: `transform` must be a prepro Transform (e.g. "
+        f"pc.normalization()), got {type(transform).__name__}.")
+  if not _holds_batches(data):
+    raise TypeError(
+        f"adapt({transform.name}): `data` must be an array, a list of "
+        f"examples or batches, or an iterable of batches; got "
+        f"{type(data).__name__}.")
+  if batch_size is not None:
+    checks.check_positive_int(batch_size, "batch_size", f"adapt({transform.name})")
+  if not transform.adaptable:
+    if state is None:
+      first = next(iter(_iter_batches(data, batch_size)), None)
+      if first is None:
+        raise ValueError(f"adapt({transform.name}): `data` is empty.")
+      state = transform.init(first)
+    return state
+  accumulate = transform.accumulate
+  if not transform.on_host:
+    accumulate = _jitted_accumulate_checking_finite(accumulate)
+  seen = 0
+  started = time.monotonic()
+  for batch in _iter_batches(data, batch_size):
+    if _is_empty(batch):
+      continue
+    if not transform.on_host:
+      _check_device_dtype(batch, f"adapt({transform.name})")
+    if state is None:
+      state = transform.init(batch)
+    if transform.on_host:
+      state = accumulate(state, batch)
+    else:
+      batch = device_transfer.to_device(batch)
+      new_state, finite = accumulate(state, batch)
+      if not finite:
+        checks.check_finite(batch, "data", f"adapt({transform.name})")  # raises
+      state = new_state
+    seen += 1
+    if progress:
+      rate = seen / max(time.monotonic() - started, 1e-9)
+      print(f"\radapt({transform.name}): {seen} batches, {rate:.1f}/s",
+            end="", file=sys.stderr, flush=True)
+  if progress and seen:
+    print(file=sys.stderr)
+  if seen == 0:
+    raise ValueError(
+        f"adapt({transform.name}): `data` is empty; adapt needs at least one "
+        f"example.")
+  return transform.finalize(state)

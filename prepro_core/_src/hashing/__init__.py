@@ -1,0 +1,1 @@
+"""Hashing and hashed crossing, with the on-device 64-bit hash emulation."""

@@ -1,0 +1,1 @@
+"""Host kernels: numpy_*.py and numba_*.py twins with the same names and signatures."""

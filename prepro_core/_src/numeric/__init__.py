@@ -1,0 +1,1 @@
+"""Numeric transforms: device-only and jittable (normalization, discretization, rescaling, category encoding)."""
