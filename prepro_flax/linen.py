@@ -26,10 +26,11 @@ state, not parameters.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional
 
 import prepro_core as pc
 
+from prepro_flax._src import registry
 from prepro_flax._src.common import NotAdaptedError
 from prepro_flax._src.linen_base import adapt
 from prepro_flax._src.linen_base import COLLECTION
@@ -53,14 +54,10 @@ def get_vocabulary(layer_variables: dict) -> list:
   return pc.get_vocabulary(layer_variables["state"])
 
 
-def _module(keras_name: str,
-            factory: Callable[..., pc.Transform],
-            constants: Sequence[str] = (),
-            *,
-            random: bool = False,
-            doc_extra: str = "") -> type:
-  """Builds the Linen module class for one core factory: a dataclass field
+def _module(row: registry.Layer) -> type:
+  """Builds the Linen module class of one registry row: a dataclass field
   per factory argument (same name, same default)."""
+  keras_name, factory = row.name, row.factory
   params = inspect.signature(factory).parameters.values()
   annotations, defaults, names = {}, {}, []
   for p in params:
@@ -74,7 +71,7 @@ def _module(keras_name: str,
     names.append(p.name)
     if p.default is not p.empty:
       defaults[p.name] = p.default
-  if random:
+  if row.random:
     annotations["deterministic"] = Optional[bool]
     defaults["deterministic"] = None
   field_names = tuple(names)
@@ -84,8 +81,8 @@ def _module(keras_name: str,
 
   doc = (f"Keras' ``{keras_name}`` as a Linen module, over "
          f"``prepro_core.{factory.__name__}`` (see it for the fields, which "
-         f"are Keras' arguments).{doc_extra}")
-  if random:
+         f"are Keras' arguments).{_HOST if row.host else ''}")
+  if row.random:
     doc += (" Random: reads the ``\"augment\"`` rng unless "
             "``deterministic`` (field or call argument) is true.")
   namespace = {
@@ -93,73 +90,15 @@ def _module(keras_name: str,
       "__module__": __name__,
       "__qualname__": keras_name,
       "__doc__": doc,
-      "constants": tuple(constants),
+      "constants": tuple(row.constants),
       "make_transform": make_transform,
       **defaults,
   }
   return type(keras_name, (PreprocessingModule,), namespace)
 
 
-# Numeric and categorical.
-Normalization = _module("Normalization", pc.normalization, ("mean", "variance"))
-Rescaling = _module("Rescaling", pc.rescaling)
-Discretization = _module("Discretization", pc.discretization, ("bin_boundaries",))
-CategoryEncoding = _module("CategoryEncoding", pc.category_encoding)
-
-# Lookups and strings.
-StringLookup = _module("StringLookup", pc.string_lookup, ("vocabulary",), doc_extra=_HOST)
-
-IntegerLookup = _module("IntegerLookup", pc.integer_lookup, ("vocabulary",),
-                        doc_extra=_HOST)
-TextVectorization = _module("TextVectorization", pc.text_vectorization,
-                            ("vocabulary",), doc_extra=_HOST)
-
-# Hashing.
-Hashing = _module("Hashing", pc.hashing, doc_extra=_HOST)
-HashedCrossing = _module("HashedCrossing", pc.hashed_crossing, doc_extra=_HOST)
-
-# Images: sizing.
-Resizing = _module("Resizing", pc.resizing)
-CenterCrop = _module("CenterCrop", pc.center_crop)
-RandomCrop = _module("RandomCrop", pc.random_crop, random=True)
-
-# Images: geometric augmentation.
-RandomFlip = _module("RandomFlip", pc.random_flip, random=True)
-RandomRotation = _module("RandomRotation", pc.random_rotation, random=True)
-RandomZoom = _module("RandomZoom", pc.random_zoom, random=True)
-RandomTranslation = _module("RandomTranslation", pc.random_translation, random=True)
-RandomShear = _module("RandomShear", pc.random_shear, random=True)
-RandomPerspective = _module("RandomPerspective", pc.random_perspective, random=True)
-RandomElasticTransform = _module("RandomElasticTransform",
-                                 pc.random_elastic_transform, random=True)
-
-# Images: colour.
-AutoContrast = _module("AutoContrast", pc.auto_contrast)
-Equalization = _module("Equalization", pc.equalization, random=True)
-RandomBrightness = _module(
-    "RandomBrightness", pc.random_brightness, random=True)
-RandomColorDegeneration = _module(
-    "RandomColorDegeneration", pc.random_color_degeneration, random=True)
-RandomColorJitter = _module(
-    "RandomColorJitter", pc.random_color_jitter, random=True)
-RandomContrast = _module("RandomContrast", pc.random_contrast, random=True)
-RandomGrayscale = _module("RandomGrayscale", pc.random_grayscale, random=True)
-RandomHue = _module("RandomHue", pc.random_hue, random=True)
-RandomInvert = _module("RandomInvert", pc.random_invert, random=True)
-RandomPosterization = _module(
-    "RandomPosterization", pc.random_posterization, random=True)
-RandomSaturation = _module(
-    "RandomSaturation", pc.random_saturation, random=True)
-RandomSharpness = _module("RandomSharpness", pc.random_sharpness, random=True)
-Solarization = _module("Solarization", pc.solarization, random=True)
-
-# Images: erasing and blur.
-RandomErasing = _module("RandomErasing", pc.random_erasing, random=True)
-RandomGaussianBlur = _module(
-    "RandomGaussianBlur", pc.random_gaussian_blur, random=True)
-
-# Images: mixing and policies.
-MixUp = _module("MixUp", pc.mix_up, random=True)
-CutMix = _module("CutMix", pc.cut_mix, random=True)
-RandAugment = _module("RandAugment", pc.rand_augment, random=True)
-AugMix = _module("AugMix", pc.aug_mix, random=True)
+# One module per registry row, under Keras' name (module attributes, so they
+# pickle by reference and `prepro_flax.linen.Normalization` works).
+_LAYERS = {row.name: _module(row) for row in registry.LAYERS}
+globals().update(_LAYERS)
+__all__ += list(_LAYERS)
