@@ -47,7 +47,6 @@ def _host_paths():
 def run(quick: bool = False) -> list:
   import keras
   from corpus import corpus
-  from prepro_core._src.host import farmhash
   n_docs = 5_000 if quick else 50_000
   repeats = 3 if quick else 7
   toks = " ".join(corpus(n_docs=n_docs)).split()
@@ -68,16 +67,15 @@ def run(quick: bool = False) -> list:
   b_sub = f"hash {len(sub)} str tokens (list)"
   want = np.asarray(k(arr))
   want_salt = np.asarray(ks(arr))
-  for accel, impl in _host_paths():
-    farmhash.ACCELERATOR = accel
-    np.testing.assert_array_equal(np.asarray(t.apply(s, arr)), want)
-    np.testing.assert_array_equal(np.asarray(t.apply(s, toks)), want)
-    np.testing.assert_array_equal(np.asarray(ts.apply(s, arr)), want_salt)
-    add(b_arr, impl, _best(lambda: t.apply(s, arr), repeats))
-    add(b_list, impl, _best(lambda: t.apply(s, toks), repeats))
-    add(b_salt, impl, _best(lambda: ts.apply(s, arr), repeats))
-    add(b_sub, impl, _best(lambda: t.apply(s, sub), repeats))
-  farmhash.ACCELERATOR = "auto"
+  for kernels, impl in _host_paths():
+    with pc.host_kernels(kernels):
+      np.testing.assert_array_equal(np.asarray(t.apply(s, arr)), want)
+      np.testing.assert_array_equal(np.asarray(t.apply(s, toks)), want)
+      np.testing.assert_array_equal(np.asarray(ts.apply(s, arr)), want_salt)
+      add(b_arr, impl, _best(lambda: t.apply(s, arr), repeats))
+      add(b_list, impl, _best(lambda: t.apply(s, toks), repeats))
+      add(b_salt, impl, _best(lambda: ts.apply(s, arr), repeats))
+      add(b_sub, impl, _best(lambda: t.apply(s, sub), repeats))
   # Keras converts its input to a tf.Tensor first; that is part of its cost.
   add(b_arr, "keras", _best(lambda: np.asarray(k(arr)), repeats))
   add(b_list, "keras", _best(lambda: np.asarray(k(toks)), 1))

@@ -6,8 +6,8 @@ Workload: the shared corpus (../shared/bench/corpus.py) split on whitespace;
 Keras' layers run on the TensorFlow ops they are built on (what any backend
 uses for them). Each timing is the best of a few repeats after a warm-up;
 device results are block_until_ready'd. prepro uses its numba kernels
-(text_numba.py) when numba is installed; set PREPRO_TEXT_ACCELERATOR=numpy
-to time the NumPy fallback.
+(host/kernels/numba_text.py) when numba is installed; set PREPRO_HOST_KERNELS=numpy
+to time the NumPy kernels.
 """
 from __future__ import annotations
 
@@ -45,8 +45,13 @@ def _rows(name, results):
 
 
 def run(quick: bool = False) -> list:
-  from prepro_core._src.host import text  # pylint: disable=import-outside-toplevel
-  text.ACCELERATOR = os.environ.get("PREPRO_TEXT_ACCELERATOR", "auto")
+  """The rows, with the host kernels $PREPRO_HOST_KERNELS (default auto)."""
+  import prepro_core as pc  # pylint: disable=import-outside-toplevel,reimported
+  with pc.host_kernels(os.environ.get("PREPRO_HOST_KERNELS", "auto")):
+    return _run(quick)
+
+
+def _run(quick: bool) -> list:
   import keras  # pylint: disable=import-outside-toplevel
   import prepro_core as pc  # pylint: disable=import-outside-toplevel
   from corpus import corpus  # pylint: disable=import-outside-toplevel

@@ -8,8 +8,8 @@ and apply with output_mode="int", output_sequence_length=32 on the whole
 corpus as one batch and in batches of 10,000 documents. Each timing is the
 best of a few runs after a warm-up; Keras runs on the JAX backend (its
 outputs are converted to jax arrays; prepro returns NumPy int32). prepro
-uses its numba kernels (text_numba.py) when numba is installed; set
-PREPRO_TEXT_ACCELERATOR=numpy to time the NumPy fallback.
+uses its numba kernels (host/kernels/numba_text.py) when numba is installed; set
+PREPRO_HOST_KERNELS=numpy to time the NumPy kernels.
 """
 
 import os
@@ -41,8 +41,13 @@ def _best(fn, repeats):
 
 
 def run(quick: bool = False) -> list:
-  from prepro_core._src.host import text  # pylint: disable=import-outside-toplevel
-  text.ACCELERATOR = os.environ.get("PREPRO_TEXT_ACCELERATOR", "auto")
+  """The rows, with the host kernels $PREPRO_HOST_KERNELS (default auto)."""
+  import prepro_core as pc  # pylint: disable=import-outside-toplevel,reimported
+  with pc.host_kernels(os.environ.get("PREPRO_HOST_KERNELS", "auto")):
+    return _run(quick)
+
+
+def _run(quick: bool) -> list:
   import keras  # pylint: disable=g-import-not-at-top
   from corpus import corpus  # pylint: disable=g-import-not-at-top
   n_docs = 20_000 if quick else 200_000

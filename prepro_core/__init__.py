@@ -27,7 +27,7 @@ from prepro_core._src.lookup.integer_lookup import integer_lookup
 from prepro_core._src.lookup.integer_lookup import IntegerLookupState
 from prepro_core._src.lookup.string_lookup import string_lookup
 from prepro_core._src.lookup.string_lookup import StringLookupState
-from prepro_core._src.host.strings import save_vocabulary
+from prepro_core._src.lookup.table import save_vocabulary
 from prepro_core._src.lookup.text_vectorization import text_vectorization
 from prepro_core._src.lookup.table import get_vocabulary
 from prepro_core._src.lookup.text_vectorization import TextVectorizationState

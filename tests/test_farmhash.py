@@ -6,7 +6,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import prepro_core as pc
+from prepro_core._src.hashing import device_hash
+from prepro_core._src.hashing import u64
 from prepro_core._src.host import farmhash as fh
+from prepro_core._src.host.kernels import backend
 
 REC = np.load(os.path.join(os.path.dirname(__file__), "keras_records",
                            "hashing.npz"))
@@ -26,11 +30,11 @@ KEEP = [i for i, s in enumerate(STRS) if not s.endswith("\x00")]
 
 
 @pytest.fixture(params=["numpy", "numba"])
-def kernels(request, monkeypatch):
+def kernels(request):
   """Runs a test with the NumPy kernels and with the numba accelerator (the
   `fast` extra; the test extra installs it): both must give TF's bits."""
-  monkeypatch.setattr(fh, "ACCELERATOR", request.param)
-  return request.param
+  with pc.host_kernels(request.param):
+    yield request.param
 
 
 def test_record_covers_all_lengths():
@@ -112,19 +116,19 @@ def test_siphash_matches_tf(kernels):
 
 
 def test_threads_split_large_batches(kernels, monkeypatch):
-  # Large batches are split over threads (numba): same bits, same order,
-  # and a bad string in a later part is still reported.
-  monkeypatch.setattr(fh, "_ROWS_PER_THREAD", 1000)
-  monkeypatch.setattr(fh, "NUM_THREADS", 3)
+  # Large batches are split over threads: same bits, same order, and a bad
+  # string in a later part is still reported.
+  monkeypatch.setattr(backend, "ROWS_PER_THREAD", 1000)
   arr = np.array([STRS[i] for i in KEEP])
-  np.testing.assert_array_equal(fh.fingerprint64_strings(arr),
-                                REC["str_fp64"][KEEP])
-  np.testing.assert_array_equal(fh.siphash64_strings(STRS, 133, 137),
-                                REC["str_sip_133_137"])
   bad = arr.astype(object)
   bad[-5] = "ok\ud800"
-  with pytest.raises(ValueError, match="UTF-8"):
-    fh.fingerprint64_strings(bad.astype(str))
+  with pc.host_kernels(kernels, num_threads=3):
+    np.testing.assert_array_equal(fh.fingerprint64_strings(arr),
+                                  REC["str_fp64"][KEEP])
+    np.testing.assert_array_equal(fh.siphash64_strings(STRS, 133, 137),
+                                  REC["str_sip_133_137"])
+    with pytest.raises(ValueError, match="UTF-8"):
+      fh.fingerprint64_strings(bad.astype(str))
 
 
 def test_siphash_key_errors():
@@ -142,7 +146,7 @@ def test_bad_string_inputs(kernels):
   with pytest.raises(ValueError, match="UTF-8"):
     fh.siphash64_strings(np.array(["ok", "a\udfffb"]), 1, 2)
   with pytest.raises(TypeError, match="strings"):
-    fh.fingerprint64_strings(["a", b"b"])
+    fh.fingerprint64_strings(["a", 3])
   with pytest.raises(TypeError, match="strings"):
     fh.fingerprint64_strings(np.array(["a", 3], dtype=object))
   with pytest.raises(TypeError, match="dtype"):
@@ -157,12 +161,13 @@ def test_int_fingerprint_host_matches_tf():
 def test_int_fingerprint_device_matches_host_and_tf():
   i32 = REC["i32"]
   want = REC["i64_fp64"][:i32.size]  # i64 starts with the i32 values
-  hi, lo = fh.fingerprint64_ints(jnp.asarray(i32))
-  np.testing.assert_array_equal(fh.u64_from_pair(hi, lo), want)
-  hi_j, lo_j = jax.jit(fh.fingerprint64_ints)(i32)
-  np.testing.assert_array_equal(fh.u64_from_pair(hi_j, lo_j), want)
-  hi_v, lo_v = jax.vmap(fh.fingerprint64_ints)(i32.reshape(-1, 7)[:100])
-  np.testing.assert_array_equal(fh.u64_from_pair(hi_v, lo_v).ravel(),
+  hi, lo = device_hash.fingerprint64_ints(jnp.asarray(i32))
+  np.testing.assert_array_equal(u64.u64_from_pair(hi, lo), want)
+  hi_j, lo_j = jax.jit(device_hash.fingerprint64_ints)(i32)
+  np.testing.assert_array_equal(u64.u64_from_pair(hi_j, lo_j), want)
+  hi_v, lo_v = jax.vmap(device_hash.fingerprint64_ints)(
+      i32.reshape(-1, 7)[:100])
+  np.testing.assert_array_equal(u64.u64_from_pair(hi_v, lo_v).ravel(),
                                 want[:700])
 
 
@@ -170,7 +175,7 @@ def test_int_fingerprint_device_small_dtypes():
   for dt in (np.int8, np.uint32):
     x = np.array([0, 1, 7, 100, np.iinfo(dt).max, np.iinfo(dt).min], dt)
     np.testing.assert_array_equal(
-        fh.u64_from_pair(*jax.jit(fh.fingerprint64_ints)(x)),
+        u64.u64_from_pair(*jax.jit(device_hash.fingerprint64_ints)(x)),
         fh.fingerprint64_ints_host(x))
 
 
@@ -178,11 +183,11 @@ def test_int_fingerprint_device_x64():
   with jax.enable_x64(True):
     x = jnp.asarray(REC["i64"])
     assert x.dtype == jnp.int64
-    hi, lo = jax.jit(fh.fingerprint64_ints)(x)
-    np.testing.assert_array_equal(fh.u64_from_pair(hi, lo), REC["i64_fp64"])
+    hi, lo = jax.jit(device_hash.fingerprint64_ints)(x)
+    np.testing.assert_array_equal(u64.u64_from_pair(hi, lo), REC["i64_fp64"])
     u = np.array([0, 2**63, 2**64 - 1, 12345678901234567890], np.uint64)
     np.testing.assert_array_equal(
-        fh.u64_from_pair(*fh.fingerprint64_ints(jnp.asarray(u))),
+        u64.u64_from_pair(*device_hash.fingerprint64_ints(jnp.asarray(u))),
         fh.fingerprint64_ints_host(u))
 
 
@@ -190,10 +195,12 @@ def test_siphash_ints_device_matches_host():
   x = REC["i32"][::5]
   for key in ((133, 137), (2**64 - 1, 3)):
     np.testing.assert_array_equal(
-        fh.u64_from_pair(*jax.jit(lambda v: fh.siphash64_ints(v, *key))(x)),
+        u64.u64_from_pair(
+            *jax.jit(lambda v: device_hash.siphash64_ints(v, *key))(x)),
         fh.siphash64_ints_host(x, *key))
   np.testing.assert_array_equal(
-      fh.u64_from_pair(*fh.siphash64_ints(jnp.array([True, False]), 5, 5)),
+      u64.u64_from_pair(
+          *device_hash.siphash64_ints(jnp.array([True, False]), 5, 5)),
       fh.siphash64_strings(["true", "false"], 5, 5))
 
 
@@ -206,16 +213,16 @@ def test_mod_u64_exact(k):
   lo = rng.integers(0, 2**32, size=2000, dtype=np.uint64).astype(np.uint32)
   hi[:4] = [0, 0, 2**32 - 1, 2**32 - 1]
   lo[:4] = [0, k - 1, 2**32 - 1, 0]
-  got = jax.jit(lambda a, b: fh.mod_u64(a, b, k))(hi, lo)
-  want = fh.u64_from_pair(hi, lo) % np.uint64(k)
+  got = jax.jit(lambda a, b: u64.mod_u64(a, b, k))(hi, lo)
+  want = u64.u64_from_pair(hi, lo) % np.uint64(k)
   np.testing.assert_array_equal(np.asarray(got, np.uint64), want)
 
 
 def test_mod_u64_bad_k():
   with pytest.raises(ValueError, match="`k`"):
-    fh.mod_u64(jnp.zeros(2, jnp.uint32), jnp.zeros(2, jnp.uint32), 0)
+    u64.mod_u64(jnp.zeros(2, jnp.uint32), jnp.zeros(2, jnp.uint32), 0)
   with pytest.raises(TypeError, match="`k`"):
-    fh.mod_u64(jnp.zeros(2, jnp.uint32), jnp.zeros(2, jnp.uint32), 3.0)
+    u64.mod_u64(jnp.zeros(2, jnp.uint32), jnp.zeros(2, jnp.uint32), 3.0)
 
 
 def test_fingerprint_cat64_device_matches_host():
@@ -224,8 +231,8 @@ def test_fingerprint_cat64_device_matches_host():
   b = rng.integers(0, 2**64, size=500, dtype=np.uint64)
   split = lambda v: (jnp.asarray((v >> np.uint64(32)).astype(np.uint32)),
                      jnp.asarray((v & np.uint64(0xffffffff)).astype(np.uint32)))
-  got = jax.jit(fh.fingerprint_cat64_device)(split(a), split(b))
-  np.testing.assert_array_equal(fh.u64_from_pair(*got),
+  got = jax.jit(device_hash.fingerprint_cat64_device)(split(a), split(b))
+  np.testing.assert_array_equal(u64.u64_from_pair(*got),
                                 fh.fingerprint_cat64(a, b))
 
 

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import prepro_core as pc
-from prepro_core._src.host import farmhash
 
 REC = np.load(os.path.join(os.path.dirname(__file__), "keras_records",
                            "hashing.npz"))
@@ -19,10 +18,10 @@ KEEP = [i for i, s in enumerate(STRS) if not s.endswith("\x00")]
 
 
 @pytest.fixture(params=["numpy", "numba"])
-def kernels(request, monkeypatch):
+def kernels(request):
   """The string kernels: NumPy's, and numba's (the `fast` extra)."""
-  monkeypatch.setattr(farmhash, "ACCELERATOR", request.param)
-  return request.param
+  with pc.host_kernels(request.param):
+    yield request.param
 
 
 def run(t, x):

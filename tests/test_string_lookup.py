@@ -15,7 +15,6 @@ import pytest
 import prepro_core as pc
 from prepro_core._src.host import farmhash
 from prepro_core._src.lookup import string_lookup as sl
-from prepro_core._src.host import text
 
 RECORDS = pathlib.Path(__file__).parent / "keras_records" / "lookups.json.gz"
 
@@ -194,11 +193,11 @@ STRING_CASES = ["int_default", "int_mask_oov3_max", "tf_idf_max",
 
 
 @pytest.fixture(params=["numpy", "numba"])
-def accelerator(request, monkeypatch):
+def accelerator(request):
   """Runs a test with the NumPy code and with the numba kernels (the
   optional accelerator); both must give Keras' numbers."""
-  monkeypatch.setattr(text, "ACCELERATOR", request.param)
-  return request.param
+  with pc.host_kernels(request.param):
+    yield request.param
 
 
 @pytest.mark.parametrize("name", STRING_CASES)

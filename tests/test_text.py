@@ -1,4 +1,5 @@
-"""Tests of the host-side tokenizer (prepro_core/_src/text.py).
+"""Tests of the host-side tokenizer (prepro_core/_src/host/tokenize.py,
+inputs.py, keys.py and vocab.py).
 
 The vectorised byte-buffer code is checked against plain-Python references
 that follow TensorFlow's definitions (ASCII lowering, the 32 ASCII
@@ -7,13 +8,27 @@ space), and the exact-grouping/lookup machinery against Python dicts,
 including its hash-collision fallbacks.
 """
 
+import contextlib
 import string
 
 import numpy as np
 import pytest
+import prepro_core as pc
 from hypothesis import given, settings, strategies as st
 
-from prepro_core._src.host import text
+from prepro_core._src.host import inputs
+from prepro_core._src.host import keys
+from prepro_core._src.host import packed as packed_lib
+from prepro_core._src.host import tokenize
+from prepro_core._src.host import vocab as vocab_lib
+
+
+@pytest.fixture
+def kernels_backend():
+  """``kernels_backend(name)`` selects the host kernels for the rest of the
+  test (``pc.host_kernels``, entered until the test ends)."""
+  with contextlib.ExitStack() as stack:
+    yield lambda name: stack.enter_context(pc.host_kernels(name))
 
 PUNCT = set(string.punctuation.encode())
 SPACE = set(b" \t\n\x0b\x0c\r")
@@ -50,27 +65,27 @@ def ref_ngrams(toks: list, widths) -> list:
 
 
 @pytest.fixture(params=["numpy", "numba"])
-def accelerator(request, monkeypatch):
+def accelerator(request):
   """Runs a test with the NumPy code and with the numba kernels (the
-  optional accelerator, text_numba.py); both must give the same results."""
-  monkeypatch.setattr(text, "ACCELERATOR", request.param)
-  return request.param
+  host kernels, numpy_text.py and numba_text.py); both must give the same results."""
+  with pc.host_kernels(request.param):
+    yield request.param
 
 
-def rows(t: text.Tokens) -> list:
+def rows(t: packed_lib.Tokens) -> list:
   flat = t.to_bytes()
   rs = t.row_splits.tolist()
   return [flat[rs[i]:rs[i + 1]] for i in range(len(rs) - 1)]
 
 
 def pipeline(docs, mode, split="whitespace", widths=None):
-  buf, starts = text.encode_documents(docs)
+  buf, starts = inputs.encode_documents(docs)
   if mode is not None:
-    buf, starts = text.standardize_buffer(buf, starts, mode)
-  toks = {"whitespace": text.split_whitespace, "character":
-          text.split_characters, None: text.no_split}[split](buf, starts)
+    buf, starts = tokenize.standardize_buffer(buf, starts, mode)
+  toks = {"whitespace": tokenize.split_whitespace, "character":
+          tokenize.split_characters, None: tokenize.no_split}[split](buf, starts)
   if widths:
-    toks = text.ngrams(toks, widths)
+    toks = tokenize.ngrams(toks, widths)
   return toks
 
 
@@ -89,10 +104,10 @@ docs_strategy = st.lists(
 
 def test_tables_match_arithmetic():
   b = np.arange(256, dtype=np.uint8)
-  np.testing.assert_array_equal(text.is_ascii_punctuation(b), text._PUNCT_TABLE)
-  np.testing.assert_array_equal(text.is_ascii_space(b), text._SPACE_TABLE)
-  assert text._PUNCT_TABLE.sum() == 32 and text._SPACE_TABLE.sum() == 6
-  lowered = text.lower_ascii(b)
+  np.testing.assert_array_equal(tokenize.is_ascii_punctuation(b), tokenize._PUNCT_TABLE)
+  np.testing.assert_array_equal(tokenize.is_ascii_space(b), tokenize._SPACE_TABLE)
+  assert tokenize._PUNCT_TABLE.sum() == 32 and tokenize._SPACE_TABLE.sum() == 6
+  lowered = tokenize.lower_ascii(b)
   expect = np.array([c + 32 if 65 <= c <= 90 else c for c in range(256)])
   np.testing.assert_array_equal(lowered, expect)
 
@@ -129,38 +144,38 @@ def test_no_split_keeps_documents_whole():
 
 def test_unicode_standardize_option():
   docs = ["ÉCOLE «Straße»! İ¿Qué? 「漢字」 a—b", "KELVIN \u212a"]
-  docs2 = text.standardize_strings(docs, "lower_and_strip_punctuation_unicode")
-  buf, starts = text.encode_documents(docs2)
-  buf, starts = text.standardize_buffer(
+  docs2 = tokenize.standardize_strings(docs, "lower_and_strip_punctuation_unicode")
+  buf, starts = inputs.encode_documents(docs2)
+  buf, starts = tokenize.standardize_buffer(
       buf, starts, "lower_and_strip_punctuation_unicode")
-  got = text.decode_documents(buf, starts)
+  got = inputs.decode_documents(buf, starts)
   assert got == ["école straße i̇qué 漢字 ab", "kelvin k"]
   # The ASCII default leaves non-ASCII letters and punctuation alone.
-  buf, starts = text.encode_documents(docs)
-  buf, starts = text.standardize_buffer(buf, starts,
+  buf, starts = inputs.encode_documents(docs)
+  buf, starts = tokenize.standardize_buffer(buf, starts,
                                         "lower_and_strip_punctuation")
-  assert text.decode_documents(buf, starts)[0] == (
+  assert inputs.decode_documents(buf, starts)[0] == (
       "École «straße» İ¿qué 「漢字」 a—b")
 
 
 def test_bytes_inputs_are_validated():
-  buf, starts = text.encode_documents([b"caf\xc3\xa9", b"ok"])
-  assert text.decode_documents(buf, starts) == ["café", "ok"]
+  buf, starts = inputs.encode_documents([b"caf\xc3\xa9", b"ok"])
+  assert inputs.decode_documents(buf, starts) == ["café", "ok"]
   with pytest.raises(ValueError, match="element 1 is not valid utf-8"):
-    text.encode_documents([b"ok", b"bad \xff byte"], argname="inputs")
+    inputs.encode_documents([b"ok", b"bad \xff byte"], argname="inputs")
   # A truncated sequence must not be completed by the next document.
   with pytest.raises(ValueError, match="not valid utf-8"):
-    text.encode_documents([b"\xc3", b"\xa9"])
-  buf, starts = text.encode_documents([b"caf\xe9"], encoding="latin-1")
-  assert text.decode_documents(buf, starts) == ["café"]
+    inputs.encode_documents([b"\xc3", b"\xa9"])
+  buf, starts = inputs.encode_documents([b"caf\xe9"], encoding="latin-1")
+  assert inputs.decode_documents(buf, starts) == ["café"]
   with pytest.raises(ValueError, match="cannot be encoded as UTF-8"):
-    text.encode_documents(["lone \ud800 surrogate"])
+    inputs.encode_documents(["lone \ud800 surrogate"])
 
 
 def test_as_text_array_rejects_numbers():
   for bad in (np.arange(3), [1, 2], 3.5, [["a"], [2]]):
     with pytest.raises(TypeError, match="str"):
-      text.as_text_array(bad, "inputs", "t")
+      inputs.as_text_array(bad, "inputs", "t")
 
 
 def _random_tokens(rng, n, max_len):
@@ -175,7 +190,7 @@ def _tokens_of(items):
   data = b"".join(items)
   offsets = np.zeros(len(items) + 1, np.int64)
   np.cumsum([len(t) for t in items], out=offsets[1:])
-  return text.Tokens(np.frombuffer(data, np.uint8), offsets[:-1], offsets[1:],
+  return packed_lib.Tokens(np.frombuffer(data, np.uint8), offsets[:-1], offsets[1:],
                      np.array([0, len(items)]))
 
 
@@ -183,7 +198,7 @@ def _tokens_of(items):
 def test_group_tokens_is_exact(max_len):
   items = _random_tokens(np.random.default_rng(max_len), 300, max_len)
   t = _tokens_of(items)
-  first, inverse = text.group_tokens(t.buf, t.starts, t.ends)
+  first, inverse = vocab_lib.group_tokens(t.buf, t.starts, t.ends)
   assert len(first) == len(set(items))
   for i, g in enumerate(inverse):
     assert items[first[g]] == items[i]
@@ -193,28 +208,28 @@ def test_group_tokens_survives_hash_collisions(monkeypatch):
   items = _random_tokens(np.random.default_rng(0), 200, 30)
   t = _tokens_of(items)
   # Every long token hashes alike: the byte check must catch it and regroup.
-  monkeypatch.setattr(text, "_long_hash",
+  monkeypatch.setattr(keys, "_long_hash",
                       lambda r, s, l: np.full(len(s), 1 << 63, np.uint64))
-  first, inverse = text.group_tokens(t.buf, t.starts, t.ends)
+  first, inverse = vocab_lib.group_tokens(t.buf, t.starts, t.ends)
   assert len(first) == len(set(items))
   for i, g in enumerate(inverse):
     assert items[first[g]] == items[i]
 
 
 @pytest.mark.parametrize("collide", [False, True])
-def test_table_lookup_is_exact(collide, monkeypatch):
+def test_table_lookup_is_exact(collide, monkeypatch, kernels_backend):
   rng = np.random.default_rng(1)
   vocab = sorted(set(_random_tokens(rng, 400, 20)))
   queries = _random_tokens(rng, 400, 20)
   if collide:  # (a NumPy-only hash: the numba kernels compare bytes anyway)
-    monkeypatch.setattr(text, "ACCELERATOR", "numpy")
-    monkeypatch.setattr(text, "_long_hash",
+    kernels_backend("numpy")
+    monkeypatch.setattr(keys, "_long_hash",
                         lambda r, s, l: np.full(len(s), 1 << 63, np.uint64))
   v = _tokens_of(vocab)
   data = v.buf
   offsets = np.concatenate([v.starts, v.ends[-1:]])
-  table = text.build_table(data, offsets)
-  got = text.table_lookup(table, data, offsets, _tokens_of(queries))
+  table = vocab_lib.build_table(data, offsets)
+  got = vocab_lib.table_lookup(table, data, offsets, _tokens_of(queries))
   index = {tok: i for i, tok in enumerate(vocab)}
   assert got.tolist() == [index.get(q, -1) for q in queries]
 
@@ -226,14 +241,14 @@ def test_count_distinct_and_merge_counts(accelerator):
   flat = [t for d in docs for t in d]
   t = _tokens_of(flat)
   t = t._replace(row_splits=np.concatenate([[0], np.cumsum(lengths)]))
-  data, offsets, counts, doc_counts = text.count_distinct(t, True)
+  data, offsets, counts, doc_counts = vocab_lib.count_distinct(t, True)
   blob = data.tobytes()
   got = {blob[offsets[i]:offsets[i + 1]]: (counts[i], doc_counts[i])
          for i in range(len(counts))}
   want = {tok: (flat.count(tok), sum(tok in d for d in docs))
           for tok in set(flat)}
   assert got == want
-  merged = text.merge_counts((data, offsets, counts, doc_counts),
+  merged = vocab_lib.merge_counts((data, offsets, counts, doc_counts),
                              (data, offsets, counts, doc_counts))
   blob = merged[0].tobytes()
   got2 = {blob[merged[1][i]:merged[1][i + 1]]: (merged[2][i], merged[3][i])
@@ -250,24 +265,21 @@ def test_count_distinct_and_merge_counts(accelerator):
                                   "lower_and_strip_punctuation"])
 def test_fused_whitespace_tokenizer(mode, accelerator):
   docs = EDGE + ["", "only ascii here", "mixé ascii", "a\x00b c", ""]
-  got = rows(text.tokenize_whitespace(docs, mode))
+  got = rows(tokenize.tokenize_whitespace(docs, mode))
   want = [ref_split_ws(ref_standardize(d, mode)) for d in docs]
   assert got == want
-  assert rows(text.tokenize_whitespace(
+  assert rows(tokenize.tokenize_whitespace(
       [d.encode() for d in docs], mode)) == want
   with pytest.raises(ValueError, match="UTF-8"):
-    text.tokenize_whitespace(["ok", "lone \ud800"], mode)
+    tokenize.tokenize_whitespace(["ok", "lone \ud800"], mode)
 
 
 @settings(max_examples=30, deadline=None)
 @given(docs_strategy)
 def test_fused_tokenizer_property(docs):
   for acc in ("numpy", "numba"):
-    text.ACCELERATOR = acc
-    try:
-      got = rows(text.tokenize_whitespace(docs, "lower_and_strip_punctuation"))
-    finally:
-      text.ACCELERATOR = "auto"
+    with pc.host_kernels(acc):
+      got = rows(tokenize.tokenize_whitespace(docs, "lower_and_strip_punctuation"))
     assert got == [ref_split_ws(ref_standardize(d, "lower_and_strip_punctuation"))
                    for d in docs]
 
@@ -281,12 +293,12 @@ def test_bytes_rank_is_bytewise_order():
     order = rng.permutation(len(items))
     shuffled = [items[i] for i in order]
     t = _tokens_of(shuffled)
-    rank = text.bytes_rank(t.buf, np.concatenate([t.starts, t.ends[-1:]]))
+    rank = vocab_lib.bytes_rank(t.buf, np.concatenate([t.starts, t.ends[-1:]]))
     np.testing.assert_array_equal(rank, order)
 
 
 @pytest.mark.parametrize("max_len", [5, 9, 40])
-def test_accelerated_counts_and_lookups_match_numpy(max_len, monkeypatch):
+def test_accelerated_counts_and_lookups_match_numpy(max_len, monkeypatch, kernels_backend):
   rng = np.random.default_rng(max_len)
   docs = [_random_tokens(rng, 30, max_len)[:rng.integers(0, 12)]
           for _ in range(80)]
@@ -298,11 +310,11 @@ def test_accelerated_counts_and_lookups_match_numpy(max_len, monkeypatch):
   offsets = np.concatenate([v.starts, v.ends[-1:]])
   out = {}
   for acc in ("numpy", "numba"):
-    monkeypatch.setattr(text, "ACCELERATOR", acc)
-    table = text.build_table(v.buf, offsets)
-    out[acc] = (text.count_distinct(t, True), text.count_distinct(t, False),
-                text.table_lookup(table, v.buf, offsets, t),
-                text.lookup_ids(table, v.buf, offsets, t, 3, 0, -1, 1))
+    kernels_backend(acc)
+    table = vocab_lib.build_table(v.buf, offsets)
+    out[acc] = (vocab_lib.count_distinct(t, True), vocab_lib.count_distinct(t, False),
+                vocab_lib.table_lookup(table, v.buf, offsets, t),
+                vocab_lib.lookup_ids(table, v.buf, offsets, t, 3, 0, -1, 1))
   for a, b in zip(jax_leaves(out["numpy"]), jax_leaves(out["numba"])):
     np.testing.assert_array_equal(a, b)
   index = {tok: i for i, tok in enumerate(vocab)}

@@ -4,6 +4,7 @@ Records: tests/keras_records/record_text.py (text.json: edge cases;
 text.npz: 10,000 documents of the shared benchmark corpus).
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -12,7 +13,16 @@ import numpy as np
 import pytest
 
 import prepro_core as pc
-from prepro_core._src.host import text
+from prepro_core._src.host import keys
+from prepro_core._src.host import tokenize
+
+
+@pytest.fixture
+def kernels_backend():
+  """``kernels_backend(name)`` selects the host kernels for the rest of the
+  test (``pc.host_kernels``, entered until the test ends)."""
+  with contextlib.ExitStack() as stack:
+    yield lambda name: stack.enter_context(pc.host_kernels(name))
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(HERE, "keras_records", "text.json")) as f:
@@ -39,11 +49,11 @@ def _case_id(case):
 
 
 @pytest.fixture(params=["numpy", "numba"])
-def accelerator(request, monkeypatch):
+def accelerator(request):
   """Runs a test with the NumPy code and with the numba kernels (the
   optional accelerator); both must give Keras' numbers."""
-  monkeypatch.setattr(text, "ACCELERATOR", request.param)
-  return request.param
+  with pc.host_kernels(request.param):
+    yield request.param
 
 
 @pytest.mark.parametrize("case", REC["cases"], ids=_case_id)
@@ -169,8 +179,8 @@ def test_corpus_int_sequence_length_matches_keras(int_state):
   assert sha(out.astype(np.int64)) == str(CORPUS["int32_sha"])
 
 
-def test_corpus_int_matches_keras_without_accelerator(monkeypatch):
-  monkeypatch.setattr(text, "ACCELERATOR", "numpy")
+def test_corpus_int_matches_keras_without_accelerator(monkeypatch, kernels_backend):
+  kernels_backend("numpy")
   t = pc.text_vectorization(output_sequence_length=32)
   s = pc.adapt(t, CDOCS, batch_size=4000)
   assert pc.get_vocabulary(s) == CORPUS["int_vocabulary"].tolist()
@@ -358,17 +368,17 @@ def test_numpy_string_scalars_in_a_list_are_text():
   np.testing.assert_array_equal(t.apply(state, [np.str_("b a")]), [[2, 3]])
 
 
-def test_fused_int_path_matches_general_path(monkeypatch):
+def test_fused_int_path_matches_general_path(monkeypatch, kernels_backend):
   """int mode with output_sequence_length on a list runs one fused kernel
-  (text.vectorize_int), in pipelined chunks on threads for big batches; it
+  (tokenize.vectorize_int), in pipelined chunks on threads for big batches; it
   gives the general path's ids, and declines (the general path runs) on
   NULs inside documents, bytes and mixed inputs."""
   extra = ["", "   ", "!!!", "a\tb\nc\x0bd\x0ce\rf", "Ünïcödé WORD; straße",
            "don't stop.", "a " * 40,
            "VeryLongTokenThatIsLongerThan8bytes and-another-long-one"]
   docs = [str(d) for d in CDOCS[:3000]] + extra
-  assert text.vectorize_int(docs, None, *_fused_args(docs)) is not None
-  monkeypatch.setattr(text, "_CHUNK_DOCS", 700)  # several chunks, threads
+  assert tokenize.vectorize_int(docs, None, *_fused_args(docs)) is not None
+  monkeypatch.setattr(tokenize, "_CHUNK_DOCS", 700)  # several chunks, threads
   for std in (None, "lower", "strip_punctuation",
               "lower_and_strip_punctuation"):
     for length in (0, 1, 32):
@@ -377,9 +387,9 @@ def test_fused_int_path_matches_general_path(monkeypatch):
       s = pc.adapt(t, docs)
       for batch in (docs, extra[:7], [d.encode() for d in extra],
                     extra + ["x\0y z"]):
-        monkeypatch.setattr(text, "ACCELERATOR", "numba")
+        kernels_backend("numba")
         got = t.apply(s, batch)
-        monkeypatch.setattr(text, "ACCELERATOR", "numpy")
+        kernels_backend("numpy")
         want = t.apply(s, batch)
         assert got.shape == want.shape == (len(batch), length)
         np.testing.assert_array_equal(got, want)
@@ -389,17 +399,16 @@ def _fused_args(docs):
   from prepro_core._src.lookup import string_lookup as sl  # pylint: disable=g-import-not-at-top
   t = pc.text_vectorization(output_sequence_length=4)
   s = pc.adapt(t, docs)
-  packed = sl._table_vocab(s.lookup)  # pylint: disable=protected-access
-  return (s.table, packed.data, packed.offsets,
-          sl._id_layout(s.lookup), 4)  # pylint: disable=protected-access
+  words = sl.table_vocabulary(s.lookup)
+  return (s.table, words.data, words.offsets, sl.id_layout(s.lookup), 4)
 
 
 @pytest.mark.parametrize("standardize", [
     "lower_and_strip_punctuation", None, "lower"])
-def test_multi_chunk_adapt_equals_single_chunk(monkeypatch, standardize):
+def test_multi_chunk_adapt_equals_single_chunk(monkeypatch, standardize, kernels_backend):
   # Large batches are tokenized in pipelined chunks (numba path); forcing
   # small chunks must give exactly the one-chunk tokens, counts and vocab.
-  monkeypatch.setattr(text, "ACCELERATOR", "numba")
+  kernels_backend("numba")
   rng = np.random.default_rng(3)
   words = ["Hello,", "world!", "naïve", "CAFÉ", "a", "", "supercalifragilistic",
            "x\0y", "The", "QUICK.", "brown-fox"]
@@ -407,16 +416,16 @@ def test_multi_chunk_adapt_equals_single_chunk(monkeypatch, standardize):
           for _ in range(5_000)]
   t = pc.text_vectorization(standardize=standardize, output_mode="tf_idf")
   one = pc.adapt(t, docs)
-  toks_one = text.tokenize_whitespace(docs, standardize)
+  toks_one = tokenize.tokenize_whitespace(docs, standardize)
   assert toks_one.keys is None  # one chunk: no pipeline
-  monkeypatch.setattr(text, "_CHUNK_DOCS", 700)  # 7 chunks, worker threads
+  monkeypatch.setattr(tokenize, "_CHUNK_DOCS", 700)  # 7 chunks, worker threads
   many = pc.adapt(t, docs)
-  toks_many = text.tokenize_whitespace(docs, standardize)
+  toks_many = tokenize.tokenize_whitespace(docs, standardize)
   assert toks_many.keys is not None
   for f in ("buf", "starts", "ends", "row_splits"):
     np.testing.assert_array_equal(getattr(toks_many, f), getattr(toks_one, f))
   np.testing.assert_array_equal(
-      toks_many.keys, text.token_keys(toks_one.buf, toks_one.starts,
+      toks_many.keys, keys.token_keys(toks_one.buf, toks_one.starts,
                                       toks_one.ends))
   assert pc.get_vocabulary(many) == pc.get_vocabulary(one)
   np.testing.assert_array_equal(many.lookup.idf_weights,

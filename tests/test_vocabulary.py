@@ -1,10 +1,20 @@
 """Vocabularies: lists, arrays, files, save/load round trips, 1e6 tokens."""
+import contextlib
 import numpy as np
 import pytest
 
 import prepro_core as pc
 from prepro_core._src.lookup import string_lookup as sl
-from prepro_core._src.host import strings
+from prepro_core._src.host import inputs
+from prepro_core._src.host import packed as packed_lib
+
+
+@pytest.fixture
+def kernels_backend():
+  """``kernels_backend(name)`` selects the host kernels for the rest of the
+  test (``pc.host_kernels``, entered until the test ends)."""
+  with contextlib.ExitStack() as stack:
+    yield lambda name: stack.enter_context(pc.host_kernels(name))
 
 
 def test_file_vocabulary_strings(tmp_path):
@@ -83,10 +93,10 @@ def test_vocabulary_from_array_and_tuple():
 
 def test_packed_strings_round_trip():
   toks = ["", "a", "é", "日本語", "x" * 300, "\x00b"]
-  packed = strings.pack(toks)
+  packed = packed_lib.pack(toks)
   assert packed.data.dtype == np.uint8 and packed.offsets.dtype == np.int64
-  fresh = strings.PackedStrings(packed.data.copy(), packed.offsets.copy())
-  assert strings.unpack(fresh) == toks
+  fresh = packed_lib.PackedStrings(packed.data.copy(), packed.offsets.copy())
+  assert packed_lib.unpack(fresh) == toks
 
 
 def test_million_token_vocabulary(tmp_path):
@@ -113,12 +123,11 @@ def test_million_integer_vocabulary():
 
 
 @pytest.mark.parametrize("acc", ["numpy", "numba"])
-def test_fixed_width_arrays_to_tokens(acc, monkeypatch):
-  from prepro_core._src.host import text
-  monkeypatch.setattr(text, "ACCELERATOR", acc)
+def test_fixed_width_arrays_to_tokens(acc, monkeypatch, kernels_backend):
+  kernels_backend(acc)
 
   def toks(x, encoding="utf-8"):
-    t = strings.to_tokens(x, encoding).tokens
+    t = inputs.to_tokens(x, encoding).tokens
     return [t.buf[s:e].tobytes() for s, e in zip(t.starts, t.ends)]
 
   strs = ["", "caf\u00e9", "a\u0100b", "\U0001F600", "ascii", ""] * 3

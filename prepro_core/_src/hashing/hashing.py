@@ -7,9 +7,9 @@
   ``HashedCrossing`` does (TF's ``sparse_cross_hashed``: ``FingerprintCat64``
   chained from the key ``0xDECAFCAFFE`` over each feature's hash).
 
-Where the work runs: strings are hashed on the host in NumPy (vectorised, see
-``farmhash.py``); integer (and bool, float) inputs given as JAX arrays are
-hashed on device, so ``apply`` on them can be jitted. NumPy integer inputs of
+Where the work runs: strings are hashed on the host (``host/farmhash.py``);
+integer (and bool, float) inputs given as JAX arrays are hashed on device
+(``device_hash.py``), so ``apply`` on them can be jitted. NumPy inputs of
 64-bit dtypes are hashed on the host so that values beyond int32 stay exact
 with JAX's default 32-bit mode. Both give the same numbers.
 """
@@ -23,21 +23,29 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prepro_core._src.host import farmhash
+from prepro_core._src.core import checks
 from prepro_core._src.core.transform import EmptyState
-from prepro_core._src.core.checks import check_choice
-from prepro_core._src.core.checks import check_positive_int
 from prepro_core._src.core.transform import make_transform
 from prepro_core._src.core.transform import Transform
+from prepro_core._src.hashing import device_hash
+from prepro_core._src.hashing import u64
+from prepro_core._src.host import farmhash
 from prepro_core._src.numeric.encoding import encode_ids
 
 HASHING_OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
 CROSSING_OUTPUT_MODES = ("int", "one_hot")
 _MAX_BINS = 2**31 - 1  # ids are int32 under JAX's default 32-bit mode
 
+Salt = Optional[Tuple[int, int]]  # the SipHash key, None for FarmHash
+
+
+# ---------------------------------------------------------------------------
+# Argument and input checks.
+# ---------------------------------------------------------------------------
+
 
 def _check_num_bins(num_bins, where):
-  num_bins = check_positive_int(num_bins, "num_bins", where)
+  num_bins = checks.check_positive_int(num_bins, "num_bins", where)
   if num_bins > _MAX_BINS:
     raise ValueError(
         f"{where}: `num_bins` must be at most 2**31 - 1 (bin ids are int32), "
@@ -45,28 +53,41 @@ def _check_num_bins(num_bins, where):
   return num_bins
 
 
-def _check_salt(salt) -> Optional[Tuple[int, int]]:
-  """Keras' rule: an int s means (s, s); a list/tuple of two ints as is."""
-  if salt is None:
-    return None
-  def is_int(v):
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-  if is_int(salt):
-    pair = (int(salt), int(salt))
-  elif isinstance(salt, (tuple, list)) and len(salt) == 2 and all(
-      is_int(v) for v in salt):
-    pair = (int(salt[0]), int(salt[1]))
-  else:
+def _check_sparse(sparse, where):
+  if sparse:
     raise ValueError(
-        "hashing: `salt` must be None, an int, or a tuple/list of two ints "
-        f"(the SipHash key), got {salt!r}.")
-  for v in pair:
-    if not -2**63 <= v < 2**64:
-      raise ValueError(
-          f"hashing: `salt` values must be 64-bit ints in [-2**63, 2**64), "
-          f"got {salt!r}.")
-  # TF takes the key as int64 and uses its bits: -1 is 2**64 - 1.
-  return (pair[0] & (2**64 - 1), pair[1] & (2**64 - 1))
+        f"{where}: `sparse=True` is not supported; outputs are dense JAX "
+        f"arrays (Keras supports it only on the TensorFlow backend).")
+
+
+def _check_mask_value(mask_value, num_bins):
+  if mask_value is None:
+    return
+  if num_bins < 2:
+    raise ValueError(
+        f"hashing: a `mask_value` takes bin 0, so `num_bins` must be >= 2, "
+        f"got num_bins={num_bins}.")
+  if not isinstance(mask_value, (str, bytes, int, float, bool, np.generic)):
+    raise TypeError(
+        f"hashing: `mask_value` must be a string or a number, got "
+        f"{mask_value!r}.")
+
+
+def _check_numeric_dtype(dt):
+  if dt.kind not in "iufb":
+    raise TypeError(
+        f"hashing: inputs must be strings, integers, bools or floats, got "
+        f"dtype {dt}.")
+
+
+def _check_mask_kind(mask_value, is_string):
+  if mask_value is None:
+    return
+  if is_string != isinstance(mask_value, (str, bytes)):
+    kind = "strings" if is_string else "numbers"
+    raise TypeError(
+        f"hashing: `mask_value`={mask_value!r} cannot be compared with "
+        f"inputs that are {kind}; give a mask_value of the inputs' kind.")
 
 
 def _is_string_input(x) -> bool:
@@ -89,6 +110,17 @@ def _is_string_input(x) -> bool:
   return isinstance(x, (np.str_, np.bytes_))
 
 
+# ---------------------------------------------------------------------------
+# Hashing: the bin of each value.
+# ---------------------------------------------------------------------------
+
+
+def _masked_bins(ids: np.ndarray, is_mask: np.ndarray) -> np.ndarray:
+  """Keras' mask rule: the mask value takes bin 0, the rest ``hash % (bins
+  - 1) + 1``."""
+  return np.where(is_mask, 0, ids + 1).astype(np.int32)
+
+
 def _packed_equal(buf, offs, lens, value) -> np.ndarray:
   """Mask of the packed strings whose bytes equal ``value`` (a string is
   compared by its UTF-8 bytes, as it was packed)."""
@@ -100,6 +132,48 @@ def _packed_equal(buf, offs, lens, value) -> np.ndarray:
   mask = np.zeros(lens.shape, bool)
   mask[idx] = True
   return mask
+
+
+def _host_mod(h: np.ndarray, bins: int) -> np.ndarray:
+  """``h % bins`` as int32 for uint64 hashes (a mask for powers of two)."""
+  if bins & (bins - 1) == 0:
+    return (h & np.uint64(bins - 1)).astype(np.int32)
+  return (h % np.uint64(bins)).astype(np.int32)
+
+
+def _string_bins(x, bins: int, salt: Salt, mask_value) -> np.ndarray:
+  """Bins of strings, hashed on the host."""
+  h, shape, packed = farmhash.hash_strings(x, salt)
+  ids = _host_mod(h, bins).reshape(shape)
+  if mask_value is None:
+    return ids
+  if packed is None:
+    packed = farmhash.pack_strings(x)
+  return _masked_bins(ids, _packed_equal(*packed, mask_value).reshape(shape))
+
+
+def _host_decimal_strings(x):
+  """NumPy ints/floats/bools as TF's ``as_string`` (after Keras' int64 cast:
+  floats truncated, NaN, inf and out-of-range values to INT64_MIN)."""
+  if x.dtype.kind == "f":
+    with np.errstate(invalid="ignore"):
+      t = np.trunc(x.astype(np.float64))
+      ok = np.isfinite(t) & (t >= -2.0**63) & (t < 2.0**63)
+      x = np.where(ok, t, -2.0**63).astype(np.int64)
+      x[~ok] = np.iinfo(np.int64).min
+  return farmhash.decimal_strings(x)
+
+
+def _host_number_bins(x: np.ndarray, bins: int, salt: Salt,
+                      mask_value) -> np.ndarray:
+  """Bins of 64-bit NumPy numbers, hashed exactly on the host."""
+  strs = _host_decimal_strings(x)
+  if salt is None:
+    h = farmhash.fingerprint64_strings(strs)
+  else:
+    h = farmhash.siphash64_strings(strs, *salt)
+  ids = _host_mod(h, bins)
+  return ids if mask_value is None else _masked_bins(ids, x == mask_value)
 
 
 def _float_to_int64_bits(x):
@@ -118,35 +192,41 @@ def _float_to_int64_bits(x):
   return neg, (hi_f.astype(jnp.uint32), lo_f.astype(jnp.uint32))
 
 
-def _hash_device(x, salt):
+def _hash_device(x, salt: Salt) -> u64.U64:
   """Hash of each value's decimal string on device; returns (hi, lo)."""
   if jnp.issubdtype(x.dtype, jnp.floating):
     neg, mag = _float_to_int64_bits(x)
-    w, n, max_len = farmhash._decimal_words_from_parts(neg, mag, 20)
+    w, n, max_len = device_hash.decimal_words_from_parts(neg, mag, 20)
     if salt is None:
-      return farmhash._fingerprint64_small_d(w, n, max_len)
-    return farmhash._siphash_small_d(w, n, max_len, *salt)
+      return device_hash.fingerprint64_words(w, n, max_len)
+    return device_hash.siphash64_words(w, n, max_len, *salt)
   if salt is None:
-    return farmhash.fingerprint64_ints(x)
-  return farmhash.siphash64_ints(x, *salt)
+    return device_hash.fingerprint64_ints(x)
+  return device_hash.siphash64_ints(x, *salt)
 
 
-def _host_ints(x):
-  """NumPy ints/floats/bools as TF's ``as_string`` (after Keras' int64 cast)."""
-  if x.dtype.kind == "f":
-    with np.errstate(invalid="ignore"):
-      t = np.trunc(x.astype(np.float64))
-      ok = np.isfinite(t) & (t >= -2.0**63) & (t < 2.0**63)
-      x = np.where(ok, t, -2.0**63).astype(np.int64)
-      x[~ok] = np.iinfo(np.int64).min
-  return farmhash.decimal_strings(x)
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _device_bins(x, bins: int, salt: Salt, mask_value):
+  """Bins of numbers on device; compiled once per (shape, dtype, config)."""
+  ids = u64.mod_u64(*_hash_device(x, salt), bins).astype(jnp.int32)
+  if mask_value is None:
+    return ids
+  return jnp.where(x == mask_value, 0, ids + 1)  # see _masked_bins
 
 
-def _host_mod(h: np.ndarray, bins: int) -> np.ndarray:
-  """``h % bins`` as int32 for uint64 hashes (a mask for powers of two)."""
-  if bins & (bins - 1) == 0:
-    return (h & np.uint64(bins - 1)).astype(np.int32)
-  return (h % np.uint64(bins)).astype(np.int32)
+def hash_bins(x, bins: int, salt: Salt, mask_value) -> Any:
+  """The bin of each value of ``x``: strings and 64-bit NumPy numbers on the
+  host, other numbers on device. ``bins`` excludes the mask bin."""
+  if _is_string_input(x):
+    _check_mask_kind(mask_value, True)
+    return _string_bins(x, bins, salt, mask_value)
+  arr = x if isinstance(x, (jax.Array, jax.core.Tracer)) else np.asarray(x)
+  dt = np.dtype(arr.dtype)
+  _check_numeric_dtype(dt)
+  _check_mask_kind(mask_value, False)
+  if isinstance(arr, np.ndarray) and dt.itemsize == 8:
+    return _host_number_bins(arr, bins, salt, mask_value)
+  return _device_bins(jnp.asarray(arr), bins, salt, mask_value)
 
 
 def hashing(num_bins: int,
@@ -192,21 +272,10 @@ def hashing(num_bins: int,
   """
   where = "hashing"
   num_bins = _check_num_bins(num_bins, where)
-  check_choice(output_mode, "output_mode", HASHING_OUTPUT_MODES, where)
-  if sparse:
-    raise ValueError(
-        "hashing: `sparse=True` is not supported; outputs are dense JAX "
-        "arrays (Keras supports it only on the TensorFlow backend).")
-  if mask_value is not None and num_bins < 2:
-    raise ValueError(
-        f"hashing: a `mask_value` takes bin 0, so `num_bins` must be >= 2, "
-        f"got num_bins={num_bins}.")
-  if mask_value is not None and not isinstance(
-      mask_value, (str, bytes, int, float, bool, np.generic)):
-    raise TypeError(
-        f"hashing: `mask_value` must be a string or a number, got "
-        f"{mask_value!r}.")
-  salt_pair = _check_salt(salt)
+  checks.check_choice(output_mode, "output_mode", HASHING_OUTPUT_MODES, where)
+  _check_sparse(sparse, where)
+  _check_mask_value(mask_value, num_bins)
+  salt = checks.check_salt(salt, where)
   bins = num_bins - 1 if mask_value is not None else num_bins
 
   def init(sample):
@@ -215,84 +284,93 @@ def hashing(num_bins: int,
       _check_numeric_dtype(np.dtype(dtype))
     return EmptyState()
 
-  def _check_numeric_dtype(dt):
-    if dt.kind not in "iufb":
-      raise TypeError(
-          f"hashing: inputs must be strings, integers, bools or floats, got "
-          f"dtype {dt}.")
-
-  def _check_mask_kind(is_string):
-    if mask_value is None:
-      return
-    if is_string != isinstance(mask_value, (str, bytes)):
-      kind = "strings" if is_string else "numbers"
-      raise TypeError(
-          f"hashing: `mask_value`={mask_value!r} cannot be compared with "
-          f"inputs that are {kind}; give a mask_value of the inputs' kind.")
-
-  def hash_strings(x):
-    h, shape, packed = farmhash._hash_strings(x, salt_pair)
-    ids = _host_mod(h, bins).reshape(shape)
-    if mask_value is not None:
-      if packed is None:
-        packed = farmhash.pack_strings(x)
-      mask = _packed_equal(*packed, mask_value).reshape(shape)
-      ids = np.where(mask, 0, ids + 1).astype(np.int32)
-    return ids
-
-  def hash_host_numbers(x):
-    strs = _host_ints(x)
-    if salt_pair is None:
-      h = farmhash.fingerprint64_strings(strs)
-    else:
-      h = farmhash.siphash64_strings(strs, *salt_pair)
-    ids = _host_mod(h, bins)
-    if mask_value is not None:
-      ids = np.where(x == mask_value, 0, ids + 1).astype(np.int32)
-    return ids
-
-
   def apply(state, x, key=None):
     del state, key
-    if _is_string_input(x):
-      _check_mask_kind(True)
-      ids = hash_strings(x)
-    else:
-      if isinstance(x, (jax.Array, jax.core.Tracer)):
-        arr = x
-      else:
-        arr = np.asarray(x)
-      dt = np.dtype(arr.dtype)
-      _check_numeric_dtype(dt)
-      _check_mask_kind(False)
-      if isinstance(arr, np.ndarray) and dt.itemsize == 8:
-        # int64/uint64/float64 NumPy data: exact on the host.
-        ids = hash_host_numbers(arr)
-      else:
-        ids = _device_ids(jnp.asarray(arr), bins, salt_pair, mask_value)
-    return encode_ids(ids, num_bins, output_mode)
+    return encode_ids(hash_bins(x, bins, salt, mask_value), num_bins,
+                      output_mode)
 
   return make_transform("hashing", init=init, apply=apply, on_host=True)
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3))
-def _device_ids(x, bins: int, salt, mask_value):
-  """Bin ids of numbers on device; compiled once per (shape, dtype, config)."""
-  hi, lo = _hash_device(x, salt)
-  ids = farmhash.mod_u64(hi, lo, bins).astype(jnp.int32)
-  if mask_value is not None:
-    ids = jnp.where(x == mask_value, 0, ids + 1)
-  return ids
+# ---------------------------------------------------------------------------
+# Hashed crossing.
+# ---------------------------------------------------------------------------
+
+
+def _as_feature(x, i: int, where: str):
+  """Feature ``i`` as an array (lists of strings as a ``str_`` array)."""
+  if not isinstance(x, (jax.Array, jax.core.Tracer, np.ndarray)):
+    if _is_string_input(x):
+      x = np.asarray(x, dtype=object if isinstance(x, (list, tuple)) else None)
+      if x.dtype == object and x.size and isinstance(x.reshape(-1)[0], str):
+        x = x.astype(str)
+    else:
+      x = np.asarray(x)
+  if not _is_string_input(x) and not jnp.issubdtype(x.dtype, jnp.integer):
+    raise TypeError(
+        f"{where}: feature {i} must hold integers or strings, got dtype "
+        f"{x.dtype}.")
+  return x
+
+
+def _check_cross_inputs(inputs, where: str) -> Sequence[Any]:
+  """The features as arrays, all of one shape (), (batch,) or (batch, 1)."""
+  if not isinstance(inputs, (tuple, list)):
+    raise TypeError(
+        f"{where}: `inputs` must be a tuple or list of feature arrays, got "
+        f"{type(inputs).__name__}.")
+  if len(inputs) < 2:
+    raise ValueError(
+        f"{where}: cross at least two features, got {len(inputs)}.")
+  feats = [_as_feature(x, i, where) for i, x in enumerate(inputs)]
+  shape = np.shape(feats[0])
+  if len(shape) > 2 or (len(shape) == 2 and shape[-1] != 1):
+    raise ValueError(
+        f"{where}: features must have shape (), (batch,) or (batch, 1), got "
+        f"{shape} for feature 0.")
+  for i, x in enumerate(feats[1:], 1):
+    if np.shape(x) != shape:
+      raise ValueError(
+          f"{where}: all features must have the same shape; feature 0 has "
+          f"{shape}, feature {i} has {np.shape(x)}.")
+  return feats
+
+
+def _cross_host(feats, num_bins: int) -> np.ndarray:
+  """``tf.sparse.cross_hashed`` on the host: FingerprintCat64 chained from
+  the key over each feature's hash, then ``% num_bins``."""
+  h = np.full(np.shape(feats[0]), farmhash.CROSS_HASH_KEY, np.uint64)
+  for x in feats:
+    if _is_string_input(x):
+      f = farmhash.fingerprint64_strings(x)
+    else:
+      # An integer's two's complement bits (ints are widened to int64).
+      f = np.asarray(x).astype(np.int64).astype(np.uint64)
+    h = farmhash.fingerprint_cat64(h, f)
+  return (h % np.uint64(num_bins)).astype(np.int32)
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def _cross_device(num_bins: int, *feats):
-  """HashedCrossing of integer features on device."""
+  """:func:`_cross_host` for integer features, on device."""
   h = tuple(jnp.broadcast_to(w, jnp.shape(feats[0])) for w in
-            farmhash._c(farmhash.CROSS_HASH_KEY))
+            u64.const(farmhash.CROSS_HASH_KEY))
   for x in feats:
-    h = farmhash.fingerprint_cat64_device(h, farmhash.int64_bits(x))
-  return farmhash.mod_u64(*h, num_bins).astype(jnp.int32)
+    h = device_hash.fingerprint_cat64_device(h, u64.int64_bits(x))
+  return u64.mod_u64(*h, num_bins).astype(jnp.int32)
+
+
+def cross_bins(feats, num_bins: int):
+  """The bin of each row's cross: on device when every feature is a JAX
+  array or a narrow integer array, else on the host (strings, or 64-bit
+  NumPy ints that must stay exact)."""
+  on_device = all(isinstance(x, (jax.Array, jax.core.Tracer)) for x in feats)
+  has_64bit_numpy = any(
+      isinstance(x, np.ndarray) and x.dtype.itemsize == 8 for x in feats)
+  if on_device or not (has_64bit_numpy or any(
+      _is_string_input(x) for x in feats)):
+    return _cross_device(num_bins, *[jnp.asarray(x) for x in feats])
+  return _cross_host(feats, num_bins)
 
 
 def hashed_crossing(num_bins: int,
@@ -330,75 +408,18 @@ def hashed_crossing(num_bins: int,
   """
   where = "hashed_crossing"
   num_bins = _check_num_bins(num_bins, where)
-  check_choice(output_mode, "output_mode", CROSSING_OUTPUT_MODES, where)
-  if sparse:
-    raise ValueError(
-        "hashed_crossing: `sparse=True` is not supported; outputs are dense "
-        "JAX arrays (Keras supports it only on the TensorFlow backend).")
-
-  def check_inputs(inputs) -> Sequence[Any]:
-    if not isinstance(inputs, (tuple, list)):
-      raise TypeError(
-          f"{where}: `inputs` must be a tuple or list of feature arrays, got "
-          f"{type(inputs).__name__}.")
-    if len(inputs) < 2:
-      raise ValueError(
-          f"{where}: cross at least two features, got {len(inputs)}.")
-    feats = []
-    for i, x in enumerate(inputs):
-      if not isinstance(x, (jax.Array, jax.core.Tracer, np.ndarray)):
-        if _is_string_input(x):
-          x = np.asarray(x, dtype=object if isinstance(x, (list, tuple)) else None)
-          if x.dtype == object and x.size and isinstance(x.reshape(-1)[0], str):
-            x = x.astype(str)
-        else:
-          x = np.asarray(x)
-      if not _is_string_input(x) and not jnp.issubdtype(x.dtype, jnp.integer):
-        raise TypeError(
-            f"{where}: feature {i} must hold integers or strings, got dtype "
-            f"{x.dtype}.")
-      feats.append(x)
-    shape = np.shape(feats[0])
-    if len(shape) > 2 or (len(shape) == 2 and shape[-1] != 1):
-      raise ValueError(
-          f"{where}: features must have shape (), (batch,) or (batch, 1), got "
-          f"{shape} for feature 0.")
-    for i, x in enumerate(feats[1:], 1):
-      if np.shape(x) != shape:
-        raise ValueError(
-            f"{where}: all features must have the same shape; feature 0 has "
-            f"{shape}, feature {i} has {np.shape(x)}.")
-    return feats
+  checks.check_choice(output_mode, "output_mode", CROSSING_OUTPUT_MODES, where)
+  _check_sparse(sparse, where)
 
   def init(sample):
-    if isinstance(sample, (tuple, list)) and all(
-        isinstance(s, jax.ShapeDtypeStruct) for s in sample):
-      return EmptyState()
-    check_inputs(sample)
+    if not (isinstance(sample, (tuple, list)) and all(
+        isinstance(s, jax.ShapeDtypeStruct) for s in sample)):
+      _check_cross_inputs(sample, where)
     return EmptyState()
-
-  def cross_host(feats):
-    h = np.full(np.shape(feats[0]), farmhash.CROSS_HASH_KEY, np.uint64)
-    for x in feats:
-      if _is_string_input(x):
-        f = farmhash.fingerprint64_strings(x)
-      else:
-        # An integer's two's complement bits (ints are widened to int64).
-        f = np.asarray(x).astype(np.int64).astype(np.uint64)
-      h = farmhash.fingerprint_cat64(h, f)
-    return (h % np.uint64(num_bins)).astype(np.int32)
 
   def apply(state, inputs, key=None):
     del state, key
-    feats = check_inputs(inputs)
-    on_device = all(isinstance(x, (jax.Array, jax.core.Tracer)) for x in feats)
-    has_64bit_numpy = any(
-        isinstance(x, np.ndarray) and x.dtype.itemsize == 8 for x in feats)
-    if on_device or not (has_64bit_numpy or any(
-        _is_string_input(x) for x in feats)):
-      ids = _cross_device(num_bins, *[jnp.asarray(x) for x in feats])
-    else:
-      ids = cross_host(feats)
-    return encode_ids(ids, num_bins, output_mode)
+    feats = _check_cross_inputs(inputs, where)
+    return encode_ids(cross_bins(feats, num_bins), num_bins, output_mode)
 
   return make_transform("hashed_crossing", init=init, apply=apply, on_host=True)

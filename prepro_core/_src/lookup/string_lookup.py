@@ -6,13 +6,14 @@ vocabulary, no Python object per token); the ``one_hot``/``multi_hot``/
 :func:`prepro_core._src.encoding.encode_ids`.
 
 The state holds strings as UTF-8 bytes in ``uint8`` arrays
-(:class:`~prepro_core._src.strings.PackedStrings`), so it is a plain numeric
+(:class:`~prepro_core._src.host.packed.PackedStrings`), so it is a plain numeric
 pytree that ``np.savez`` and ``flax.serialization`` store and restore.
 
 Functions used by text_vectorization (stable API): :func:`count_tokens`,
 :func:`count_token_batch`, :func:`lookup_tokens`, :func:`lookup_token_ids`,
-:func:`token_table`, :func:`vocab_size`, :func:`encode_lookup_ids`. Tokens
-travel as :class:`~prepro_core._src.text.Tokens` (one UTF-8 buffer plus
+:func:`token_table`, :func:`table_vocabulary`, :func:`id_layout`,
+:func:`layout_of`, :func:`vocab_size`, :func:`encode_lookup_ids`. Tokens
+travel as :class:`~prepro_core._src.host.packed.Tokens` (one UTF-8 buffer plus
 offsets): counting and lookups run on exact integer keys and a NumPy hash
 table, never on a Python ``str`` per token.
 """
@@ -24,15 +25,17 @@ from typing import Any, NamedTuple, Optional
 import jax.numpy as jnp
 import numpy as np
 
+from prepro_core._src.core import checks
 from prepro_core._src.core import transform
 from prepro_core._src.lookup import table as lookup
-from prepro_core._src.host import strings
-from prepro_core._src.host import text
+from prepro_core._src.host import inputs
+from prepro_core._src.host import packed
+from prepro_core._src.host import vocab
+from prepro_core._src.host.kernels import backend
 from prepro_core._src.numeric.encoding import encode_ids
-from prepro_core._src.host.strings import PackedStrings
+from prepro_core._src.host.packed import PackedStrings
 
-# Indices into StringLookupState.layout.
-_TOKEN_START, _NUM_OOV, _MASK_ID, _DEPTH, _TRACK_DOCS, _GIVEN = range(6)
+_WHERE = "string_lookup"
 
 
 class TokenCounts(NamedTuple):
@@ -48,19 +51,38 @@ class StringLookupState(NamedTuple):
   vocabulary: PackedStrings  # (V,) tokens; token i has index token_start + i
   specials: PackedStrings    # (token_start,) Keras' prefix: [mask]*oov_start + [oov]*num_oov
   mask: PackedStrings        # (0,) or (1,): the mask token when set
-  layout: np.ndarray         # (6,) int64: token_start, num_oov, mask id, depth, tf_idf?, given vocab?
+  layout: np.ndarray         # (6,) int64: the fields of Layout, in order
   salt: np.ndarray           # (0,) or (2,) uint64: SipHash key for OOV buckets
   idf_weights: np.ndarray    # (depth,) float32 in tf_idf mode, else (0,)
   counts: TokenCounts
 
   def vocabulary_in_order(self) -> list:
     """Keras' ``get_vocabulary()``: mask, OOV tokens, then the vocabulary."""
-    return strings.unpack(self.specials) + strings.unpack(self.vocabulary)
+    return packed.unpack(self.specials) + packed.unpack(self.vocabulary)
 
 
-def _empty_counts(track_docs: bool) -> TokenCounts:
-  del track_docs
-  return TokenCounts(strings.empty_packed(), np.zeros((0,), np.int64),
+class Layout(NamedTuple):
+  """What ``StringLookupState.layout`` holds, by name (:func:`layout_of`).
+
+  The state keeps these as one int64 array, so that it stays a pytree of
+  arrays that checkpoints store as they are.
+  """
+  token_start: int  # index of the first vocabulary token
+  num_oov: int      # OOV slots, just before token_start
+  mask_id: int      # the mask token's id: 0 in "int" mode, else dropped (-1)
+  depth: int        # width of the encoded (non-"int") outputs
+  track_docs: int   # 1 in tf_idf mode: adapt also counts documents
+  given: int        # 1 when the vocabulary was given: adapt is off
+
+
+def layout_of(state: StringLookupState) -> Layout:
+  """The settings a state carries, read from its ``layout`` array."""
+  return Layout(*np.asarray(state.layout).tolist())
+
+
+def empty_counts() -> TokenCounts:
+  """Adapt statistics before any batch."""
+  return TokenCounts(packed.empty_packed(), np.zeros((0,), np.int64),
                      np.zeros((0,), np.int64), np.zeros((), np.int64))
 
 
@@ -71,42 +93,49 @@ def _empty_counts(track_docs: bool) -> TokenCounts:
 
 def vocab_size(state: StringLookupState) -> int:
   """Keras' ``vocabulary_size()``: mask/OOV slots plus vocabulary tokens."""
-  return int(state.layout[_TOKEN_START]) + len(state.vocabulary)
+  return layout_of(state).token_start + len(state.vocabulary)
 
 
-def _table_vocab(state: StringLookupState) -> PackedStrings:
+def table_vocabulary(state: StringLookupState) -> PackedStrings:
   """The vocabulary followed by the mask token (when set): what the lookup
   table holds, so that one probe finds both (cached per vocabulary)."""
   if len(state.mask) == 0:
     return state.vocabulary
-  return strings.cached(
+  return packed.cached(
       state.vocabulary.offsets, "with_mask:" + state.mask.data.tobytes().hex(),
-      lambda: strings.concat_packed(state.vocabulary, state.mask))
+      lambda: packed.concat_packed(state.vocabulary, state.mask))
 
 
-def token_table(state: StringLookupState) -> text.TokenTable:
+def token_table(state: StringLookupState) -> vocab.TokenTable:
   """A new hash table over the vocabulary (and the mask token) of ``state``.
 
   text_vectorization keeps one in its state; :func:`lookup_token_ids`
   builds (and caches) one when not given.
   """
-  packed = _table_vocab(state)
-  return text.build_table(packed.data, packed.offsets)
+  vocab_bytes = table_vocabulary(state)
+  return vocab.build_table(vocab_bytes.data, vocab_bytes.offsets)
+
+
+def id_layout(state: StringLookupState) -> lookup.IdLayout:
+  """How :func:`token_table` positions become this state's ids."""
+  lay = layout_of(state)
+  return lookup.id_layout(lay.token_start, lay.num_oov, lay.mask_id,
+                          len(state.vocabulary), len(state.mask) > 0)
 
 
 def lookup_token_ids(state: StringLookupState,
-                     tokens: text.Tokens,
-                     table: Optional[text.TokenTable] = None,
-                     where: str = "string_lookup") -> np.ndarray:
+                     tokens: packed.Tokens,
+                     table: Optional[vocab.TokenTable] = None,
+                     where: str = _WHERE) -> np.ndarray:
   """Maps tokens laid out in a byte buffer to int64 ids, vectorised.
 
   The core of :func:`lookup_tokens` (and of text_vectorization): one hash
-  table probe per token (:func:`prepro_core._src.text.table_lookup`), exact
+  table probe per token (:func:`prepro_core._src.host.vocab.table_lookup`), exact
   (long tokens' bytes are compared), with no Python object per token.
 
   Args:
     state: a :class:`StringLookupState`.
-    tokens: a :class:`~prepro_core._src.text.Tokens`.
+    tokens: a :class:`~prepro_core._src.host.packed.Tokens`.
     table: the :func:`token_table` of ``state``; built and cached per
       vocabulary when None.
     where: caller name for error messages.
@@ -114,69 +143,58 @@ def lookup_token_ids(state: StringLookupState,
   Returns:
     ``(n,)`` int64 ids (see :func:`lookup_tokens`).
   """
-  packed = _table_vocab(state)
+  vocab_bytes = table_vocabulary(state)
   if table is None:
     table = _cached_table(state)
-  tokens = text.with_slack(tokens)
-  ids = text.lookup_ids(table, packed.data, packed.offsets, tokens,
-                        *_id_layout(state))
+  tokens = packed.with_slack(tokens)
+  ids = vocab.lookup_ids(table, vocab_bytes.data, vocab_bytes.offsets,
+                         tokens, *id_layout(state))
   return _resolve_unknown(state, ids, tokens, where)
 
 
-def _cached_table(state: StringLookupState) -> text.TokenTable:
-  return strings.cached(state.vocabulary.offsets,
-                        "table:" + state.mask.data.tobytes().hex(),
-                        lambda: token_table(state))
-
-
-def _id_layout(state: StringLookupState) -> tuple:
-  """``(id_offset, mask_pos, mask_id, unknown_id)`` for text.lookup_ids:
-  with one OOV slot unknown tokens get it in the same pass."""
-  num_oov = int(state.layout[_NUM_OOV])
-  start = int(state.layout[_TOKEN_START])
-  unknown_id = start - 1 if num_oov == 1 else lookup.UNKNOWN_ID
-  mask_pos = len(state.vocabulary) if len(state.mask) else -2
-  return start, mask_pos, int(state.layout[_MASK_ID]), unknown_id
+def _cached_table(state: StringLookupState) -> vocab.TokenTable:
+  return packed.cached(state.vocabulary.offsets,
+                       "table:" + state.mask.data.tobytes().hex(),
+                       lambda: token_table(state))
 
 
 def _resolve_unknown(state: StringLookupState, ids: np.ndarray,
-                     tokens: text.Tokens, where: str) -> np.ndarray:
+                     tokens: packed.Tokens, where: str) -> np.ndarray:
   """Unknown tokens (``UNKNOWN_ID``) to their OOV buckets, or an error."""
-  num_oov = int(state.layout[_NUM_OOV])
-  if num_oov == 1:
+  lay = layout_of(state)
+  if lay.num_oov == 1:
     return ids
   idx = np.flatnonzero(ids == lookup.UNKNOWN_ID)
   if not len(idx):
     return ids
-  if num_oov == 0:
+  if lay.num_oov == 0:
     data = tokens.buf
     bad = sorted({
         data[s:e].tobytes().decode("utf-8", "replace") for s, e in zip(
             tokens.starts[idx[:1000]].tolist(),
             tokens.ends[idx[:1000]].tolist())})
-    raise ValueError(
-        f"{where}: with `num_oov_indices=0` every input must be in the "
-        f"vocabulary; found unknown tokens {bad[:10]!r}. Set "
-        f"`num_oov_indices=1` (or more) to map them to OOV slots.")
-  oov_start = int(state.layout[_TOKEN_START]) - num_oov
-  ids[idx] = _oov_buckets(tokens, idx, num_oov, state.salt) + oov_start
+    raise lookup.unknown_error(where, "tokens", bad[:10])
+  oov_start = lay.token_start - lay.num_oov
+  ids[idx] = oov_buckets(tokens, idx, lay.num_oov, state.salt) + oov_start
   return ids
 
 
 def _lookup_str_array(state: StringLookupState, x: np.ndarray,
                       where: str) -> Optional[np.ndarray]:
-  """A NumPy ``str_`` array's ids with the accelerator: its code points are
-  encoded, keyed and looked up in one pass (None: use the general path)."""
-  fast = text.accel()
+  """A NumPy ``str_`` array's ids: its code points are encoded, keyed and
+  looked up by the host kernels' ``lookup_ucs4`` (numba: in one pass), with
+  no packed input (None: use the general path)."""
+  fast = backend.kernels("text")
   n = x.size
   w = x.dtype.itemsize // 4
-  if fast is None or n == 0 or w == 0 or len(state.vocabulary) == 0:
+  if n == 0 or w == 0 or len(state.vocabulary) == 0:
     return None
-  packed = _table_vocab(state)
+  vocab_bytes = table_vocabulary(state)
   table = _cached_table(state)
   cps = np.ascontiguousarray(x.reshape(-1)).view(np.uint32).reshape(n, w)
   ids, bad = fast.lookup_ucs4(cps, table.slot_keys, table.slot_ids,
-                              packed.data, packed.offsets, *_id_layout(state))
+                              vocab_bytes.data, vocab_bytes.offsets,
+                              *id_layout(state))
   if bad >= 0:
     raise ValueError(
         f"{where}: `inputs` element {bad} holds a code point that cannot be "
@@ -185,7 +203,7 @@ def _lookup_str_array(state: StringLookupState, x: np.ndarray,
   if not len(unknown):
     return ids
   # Only the unknown strings are packed (for their OOV hash or the error).
-  tokens = strings.to_tokens(x.reshape(-1)[unknown], where=where).tokens
+  tokens = inputs.to_tokens(x.reshape(-1)[unknown], where=where).tokens
   ids[unknown] = _resolve_unknown(state, np.full(len(unknown),
                                                   lookup.UNKNOWN_ID),
                                   tokens, where)
@@ -193,7 +211,7 @@ def _lookup_str_array(state: StringLookupState, x: np.ndarray,
 
 
 def lookup_tokens(state: StringLookupState, tokens: Any,
-                  where: str = "string_lookup") -> np.ndarray:
+                  where: str = _WHERE) -> np.ndarray:
   """Maps a flat sequence of tokens to int32 ids, on the host.
 
   Known tokens get ``token_start + position``; the mask token gets 0 in int
@@ -203,8 +221,8 @@ def lookup_tokens(state: StringLookupState, tokens: Any,
 
   Args:
     state: a :class:`StringLookupState`.
-    tokens: a :class:`~prepro_core._src.text.Tokens`, a list of ``str`` or
-      a string array (anything :func:`prepro_core._src.strings.to_tokens`
+    tokens: a :class:`~prepro_core._src.host.packed.Tokens`, a list of ``str`` or
+      a string array (anything :func:`prepro_core._src.host.inputs.to_tokens`
       takes is flattened).
     where: caller name for error messages.
 
@@ -215,14 +233,33 @@ def lookup_tokens(state: StringLookupState, tokens: Any,
     ValueError: with ``num_oov_indices=0`` when a token is not in the
       vocabulary.
   """
-  if not isinstance(tokens, text.Tokens):
-    tokens = strings.to_tokens(tokens, where=where).tokens
+  if not isinstance(tokens, packed.Tokens):
+    tokens = inputs.to_tokens(tokens, where=where).tokens
   return lookup_token_ids(state, tokens, where=where).astype(np.int32)
 
 
-def _oov_buckets(tokens: text.Tokens, idx: np.ndarray, k: int,
-                 salt: np.ndarray) -> np.ndarray:
-  """Keras: ``to_hash_bucket_fast`` (Fingerprint64), or ``_strong`` (SipHash)."""
+def lookup_inputs(state: StringLookupState, x: Any, encoding: str,
+                  where: str = _WHERE) -> np.ndarray:
+  """``apply``'s ids: int32, shaped like the input ``x`` (any string input).
+
+  A NumPy ``str_`` array takes the one-pass accelerated path when it can.
+  """
+  if isinstance(x, np.ndarray) and x.dtype.kind == "U":
+    ids = _lookup_str_array(state, x, where)
+    if ids is not None:
+      return ids.astype(np.int32).reshape(x.shape)
+  tb = inputs.to_tokens(x, encoding, where=where, argname="inputs")
+  return lookup_token_ids(state, tb.tokens, where=where).astype(
+      np.int32).reshape(tb.shape)
+
+
+def oov_buckets(tokens: packed.Tokens, idx: np.ndarray, k: int,
+                salt: np.ndarray) -> np.ndarray:
+  """The OOV bucket in ``[0, k)`` of the tokens at ``idx``.
+
+  Keras: ``to_hash_bucket_fast`` (Fingerprint64 of the UTF-8 bytes), or
+  ``to_hash_bucket_strong`` (SipHash-2-4) with a ``(2,)`` ``salt``.
+  """
   from prepro_core._src.host import farmhash  # pylint: disable=g-import-not-at-top
   starts = tokens.starts[idx]
   lengths = tokens.ends[idx] - starts
@@ -235,17 +272,17 @@ def _oov_buckets(tokens: text.Tokens, idx: np.ndarray, k: int,
 
 
 def count_token_batch(state: StringLookupState,
-                      tokens: text.Tokens) -> StringLookupState:
+                      tokens: packed.Tokens) -> StringLookupState:
   """Adds tokens to the adapt counts; ``tokens.row_splits`` are documents.
 
   Used by string_lookup's adapt and by text_vectorization (a document is
   one input row, as Keras counts them for tf-idf). Returns a new state.
   """
-  track = bool(int(state.layout[_TRACK_DOCS]))
+  track = bool(layout_of(state).track_docs)
   num_docs = len(tokens.row_splits) - 1
   per_token = len(tokens.row_splits) == len(tokens.starts) + 1 and np.all(
       np.diff(tokens.row_splits) == 1)
-  data, offsets, counts, doc_counts = text.count_distinct(
+  data, offsets, counts, doc_counts = vocab.count_distinct(
       tokens, track and not per_token)
   if track and per_token:  # one document per token
     doc_counts = counts
@@ -265,7 +302,7 @@ def count_tokens(state: StringLookupState,
   Args:
     state: a :class:`StringLookupState` without a given vocabulary.
     tokens: a flat list of ``str``, a 1-D string array, or a
-      :class:`~prepro_core._src.text.Tokens`.
+      :class:`~prepro_core._src.host.packed.Tokens`.
     doc_ids: optional ``(n,)`` ints in ``[0, num_docs)``: the document each
       token comes from. tf_idf document frequencies count a token once per
       document. ``None``: every token is its own document (Keras' rank-1
@@ -276,35 +313,49 @@ def count_tokens(state: StringLookupState,
   Returns:
     The new state.
   """
-  if not isinstance(tokens, text.Tokens):
-    tokens = strings.to_tokens(tokens, where="count_tokens").tokens
+  if not isinstance(tokens, packed.Tokens):
+    tokens = inputs.to_tokens(tokens, where="count_tokens").tokens
   n = len(tokens.starts)
-  track = bool(int(state.layout[_TRACK_DOCS]))
+  track = bool(layout_of(state).track_docs)
   if track and doc_ids is not None:
     doc_ids = np.asarray(doc_ids)
     if doc_ids.shape != (n,):
       raise ValueError(
           f"count_tokens: `doc_ids` must have one entry per token, shape "
           f"({n},), got {doc_ids.shape}.")
-    table = text.count_distinct(tokens, True, doc_ids.astype(np.int64))
+    table = vocab.count_distinct(tokens, True, doc_ids.astype(np.int64))
     if num_docs is None:
       num_docs = int(doc_ids.max()) + 1 if doc_ids.size else 0
   else:
-    table = text.count_distinct(tokens, False)
+    table = vocab.count_distinct(tokens, False)
     if track:
       table = table[:3] + (table[2],)
       num_docs = n if num_docs is None else num_docs
   return _add_counts(state, table, int(num_docs or 0) if track else 0)
 
 
+def merge_counts(c: TokenCounts, table: tuple, n_docs: int) -> TokenCounts:
+  """``c`` plus a distinct-token table seen in ``n_docs`` documents.
+
+  Args:
+    c: the counts so far.
+    table: ``(data, offsets, counts, doc_counts)`` of distinct tokens, as
+      ``vocab.count_distinct`` returns it (``doc_counts`` (0,) outside tf_idf).
+    n_docs: documents the table was counted over (0 outside tf_idf).
+
+  Returns:
+    New counts; token order is first-added, so merging is associative (and
+    commutative up to that order, which the vocabulary does not depend on).
+  """
+  data, offsets, counts, doc_counts = vocab.merge_counts(
+      (c.tokens.data, c.tokens.offsets, c.counts, c.doc_counts), table)
+  return TokenCounts(PackedStrings(data, offsets), counts, doc_counts,
+                     np.asarray(int(c.num_docs) + n_docs, np.int64))
+
+
 def _add_counts(state: StringLookupState, table, n_docs: int):
   """``state`` with the distinct-token ``table`` added to its counts."""
-  c = state.counts
-  data, offsets, counts, doc_counts = text.merge_counts(
-      (c.tokens.data, c.tokens.offsets, c.counts, c.doc_counts), table)
-  return state._replace(counts=TokenCounts(
-      PackedStrings(data, offsets), counts, doc_counts,
-      np.asarray(int(c.num_docs) + n_docs, np.int64)))
+  return state._replace(counts=merge_counts(state.counts, table, n_docs))
 
 
 def encode_lookup_ids(state: StringLookupState, ids, output_mode: str):
@@ -316,9 +367,102 @@ def encode_lookup_ids(state: StringLookupState, ids, output_mode: str):
   """
   if output_mode == "int":
     return ids
-  depth = int(state.layout[_DEPTH])
+  depth = layout_of(state).depth
   idf = state.idf_weights if output_mode == "tf_idf" else None
   return encode_ids(jnp.asarray(ids), depth, output_mode, idf_weights=idf)
+
+
+# ---------------------------------------------------------------------------
+# Adapt: from counts to a vocabulary; merging states.
+# ---------------------------------------------------------------------------
+
+
+def special_tokens_mask(cfg: lookup.LookupConfig,
+                        tokens: PackedStrings) -> np.ndarray:
+  """``(T,)`` bool: False for the mask and OOV tokens (Keras drops their
+  counts before ordering the vocabulary), True for the others."""
+  n = len(tokens)
+  keep = np.ones(n, bool)
+  specials_seen = packed.pack(
+      [t for t in (cfg.mask_token, cfg.oov_token) if t is not None])
+  if n:
+    found = vocab.table_lookup(
+        vocab.build_table(specials_seen.data, specials_seen.offsets),
+        specials_seen.data, specials_seen.offsets,
+        packed.Tokens(tokens.data, tokens.offsets[:-1], tokens.offsets[1:],
+                    np.array([0, n])))
+    keep[found >= 0] = False
+  return keep
+
+
+def learn_vocabulary(cfg: lookup.LookupConfig, counts: TokenCounts):
+  """The adapted vocabulary and its idf vector (None outside tf_idf).
+
+  Keras: ``np.lexsort((tokens, counts))[::-1]`` over byte strings: count
+  descending, ties by token bytes descending, cut to ``max_tokens``.
+
+  Returns:
+    ``(vocabulary, idf)``: :class:`PackedStrings` and a float32 array or
+    None.
+  """
+  data, offsets = counts.tokens.data, counts.tokens.offsets
+  rank = vocab.bytes_rank(data, offsets)
+  order = lookup.adapted_order(cfg, counts.counts, rank,
+                               special_tokens_mask(cfg, counts.tokens))
+  words = PackedStrings(*packed.ragged_take(data, offsets[:-1][order],
+                                           offsets[1:][order]))
+  idf = lookup.adapted_idf(cfg, counts.doc_counts, int(counts.num_docs),
+                           order)
+  return words, idf
+
+
+def merge_states(a: StringLookupState, b: StringLookupState,
+                 track_docs: bool, where: str = _WHERE) -> StringLookupState:
+  """``a`` with ``b``'s adapt counts added (the transform's ``merge``).
+
+  Raises:
+    ValueError: the states' settings differ, or their fixed vocabularies.
+  """
+  settings = lambda s: (layout_of(s)._replace(depth=0), s.salt.tolist(),
+                        packed.unpack(s.specials) + packed.unpack(s.mask))
+  if settings(a) != settings(b):
+    raise ValueError(
+        f"{where}.merge: the two states come from string_lookup transforms "
+        f"with different settings (mask/OOV layout, output mode or salt); "
+        f"merge only states of the same transform.")
+  if layout_of(a).given or layout_of(b).given:
+    same = all(
+        np.array_equal(x, y) for x, y in ((a.vocabulary.data,
+                                            b.vocabulary.data),
+                                           (a.vocabulary.offsets,
+                                            b.vocabulary.offsets)))
+    if not same:
+      raise ValueError(
+          f"{where}.merge: cannot merge states with different fixed "
+          f"vocabularies.")
+    return a
+  t = b.counts
+  return _add_counts(a, (t.tokens.data, t.tokens.offsets, t.counts,
+                         t.doc_counts if track_docs else
+                         np.zeros(0, np.int64)), int(t.num_docs))
+
+
+def invert_ids(state: StringLookupState, x: Any, oov_token: str,
+               where: str = _WHERE) -> np.ndarray:
+  """Ids back to tokens (``invert=True``); ids outside the table give
+  ``oov_token``. A NumPy ``str_`` array shaped like ``x``."""
+  ids = np.asarray(x)
+  if ids.dtype.kind not in "iu":
+    raise TypeError(f"{where}: with `invert=True`, `inputs` must be integer "
+                    f"ids, got dtype {ids.dtype}.")
+  table = packed.cached(
+      state.vocabulary.offsets, "invert",
+      lambda: np.array(state.vocabulary_in_order() + [oov_token],
+                       dtype=object))
+  n = table.shape[0] - 1
+  ids = ids.astype(np.int64)
+  ids = np.where((ids >= 0) & (ids < n), ids, n)
+  return table[ids].astype(str)
 
 
 # ---------------------------------------------------------------------------
@@ -326,32 +470,11 @@ def encode_lookup_ids(state: StringLookupState, ids, output_mode: str):
 # ---------------------------------------------------------------------------
 
 
-def _check_salt(salt, where: str) -> np.ndarray:
-  if salt is None:
-    return np.zeros((0,), np.uint64)
-  if isinstance(salt, (int, np.integer)) and not isinstance(salt, bool):
-    pair = (int(salt), int(salt))
-  elif isinstance(salt, (tuple, list)) and len(salt) == 2 and all(
-      isinstance(s, (int, np.integer)) and not isinstance(s, bool)
-      for s in salt):
-    pair = (int(salt[0]), int(salt[1]))
-  else:
-    raise TypeError(
-        f"{where}: `salt` must be an int or a pair (tuple/list) of 2 ints, "
-        f"got {salt!r}.")
-  for s in pair:
-    if not -2**63 <= s < 2**64:
-      raise ValueError(f"{where}: `salt` values must fit in 64 bits, got "
-                       f"{s}.")
-  # TF takes the key as int64 and reads it as uint64: wrap negatives.
-  return np.array([s % 2**64 for s in pair], np.uint64)
-
-
 def _as_token(value, argname: str, encoding: str, where: str):
   if value is None:
     return None
   if isinstance(value, bytes):
-    return strings.flatten(value, encoding, where=where,
+    return inputs.as_strings(value, encoding, where=where,
                            argname=argname).tokens[0]
   if isinstance(value, str):
     return str(value)
@@ -359,6 +482,86 @@ def _as_token(value, argname: str, encoding: str, where: str):
                   f"{value!r}.")
 
 
+def read_vocabulary(vocabulary: Any, encoding: str,
+                    where: str = _WHERE) -> list:
+  """A ``vocabulary`` argument (a file path or a sequence) as a list of str."""
+  if lookup.is_vocabulary_path(vocabulary):
+    return vocab.read_vocabulary_file(lookup.vocabulary_path(vocabulary),
+                                      encoding, where=where)
+  return inputs.vocabulary_list(vocabulary, encoding, where, "vocabulary")
+
+
+class _Config(NamedTuple):
+  """string_lookup's checked arguments, and what they pack to once."""
+  lookup: lookup.LookupConfig
+  encoding: str
+  salt: np.ndarray                 # (0,) or (2,) uint64
+  specials: PackedStrings          # Keras' mask/OOV prefix
+  mask: PackedStrings              # (0,) or (1,)
+  given: Optional[PackedStrings]   # a given vocabulary (prefix stripped)
+  given_idf: Optional[np.ndarray]
+
+
+def _check_args(max_tokens, num_oov_indices, mask_token, oov_token,
+                vocabulary, idf_weights, invert, output_mode,
+                pad_to_max_tokens, encoding, salt) -> _Config:
+  where = _WHERE
+  cfg = lookup.LookupConfig(where, max_tokens, num_oov_indices, None, None,
+                            output_mode, pad_to_max_tokens, invert)
+  cfg = lookup.check_config(cfg, idf_weights, vocabulary)
+  cfg = cfg._replace(
+      mask_token=_as_token(mask_token, "mask_token", encoding, where),
+      oov_token=_as_token(oov_token, "oov_token", encoding, where))
+  if cfg.oov_token is None:
+    raise TypeError(f"{where}: `oov_token` must be a str, got None.")
+  salt_arr = np.array(checks.check_salt(salt, where) or (), np.uint64)
+  given, given_idf = None, None
+  if vocabulary is not None:
+    tokens, given_idf = lookup.split_vocabulary(
+        cfg, read_vocabulary(vocabulary, encoding, where), idf_weights)
+    # Packed once: every init shares these arrays (and their cached tables).
+    given = packed.pack(tokens)
+    packed.seed_cache(given.offsets, "list", list(tokens))
+  return _Config(cfg, encoding, salt_arr,
+                 packed.pack(lookup.special_prefix(cfg)),
+                 packed.pack([] if cfg.mask_token is None else
+                             [cfg.mask_token]), given, given_idf)
+
+
+def make_state(conf: _Config, words: PackedStrings, idf: Optional[np.ndarray],
+               counts: TokenCounts, given: bool) -> StringLookupState:
+  """A state over the vocabulary ``words`` with the settings of ``conf``."""
+  cfg = conf.lookup
+  layout = np.array(Layout(
+      lookup.token_start(cfg), cfg.num_oov_indices, lookup.mask_id(cfg),
+      lookup.output_depth(cfg, len(words)),
+      int(cfg.output_mode == "tf_idf"), int(given)), np.int64)
+  idf = np.zeros((0,), np.float32) if idf is None else idf
+  return StringLookupState(words, conf.specials, conf.mask, layout,
+                           conf.salt, idf, counts)
+
+
+def _check_sample(sample: Any, where: str) -> None:
+  if sample is not None and not isinstance(sample, (list, tuple, str, bytes)):
+    dtype = getattr(sample, "dtype", None)
+    if dtype is not None and np.dtype(dtype).kind in "biufc":
+      raise inputs.type_error(where, "sample",
+                              f"numbers of dtype {np.dtype(dtype)}")
+
+
+def batch_tokens(batch: Any, encoding: str,
+                 where: str = _WHERE) -> packed.Tokens:
+  """An adapt batch as Tokens, one document per row (ragged rows allowed)."""
+  tb = inputs.to_tokens(batch, encoding, where=f"{where}.adapt",
+                        argname="batch", allow_ragged=True)
+  if len(tb.tokens.starts) == 0:
+    raise ValueError(f"{where}.adapt: the batch holds no strings; adapt "
+                     f"needs at least one token.")
+  return tb.tokens
+
+
+# Over 80 lines only by its docstring (Keras' arguments, each documented);
+# the body is wiring: checks, then closures over the functions above.
 def string_lookup(max_tokens: Optional[int] = None,
                   num_oov_indices: int = 1,
                   mask_token: Optional[str] = None,
@@ -409,167 +612,47 @@ def string_lookup(max_tokens: Optional[int] = None,
     >>> t.apply(s, [["a", "c", "d"], ["d", "z", "b"]]).tolist()
     [[1, 3, 4], [4, 0, 2]]
   """
-  where = "string_lookup"
-  cfg = lookup.LookupConfig(where, max_tokens, num_oov_indices, None, None,
-                            output_mode, pad_to_max_tokens, invert)
-  cfg = lookup.check_config(cfg, idf_weights, vocabulary)
-  cfg = cfg._replace(
-      mask_token=_as_token(mask_token, "mask_token", encoding, where),
-      oov_token=_as_token(oov_token, "oov_token", encoding, where))
-  if cfg.oov_token is None:
-    raise TypeError(f"{where}: `oov_token` must be a str, got None.")
-  salt_arr = _check_salt(salt, where)
+  conf = _check_args(max_tokens, num_oov_indices, mask_token, oov_token,
+                     vocabulary, idf_weights, invert, output_mode,
+                     pad_to_max_tokens, encoding, salt)
+  cfg = conf.lookup
   track_docs = cfg.output_mode == "tf_idf"
 
-  given_tokens, given_idf = None, None
-  if vocabulary is not None:
-    if isinstance(vocabulary, (str, bytes)) or hasattr(vocabulary,
-                                                       "__fspath__"):
-      vocab_list = strings.read_vocabulary_file(
-          str(vocabulary if not isinstance(vocabulary, bytes) else
-              vocabulary.decode()), encoding, where=where)
-    else:
-      vocab_list = strings.as_str_list(vocabulary, encoding, where,
-                                       "vocabulary")
-    given_tokens, given_idf = lookup.split_vocabulary(cfg, vocab_list,
-                                                      idf_weights)
-
-  specials = strings.pack(lookup.special_prefix(cfg))
-  mask = strings.pack([] if cfg.mask_token is None else [cfg.mask_token])
-  # Packed once: every init shares these arrays (and their cached tables).
-  given_packed = None if given_tokens is None else strings.pack(given_tokens)
-  if given_packed is not None:
-    strings.seed_cache(given_packed.offsets, "list", list(given_tokens))
-
-  def make_state(vocab: PackedStrings, idf, counts: TokenCounts,
-                 given: bool) -> StringLookupState:
-    layout = np.array([
-        lookup.token_start(cfg), cfg.num_oov_indices, lookup.mask_id(cfg),
-        lookup.output_depth(cfg, len(vocab)), int(track_docs), int(given)
-    ], np.int64)
-    idf = np.zeros((0,), np.float32) if idf is None else idf
-    return StringLookupState(vocab, specials, mask, layout, salt_arr, idf,
-                             counts)
-
   def init(sample=None):
-    if sample is not None and not isinstance(sample, (list, tuple, str,
-                                                      bytes)):
-      dtype = getattr(sample, "dtype", None)
-      if dtype is not None and np.dtype(dtype).kind in "biufc":
-        raise strings._type_error(where, "sample",  # pylint: disable=protected-access
-                                  f"numbers of dtype {np.dtype(dtype)}")
-    if given_packed is not None:
-      return make_state(given_packed, given_idf, _empty_counts(track_docs),
-                        True)
-    idf = lookup.idf_from_document_counts(cfg, np.zeros(0), 0) if (
-        track_docs) else None
-    return make_state(strings.empty_packed(), idf, _empty_counts(track_docs),
-                      False)
+    _check_sample(sample, _WHERE)
+    if conf.given is not None:
+      return make_state(conf, conf.given, conf.given_idf, empty_counts(), True)
+    return make_state(conf, packed.empty_packed(), lookup.initial_idf(cfg),
+                      empty_counts(), False)
 
   def accumulate(state, batch, axis_name=None):
     del axis_name  # host-side: merge per-shard states instead
-    tb = strings.to_tokens(batch, encoding, where=f"{where}.adapt",
-                           argname="batch", allow_ragged=True)
-    if len(tb.tokens.starts) == 0:
-      raise ValueError(f"{where}.adapt: the batch holds no strings; adapt "
-                       f"needs at least one token.")
-    return count_token_batch(state, tb.tokens)
+    return count_token_batch(state, batch_tokens(batch, encoding))
 
   def finalize(state):
-    if int(state.layout[_GIVEN]):
+    if layout_of(state).given:
       return state
-    table = state.counts
-    data, offsets = table.tokens.data, table.tokens.offsets
-    n = len(table.tokens)
-    keep = np.ones(n, bool)
-    specials_seen = strings.pack(
-        [t for t in (cfg.mask_token, cfg.oov_token) if t is not None])
-    if n:
-      found = text.table_lookup(
-          text.build_table(specials_seen.data, specials_seen.offsets),
-          specials_seen.data, specials_seen.offsets,
-          text.Tokens(data, offsets[:-1], offsets[1:], np.array([0, n])))
-      keep[found >= 0] = False  # Keras drops the special tokens' counts
-    keep_idx = np.flatnonzero(keep)
-    # Keras: np.lexsort((tokens, counts))[::-1] over byte strings: count
-    # descending, ties by token bytes descending.
-    rank = text.bytes_rank(data, offsets)
-    order = keep_idx[lookup.order_vocabulary(
-        table.counts[keep_idx], rank[keep_idx],
-        lookup.max_learned_tokens(cfg))]
-    vocab = PackedStrings(*text.ragged_take(data, offsets[:-1][order],
-                                            offsets[1:][order]))
-    idf = None
-    if track_docs:
-      idf = lookup.idf_from_document_counts(cfg, table.doc_counts[order],
-                                            int(table.num_docs))
-    return make_state(vocab, idf, table, False)
+    words, idf = learn_vocabulary(cfg, state.counts)
+    return make_state(conf, words, idf, state.counts, False)
 
   def combine(a, b):
-    settings = lambda s: (np.delete(s.layout, _DEPTH).tolist(), s.salt.tolist(),
-                          strings.unpack(
-                              s.specials) + strings.unpack(s.mask))
-    if settings(a) != settings(b):
-      raise ValueError(
-          f"{where}.merge: the two states come from string_lookup transforms "
-          f"with different settings (mask/OOV layout, output mode or salt); "
-          f"merge only states of the same transform.")
-    if int(a.layout[_GIVEN]) or int(b.layout[_GIVEN]):
-      same = all(
-          np.array_equal(x, y) for x, y in ((a.vocabulary.data,
-                                              b.vocabulary.data),
-                                             (a.vocabulary.offsets,
-                                              b.vocabulary.offsets)))
-      if not same:
-        raise ValueError(
-            f"{where}.merge: cannot merge states with different fixed "
-            f"vocabularies.")
-      return a
-    t = b.counts
-    return _add_counts(a, (t.tokens.data, t.tokens.offsets, t.counts,
-                           t.doc_counts if track_docs else
-                           np.zeros(0, np.int64)), int(t.num_docs))
+    return merge_states(a, b, track_docs)
 
   def apply(state, x, key=None):
     del key
     if cfg.invert:
-      return _invert(state, x)
-    ids = None
-    if isinstance(x, np.ndarray) and x.dtype.kind == "U":
-      ids = _lookup_str_array(state, x, where)
-      if ids is not None:
-        ids = ids.astype(np.int32).reshape(x.shape)
-    if ids is None:
-      tb = strings.to_tokens(x, encoding, where=where, argname="inputs")
-      ids = lookup_token_ids(state, tb.tokens, where=where).astype(
-          np.int32).reshape(tb.shape)
+      return invert_ids(state, x, cfg.oov_token)
+    ids = lookup_inputs(state, x, encoding)
     if cfg.output_mode == "int":
       return ids
-    if len(state.vocabulary) == 0 and not cfg.pad_to_max_tokens:
-      raise ValueError(
-          f"{where}: output_mode={cfg.output_mode!r} needs a vocabulary: pass "
-          f"`vocabulary` or adapt first (or set `pad_to_max_tokens=True`).")
+    lookup.check_has_vocabulary(cfg, len(state.vocabulary))
     return encode_lookup_ids(state, ids, cfg.output_mode)
 
-  def _invert(state, x):
-    ids = np.asarray(x)
-    if ids.dtype.kind not in "iu":
-      raise TypeError(f"{where}: with `invert=True`, `inputs` must be integer "
-                      f"ids, got dtype {ids.dtype}.")
-    table = strings.cached(
-        state.vocabulary.offsets, "invert",
-        lambda: np.array(state.vocabulary_in_order() + [cfg.oov_token],
-                         dtype=object))
-    n = table.shape[0] - 1
-    ids = ids.astype(np.int64)
-    ids = np.where((ids >= 0) & (ids < n), ids, n)
-    return table[ids].astype(str)
-
   return transform.make_transform(
-      where,
+      _WHERE,
       init=init,
       apply=apply,
-      accumulate=None if given_packed is not None else accumulate,
+      accumulate=None if conf.given is not None else accumulate,
       combine=combine,
       finalize=finalize,
       on_host=True)

@@ -16,6 +16,9 @@ tf-idf formula for every lookup layer; this module holds those rules once:
 * A given vocabulary (:func:`split_vocabulary`) may start with Keras' special
   prefix (``[mask] * oov_start + [oov_token] * num_oov_indices``), which is
   then stripped, as Keras' ``set_vocabulary`` does.
+* Ids on the host (:class:`IdLayout`, :func:`id_layout`): one hash-table
+  pass maps tokens to ids; unknown tokens get the OOV slot, or with none
+  or several slots ``UNKNOWN_ID`` until resolved.
 
 Everything here is host-side NumPy on small per-vocabulary arrays.
 """
@@ -30,6 +33,7 @@ import numpy as np
 from prepro_core._src.core import checks
 from prepro_core._src.core.chain import ChainState
 from prepro_core._src.core.transform import State
+from prepro_core._src.host import vocab
 from prepro_core._src.numeric.encoding import OUTPUT_MODES
 
 # Sentinel id of a token that is not in the vocabulary (before OOV handling),
@@ -53,20 +57,12 @@ class LookupConfig(NamedTuple):
 def check_config(cfg: LookupConfig, idf_weights, vocabulary) -> LookupConfig:
   """Validates the arguments Keras' ``IndexLookup.__init__`` validates."""
   w = cfg.where
-  output_mode = cfg.output_mode
-  # Keras still accepts the old names.
-  if output_mode == "binary":
-    output_mode = "multi_hot"
-  if output_mode == "tf-idf":
-    output_mode = "tf_idf"
-  checks.check_choice(output_mode, "output_mode", OUTPUT_MODES, w)
+  output_mode = checks.check_output_mode(cfg.output_mode, OUTPUT_MODES, w)
   if cfg.max_tokens is not None:
     checks.check_positive_int(cfg.max_tokens, "max_tokens", w, minimum=2)
   checks.check_positive_int(cfg.num_oov_indices, "num_oov_indices", w,
                           minimum=0)
-  if not isinstance(cfg.pad_to_max_tokens, (bool, np.bool_)):
-    raise TypeError(f"{w}: `pad_to_max_tokens` must be a bool, got "
-                    f"{cfg.pad_to_max_tokens!r}.")
+  checks.check_bool(cfg.pad_to_max_tokens, "pad_to_max_tokens", w)
   if cfg.pad_to_max_tokens and cfg.max_tokens is None:
     raise ValueError(f"{w}: `pad_to_max_tokens=True` needs `max_tokens` to be "
                      f"set.")
@@ -238,6 +234,98 @@ def order_vocabulary(counts: np.ndarray, token_rank: np.ndarray,
   return order
 
 
+def adapted_order(cfg: LookupConfig, counts: np.ndarray,
+                  token_rank: np.ndarray, keep: np.ndarray) -> np.ndarray:
+  """Indices of the adapted vocabulary among the counted tokens.
+
+  The tokens with ``keep`` set (Keras drops the mask and OOV tokens'
+  counts), in :func:`order_vocabulary`'s order, cut to
+  :func:`max_learned_tokens`.
+  """
+  keep_idx = np.flatnonzero(keep)
+  return keep_idx[order_vocabulary(counts[keep_idx], token_rank[keep_idx],
+                                   max_learned_tokens(cfg))]
+
+
+def adapted_idf(cfg: LookupConfig, doc_counts: np.ndarray, num_docs: int,
+                order: np.ndarray) -> Optional[np.ndarray]:
+  """The vocabulary's idf vector in tf_idf mode, else None.
+
+  Args:
+    cfg: the lookup's settings.
+    doc_counts: documents holding each counted token ((0,) outside tf_idf).
+    num_docs: documents seen.
+    order: the vocabulary's indices among the counted tokens
+      (:func:`adapted_order`).
+  """
+  if cfg.output_mode != "tf_idf":
+    return None
+  return idf_from_document_counts(cfg, doc_counts[order], num_docs)
+
+
+def initial_idf(cfg: LookupConfig) -> Optional[np.ndarray]:
+  """The idf vector before adapt in tf_idf mode (else None): the OOV
+  slots' NaN mean and the back padding, as a fresh Keras layer has."""
+  if cfg.output_mode != "tf_idf":
+    return None
+  return idf_from_document_counts(cfg, np.zeros(0), 0)
+
+
+class IdLayout(NamedTuple):
+  """How positions in a lookup's hash table become ids, in one pass.
+
+  The table holds the vocabulary, then the mask token when one is set;
+  ``prepro_core._src.host.vocab.lookup_ids`` maps position ``p`` to
+  ``p + id_offset``, ``mask_pos`` to ``mask_id`` and absent to
+  ``unknown_id``.
+  """
+  id_offset: int   # id of vocabulary token 0 (the token start)
+  mask_pos: int    # table position of the mask token; -2 (none) when unset
+  mask_id: int     # 0 in "int" mode, else DROPPED_ID
+  unknown_id: int  # the OOV slot when there is exactly one, else UNKNOWN_ID
+
+
+def id_layout(start: int, num_oov: int, masked_id: int, n_vocab: int,
+              has_mask: bool) -> IdLayout:
+  """The :class:`IdLayout` of a table over ``n_vocab`` tokens (+ the mask).
+
+  With one OOV slot unknown tokens get it in the same pass; with none or
+  several they get ``UNKNOWN_ID``, to be resolved (an error or a hash
+  bucket) afterwards.
+  """
+  unknown = start - 1 if num_oov == 1 else UNKNOWN_ID
+  return IdLayout(start, n_vocab if has_mask else -2, masked_id, unknown)
+
+
+def is_vocabulary_path(vocabulary: Any) -> bool:
+  """Whether a ``vocabulary`` argument names a file (str, bytes, PathLike)."""
+  return isinstance(vocabulary, (str, bytes)) or hasattr(vocabulary,
+                                                         "__fspath__")
+
+
+def vocabulary_path(vocabulary: Any) -> str:
+  """A ``vocabulary`` file argument as a ``str`` path (bytes: decoded)."""
+  return vocabulary.decode() if isinstance(vocabulary, bytes) else str(
+      vocabulary)
+
+
+def unknown_error(where: str, what: str, found: list) -> ValueError:
+  """The error for inputs outside the vocabulary with no OOV slot."""
+  return ValueError(
+      f"{where}: with `num_oov_indices=0` every input must be in the "
+      f"vocabulary; found unknown {what} {found!r}. Set "
+      f"`num_oov_indices=1` (or more) to map them to OOV slots.")
+
+
+def check_has_vocabulary(cfg: LookupConfig, n_tokens: int) -> None:
+  """Encoded outputs need a vocabulary (or the ``max_tokens`` width)."""
+  if n_tokens == 0 and not cfg.pad_to_max_tokens:
+    raise ValueError(
+        f"{cfg.where}: output_mode={cfg.output_mode!r} needs a vocabulary: "
+        f"pass `vocabulary` or adapt first (or set "
+        f"`pad_to_max_tokens=True`).")
+
+
 def check_no_trace(x, where: str, what: str) -> None:
   """Host-side steps cannot run on traced values; say so clearly."""
   if not checks.is_concrete(x):
@@ -264,3 +352,21 @@ def get_vocabulary(state: State) -> list:
         f"get_vocabulary: expected the state of a lookup (integer_lookup, "
         f"string_lookup, text_vectorization), got {type(state).__name__}.")
   return state.vocabulary_in_order()
+
+def save_vocabulary(state: State, path: str, encoding: str = "utf-8") -> None:
+  """Writes a lookup's vocabulary (:func:`get_vocabulary`) one token per line.
+
+  The file loads back with ``vocabulary=path``: the mask/OOV prefix it starts
+  with is recognised and stripped, as Keras does for a list vocabulary.
+
+  Args:
+    state: the state of integer_lookup, string_lookup or text_vectorization.
+    path: the file to write (overwritten).
+    encoding: the text encoding of the file.
+
+  Raises:
+    ValueError: a token contains a line break, so the file could not be read
+      back line by line.
+  """
+  vocab.write_vocabulary_file(get_vocabulary(state), path, encoding,
+                              where="save_vocabulary")

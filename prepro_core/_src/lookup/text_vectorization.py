@@ -2,12 +2,12 @@
 
 A host-side transform: documents (``str``/``bytes``) are standardized, split
 and turned into ngrams over one UTF-8 byte buffer per batch
-(:mod:`prepro_core._src.text`), then looked up in the vocabulary of a
+(:mod:`prepro_core._src.host.tokenize`), then looked up in the vocabulary of a
 :func:`~prepro_core._src.string_lookup.string_lookup` with ``mask_token=""``,
 exactly as Keras builds its layer on ``StringLookup``. The vocabulary order,
 ``max_tokens``, tf-idf and ``get_vocabulary()`` are string_lookup's; this
 module adds the tokenizer, a vectorised count of distinct tokens for adapt,
-and a hash table over the vocabulary (:class:`~prepro_core._src.text.TokenTable`)
+and a hash table over the vocabulary (:class:`~prepro_core._src.host.vocab.TokenTable`)
 so that lookups never make a Python string per token.
 
 Keras parity (checked against Keras 3.15 / TF 2.21): the defaults lower the
@@ -21,7 +21,7 @@ strip every character of a Unicode punctuation category.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
@@ -29,15 +29,19 @@ from prepro_core._src.core import checks
 
 from prepro_core._src.core import transform
 from prepro_core._src.lookup import string_lookup as sl
-from prepro_core._src.host import text
+from prepro_core._src.host import inputs
+from prepro_core._src.host import tokenize
+from prepro_core._src.host import vocab
+from prepro_core._src.host.kernels import backend
 
+_WHERE = "text_vectorization"
 _MODES = ("int", "multi_hot", "count", "tf_idf")
 
 
 class TextVectorizationState(NamedTuple):
   """State of :func:`text_vectorization` (a pytree of NumPy arrays)."""
   lookup: sl.StringLookupState  # vocabulary, idf weights, adapt counts
-  table: text.TokenTable  # hash table over lookup.vocabulary
+  table: vocab.TokenTable  # hash table over lookup.vocabulary
 
   def vocabulary_in_order(self) -> list:
     """Keras' ``get_vocabulary()``: ``""``, ``"[UNK]"``, then the tokens."""
@@ -48,42 +52,247 @@ class TextVectorizationState(NamedTuple):
     return sl.vocab_size(self.lookup)
 
 
-def _pad_rows(ids: np.ndarray, row_splits: np.ndarray, lengths: np.ndarray,
-              width: int, fill: int) -> np.ndarray:
-  """Ragged ids as an ``(n, width)`` int32 matrix, cut or padded with fill."""
-  fast = text.accel()
-  if fast is not None:
-    return fast.pad_rows(np.asarray(ids, np.int64),
-                         np.asarray(row_splits, np.int64), width, fill)
-  n = len(lengths)
-  out = np.full((n, width), fill, np.int32)
-  # Row and position within the row of each id; ids past `width` are cut.
-  row = np.repeat(np.arange(n, dtype=np.int64), lengths)
-  pos = np.arange(len(ids), dtype=np.int64) - row_splits[:-1][row]
-  keep = pos < width
-  out[row[keep], pos[keep]] = ids[keep]
+# ---------------------------------------------------------------------------
+# Strings -> Tokens.
+# ---------------------------------------------------------------------------
+
+
+class Tokenizer(NamedTuple):
+  """How documents become tokens (text_vectorization's checked settings)."""
+  standardize: Any              # None, a STANDARDIZE_MODES name or a callable
+  split: Any                    # None, "whitespace", "character" or a callable
+  widths: Optional[tuple]       # ngram widths, or None for the tokens alone
+  encoding: str = "utf-8"       # of bytes inputs
+  where: str = _WHERE           # for error messages
+
+
+class Tokenized(NamedTuple):
+  """What :func:`tokenize_inputs` returns."""
+  tokens: Any                   # tokenize.Tokens; row_splits are the documents
+  scalar: bool                  # the input was one document (rank 0)
+  dense_width: Optional[int]    # columns of a rank-2 input with split=None
+
+
+def tokenize_inputs(tk: Tokenizer, x: Any, argname: str) -> Tokenized:
+  """Documents (a str, bytes, a list or an array of rank <= 2) to tokens.
+
+  With a split, a rank-2 input must have one column (one document per
+  row); with ``split=None`` its rows are taken as pre-split tokens.
+  """
+  where = tk.where
+  if isinstance(x, (list, tuple)) and set(map(type, x)) <= {str, bytes}:
+    arr = None  # a flat list of documents: no NumPy round trip
+    if callable(tk.standardize) or not x:
+      arr = inputs.as_text_array(list(x), argname, where)
+  else:
+    arr = inputs.as_text_array(x, argname, where)
+  if arr is None:
+    return Tokenized(tokenize_documents(tk, list(x), argname), False, None)
+  if arr.ndim > 2:
+    raise ValueError(
+        f"{where}: `{argname}` must have rank 0, 1 or 2, got shape "
+        f"{arr.shape}.")
+  scalar = arr.ndim == 0
+  if callable(tk.standardize):
+    arr = call_standardize(tk, arr)
+  if tk.split is not None and arr.ndim == 2:
+    if arr.shape[1] != 1:
+      raise ValueError(
+          f"{where}: to split `{argname}` into tokens its rank must be 1 "
+          f"or its last dimension 1 (one document per row); got shape "
+          f"{arr.shape}. Use split=None for pre-tokenized rows.")
+    arr = arr[:, 0]
+  dense_width = arr.shape[1] if arr.ndim == 2 else None
+  toks = tokenize_documents(tk, arr.reshape(-1).tolist(), argname)
+  if tk.split is None and dense_width is not None:  # rows of pre-split tokens
+    toks = toks._replace(row_splits=np.arange(
+        arr.shape[0] + 1, dtype=np.int64) * dense_width)
+  return Tokenized(toks, scalar, dense_width)
+
+
+def tokenize_documents(tk: Tokenizer, docs: list, argname: str):
+  """A flat list of documents to Tokens: standardize (a built-in mode),
+  split, then ngrams; a callable ``standardize`` has already run."""
+  where, encoding = tk.where, tk.encoding
+  mode = tk.standardize if isinstance(tk.standardize, str) else None
+  if mode is not None and mode.endswith("_unicode"):
+    docs = tokenize.standardize_strings(
+        inputs.check_items(docs, encoding, where, argname), mode)
+  if tk.split == "whitespace":
+    toks = tokenize.tokenize_whitespace(docs, mode, encoding, argname, where)
+    return toks if tk.widths is None else tokenize.ngrams(toks, tk.widths)
+  buf, starts = inputs.encode_documents(docs, encoding, argname, where)
+  if mode is not None:
+    buf, starts = tokenize.standardize_buffer(buf, starts, mode)
+  if tk.split is None:
+    toks = tokenize.no_split(buf, starts)
+  elif tk.split == "character":
+    toks = tokenize.split_characters(buf, starts)
+  else:
+    toks = call_split(tk, buf, starts)
+  if tk.widths is not None:
+    toks = tokenize.ngrams(toks, tk.widths)
+  return toks
+
+
+def call_standardize(tk: Tokenizer, arr: np.ndarray) -> np.ndarray:
+  """Runs a callable ``standardize`` on a ``str`` array, checking its result."""
+  where = tk.where
+  if arr.dtype.kind != "U":
+    arr = np.array(inputs.check_items(
+        arr.reshape(-1).tolist(), tk.encoding, where, "inputs"),
+                   dtype=str).reshape(arr.shape)
+  out = tk.standardize(arr)
+  out = inputs.as_text_array(out, "standardize(...) result", where)
+  if out.shape != arr.shape:
+    raise ValueError(
+        f"{where}: the `standardize` callable must return an array shaped "
+        f"like its input {arr.shape}, got {out.shape}.")
   return out
 
 
-def _check_ngrams(ngrams, where):
-  if ngrams is None:
-    return None
-  if isinstance(ngrams, bool) or not (
-      isinstance(ngrams, (int, np.integer)) or
-      (isinstance(ngrams, tuple) and ngrams and all(
-          isinstance(n, (int, np.integer)) and not isinstance(n, bool)
-          for n in ngrams))):
+def call_split(tk: Tokenizer, buf: np.ndarray, starts: np.ndarray):
+  """Runs a callable ``split`` on the documents, checking its result."""
+  where = tk.where
+  docs = np.array(inputs.decode_documents(buf, starts), dtype=str)
+  rows = tk.split(docs)
+  if isinstance(rows, np.ndarray) and rows.dtype.kind in "USO" and (
+      rows.ndim == 2):
+    rows = list(rows)
+  if not isinstance(rows, (list, tuple, np.ndarray)) or len(rows) != len(
+      docs) or not all(isinstance(r, (list, tuple, np.ndarray)) for r in rows):
+    raise TypeError(
+        f"{where}: the `split` callable must return one sequence of "
+        f"tokens per document ({len(docs)} documents): a list of lists of "
+        f"str or a 2-D str array; got {type(rows).__name__}.")
+  return tokenize.tokens_from_lists(rows, tk.encoding, "split(...) result",
+                                    where)
+
+
+# ---------------------------------------------------------------------------
+# Ids -> outputs.
+# ---------------------------------------------------------------------------
+
+
+def pad_rows(ids: np.ndarray, row_splits: np.ndarray, width: int,
+             fill: int) -> np.ndarray:
+  """Ragged ids as an ``(n, width)`` int32 matrix, cut or padded with fill."""
+  return backend.kernels("text").pad_rows(
+      np.asarray(ids, np.int64), np.asarray(row_splits, np.int64), width,
+      fill)
+
+
+def _longest_row(row_splits: np.ndarray) -> int:
+  return int(np.diff(row_splits).max()) if len(row_splits) > 1 else 0
+
+
+def int_output(ids: np.ndarray, tz: Tokenized, width: Optional[int],
+               one_per_document: bool) -> np.ndarray:
+  """"int" mode: ids padded with 0 (or cut) to ``width`` per document.
+
+  ``width=None`` pads to the longest row; ``one_per_document`` (split=None
+  on a flat input, no fixed length) gives Keras' ``(n,)`` ids.
+  """
+  if one_per_document:
+    out = ids.astype(np.int32)
+  else:
+    if width is None:
+      width = _longest_row(tz.tokens.row_splits)
+    out = pad_rows(ids, tz.tokens.row_splits, width, 0)
+  return out[0] if tz.scalar else out
+
+
+def bag_output(state: TextVectorizationState, ids: np.ndarray, tz: Tokenized,
+               output_mode: str, pad_to_max_tokens: bool,
+               where: str = _WHERE):
+  """"multi_hot"/"count"/"tf_idf": one row of the vocabulary's width per
+  document, encoded on device."""
+  depth = sl.layout_of(state.lookup).depth
+  if depth == 0 or (len(state.lookup.vocabulary) == 0 and
+                    not pad_to_max_tokens):
     raise ValueError(
-        f"{where}: `ngrams` must be None, an int or a non-empty tuple of "
-        f"ints, got {ngrams!r}.")
-  widths = tuple(range(1, int(ngrams) + 1)) if not isinstance(
-      ngrams, tuple) else tuple(int(n) for n in ngrams)
-  if not widths or min(widths) < 1:
-    raise ValueError(f"{where}: `ngrams` widths must be >= 1, got "
-                     f"{ngrams!r}.")
-  return widths
+        f"{where}: output_mode={output_mode!r} needs a vocabulary: pass "
+        f"`vocabulary` or adapt first.")
+  # Rows of ids padded with -1 (dropped), then category_encoding's kernel
+  # on device: a scatter, O(tokens).
+  splits = tz.tokens.row_splits
+  rows = pad_rows(ids, splits, _longest_row(splits), -1)
+  out = sl.encode_lookup_ids(state.lookup, rows, output_mode)
+  return out[0] if tz.scalar else out
 
 
+def vectorize_fused(state: TextVectorizationState, x: Any, standardize: Any,
+                    width: int) -> Optional[np.ndarray]:
+  """"int" mode on a list of documents split on whitespace, in one fused
+  numba kernel pass (``tokenize.vectorize_int``); None when it does not
+  apply (then the general path runs).
+
+  NumPy's twin of the fused kernel is no faster than the general path,
+  which stays the reference the fused one is checked against.
+  """
+  if not (isinstance(x, list) and x and
+          backend.numba_kernels("text") is not None):
+    return None
+  if sl.layout_of(state.lookup).num_oov != 1:
+    return None
+  words = sl.table_vocabulary(state.lookup)
+  return tokenize.vectorize_int(x, standardize, state.table, words.data,
+                                words.offsets, sl.id_layout(state.lookup),
+                                width)
+
+
+# ---------------------------------------------------------------------------
+# The transform.
+# ---------------------------------------------------------------------------
+
+
+def with_table(lookup_state: sl.StringLookupState) -> TextVectorizationState:
+  """The state over a string_lookup state, with its hash table built once."""
+  return TextVectorizationState(lookup_state, sl.token_table(lookup_state))
+
+
+def _check_sample(sample: Any, where: str) -> None:
+  dtype = getattr(sample, "dtype", None)
+  if dtype is not None and np.dtype(dtype).kind in "biufc":
+    raise TypeError(
+        f"{where}: `sample` must be text (str or bytes); got numbers of "
+        f"dtype {np.dtype(dtype)}.")
+
+
+class _Config(NamedTuple):
+  """text_vectorization's checked arguments."""
+  tokenizer: Tokenizer
+  output_mode: str
+  output_sequence_length: Optional[int]
+  fused: bool  # the arguments allow vectorize_fused
+
+
+def _check_args(standardize, split, ngrams, output_mode,
+                output_sequence_length, encoding) -> _Config:
+  where = _WHERE
+  checks.check_callable_or_choice(standardize, "standardize",
+                                  tokenize.STANDARDIZE_MODES, where)
+  checks.check_callable_or_choice(split, "split", tokenize.SPLIT_MODES, where)
+  output_mode = checks.check_output_mode(output_mode, _MODES, where)
+  widths = checks.check_ngrams(ngrams, where)
+  if output_sequence_length is not None:
+    if output_mode != "int":
+      raise ValueError(
+          f"{where}: `output_sequence_length` is only valid with "
+          f"output_mode='int', got output_mode={output_mode!r} and "
+          f"output_sequence_length={output_sequence_length!r}.")
+    output_sequence_length = checks.check_positive_int(
+        output_sequence_length, "output_sequence_length", where, minimum=0)
+  checks.check_encoding(encoding, where)
+  fused = (output_mode == "int" and output_sequence_length is not None and
+           split == "whitespace" and widths is None and
+           (standardize is None or isinstance(standardize, str)))
+  return _Config(Tokenizer(standardize, split, widths, encoding, where),
+                 output_mode, output_sequence_length, fused)
+
+
+# Over 80 lines only by its docstring (Keras' arguments, each documented);
+# the body is wiring: checks, then closures over the functions above.
 def text_vectorization(max_tokens: Optional[int] = None,
                        standardize: Any = "lower_and_strip_punctuation",
                        split: Any = "whitespace",
@@ -146,216 +355,56 @@ def text_vectorization(max_tokens: Optional[int] = None,
     >>> t.apply(s, ["Earth, wind and fire!", "fire water"]).tolist()
     [[2, 3, 4, 5], [5, 1, 0, 0]]
   """
-  where = "text_vectorization"
-  if not (standardize is None or callable(standardize) or
-          standardize in text.STANDARDIZE_MODES):
-    raise ValueError(
-        f"{where}: `standardize` must be None, a callable or one of "
-        f"{text.STANDARDIZE_MODES}, got {standardize!r}.")
-  if not (split is None or callable(split) or split in text.SPLIT_MODES):
-    raise ValueError(
-        f"{where}: `split` must be None, a callable or one of "
-        f"{text.SPLIT_MODES}, got {split!r}.")
-  if output_mode == "binary":
-    output_mode = "multi_hot"
-  if output_mode == "tf-idf":
-    output_mode = "tf_idf"
-  checks.check_choice(output_mode, "output_mode", _MODES, where)
-  widths = _check_ngrams(ngrams, where)
-  if output_sequence_length is not None:
-    if output_mode != "int":
-      raise ValueError(
-          f"{where}: `output_sequence_length` is only valid with "
-          f"output_mode='int', got output_mode={output_mode!r} and "
-          f"output_sequence_length={output_sequence_length!r}.")
-    checks.check_positive_int(output_sequence_length, "output_sequence_length",
-                            where, minimum=0)
-    output_sequence_length = int(output_sequence_length)
-  try:
-    "".encode(encoding)
-  except LookupError:
-    raise ValueError(f"{where}: unknown `encoding` {encoding!r}.") from None
-
+  conf = _check_args(standardize, split, ngrams, output_mode,
+                     output_sequence_length, encoding)
+  tk, output_mode = conf.tokenizer, conf.output_mode
   inner = sl.string_lookup(
       max_tokens=max_tokens, vocabulary=vocabulary, idf_weights=idf_weights,
       pad_to_max_tokens=pad_to_max_tokens, mask_token="",
       output_mode=output_mode, encoding=encoding)
   given = vocabulary is not None
-  mask_id = 0 if output_mode == "int" else -1  # -1: dropped by the encoders
-  oov_id = 1 if output_mode == "int" else 0
-
-  # -------------------------------------------------------------------------
-  # Strings -> Tokens.
-  # -------------------------------------------------------------------------
-
-  def tokenize(x, argname):
-    """Returns (Tokens, scalar?, dense_width): dense_width is the number of
-    columns of a rank-2 input with split=None (else None)."""
-    if isinstance(x, (list, tuple)) and set(map(type, x)) <= {str, bytes}:
-      arr = None  # a flat list of documents: no NumPy round trip
-      if callable(standardize) or not x:
-        arr = text.as_text_array(list(x), argname, where)
-    else:
-      arr = text.as_text_array(x, argname, where)
-    if arr is None:
-      return _tokenize_docs(list(x), argname), False, None
-    if arr.ndim > 2:
-      raise ValueError(
-          f"{where}: `{argname}` must have rank 0, 1 or 2, got shape "
-          f"{arr.shape}.")
-    scalar = arr.ndim == 0
-    if callable(standardize):
-      arr = _call_standardize(arr)
-    if split is not None and arr.ndim == 2:
-      if arr.shape[1] != 1:
-        raise ValueError(
-            f"{where}: to split `{argname}` into tokens its rank must be 1 "
-            f"or its last dimension 1 (one document per row); got shape "
-            f"{arr.shape}. Use split=None for pre-tokenized rows.")
-      arr = arr[:, 0]
-    dense_width = arr.shape[1] if arr.ndim == 2 else None
-    docs = arr.reshape(-1).tolist()
-    toks = _tokenize_docs(docs, argname)
-    if split is None and dense_width is not None:  # rows of pre-split tokens
-      toks = toks._replace(row_splits=np.arange(
-          arr.shape[0] + 1, dtype=np.int64) * dense_width)
-    return toks, scalar, dense_width
-
-  def _tokenize_docs(docs, argname):
-    mode = standardize if isinstance(standardize, str) else None
-    if mode is not None and mode.endswith("_unicode"):
-      docs = text.standardize_strings(
-          text.to_str_list(docs, encoding, argname, where), mode)
-    if split == "whitespace":
-      toks = text.tokenize_whitespace(docs, mode, encoding, argname, where)
-      return toks if widths is None else text.ngrams(toks, widths)
-    buf, starts = text.encode_documents(docs, encoding, argname, where)
-    if mode is not None:
-      buf, starts = text.standardize_buffer(buf, starts, mode)
-    if split is None:
-      toks = text.no_split(buf, starts)
-    elif split == "character":
-      toks = text.split_characters(buf, starts)
-    else:
-      toks = _call_split(buf, starts, argname)
-    if widths is not None:
-      toks = text.ngrams(toks, widths)
-    return toks
-
-  def _call_standardize(arr):
-    if arr.dtype.kind != "U":
-      arr = np.array(text.to_str_list(
-          arr.reshape(-1).tolist(), encoding, "inputs", where),
-                     dtype=str).reshape(arr.shape)
-    out = standardize(arr)
-    out = text.as_text_array(out, "standardize(...) result", where)
-    if out.shape != arr.shape:
-      raise ValueError(
-          f"{where}: the `standardize` callable must return an array shaped "
-          f"like its input {arr.shape}, got {out.shape}.")
-    return out
-
-  def _call_split(buf, starts, argname):
-    docs = np.array(text.decode_documents(buf, starts), dtype=str)
-    rows = split(docs)
-    if isinstance(rows, np.ndarray) and rows.dtype.kind in "USO" and (
-        rows.ndim == 2):
-      rows = list(rows)
-    if not isinstance(rows, (list, tuple, np.ndarray)) or len(rows) != len(
-        docs) or not all(isinstance(r, (list, tuple, np.ndarray)) for r in rows):
-      raise TypeError(
-          f"{where}: the `split` callable must return one sequence of "
-          f"tokens per document ({len(docs)} documents): a list of lists of "
-          f"str or a 2-D str array; got {type(rows).__name__}.")
-    return text.tokens_from_lists(rows, encoding, "split(...) result", where)
-
-  # -------------------------------------------------------------------------
-  # The transform.
-  # -------------------------------------------------------------------------
-
-  def make_state(lookup_state):
-    return TextVectorizationState(lookup_state, sl.token_table(lookup_state))
+  # Keras: split=None on a flat input gives one id per document, shape (n,).
+  one_per_document = split is None and output_sequence_length is None
 
   def init(sample=None):
-    dtype = getattr(sample, "dtype", None)
-    if dtype is not None and np.dtype(dtype).kind in "biufc":
-      raise TypeError(
-          f"{where}: `sample` must be text (str or bytes); got numbers of "
-          f"dtype {np.dtype(dtype)}.")
-    return make_state(inner.init(None))
+    _check_sample(sample, _WHERE)
+    return with_table(inner.init(None))
 
   def accumulate(state, batch, axis_name=None):
     del axis_name  # host-side: adapt shards eagerly, then merge the states
     if given:
       raise ValueError(
-          f"{where}.adapt: this transform was built with a fixed "
+          f"{_WHERE}.adapt: this transform was built with a fixed "
           f"`vocabulary`; adapt learns one only when `vocabulary` is None.")
-    toks, _, _ = tokenize(batch, "batch")
+    toks = tokenize_inputs(tk, batch, "batch").tokens
     # A document (for tf-idf) is one input row, as Keras counts them.
     return state._replace(lookup=sl.count_token_batch(state.lookup, toks))
 
   def finalize(state):
     if given:
       return state
-    return make_state(inner.finalize(state.lookup))
+    return with_table(inner.finalize(state.lookup))
 
   def combine(a, b):
     if given:
       return a
     return a._replace(lookup=inner.combine(a.lookup, b.lookup))
 
-  # "int" mode with a fixed length on a list of documents, split on
-  # whitespace: one fused kernel pass (text.vectorize_int) when the
-  # accelerator is there; otherwise, or when it declines, the general path.
-  fused = (output_mode == "int" and output_sequence_length is not None and
-           split == "whitespace" and widths is None and
-           (standardize is None or isinstance(standardize, str)))
-
-  def apply_fused(state, x):
-    if not (isinstance(x, list) and x and text.accel() is not None):
-      return None
-    if int(state.lookup.layout[sl._NUM_OOV]) != 1:  # pylint: disable=protected-access
-      return None
-    packed = sl._table_vocab(state.lookup)  # pylint: disable=protected-access
-    return text.vectorize_int(
-        x, standardize, state.table, packed.data, packed.offsets,
-        sl._id_layout(state.lookup), output_sequence_length)  # pylint: disable=protected-access
-
   def apply(state, x, key=None):
     del key
-    if fused:
-      out = apply_fused(state, x)
+    if conf.fused:
+      out = vectorize_fused(state, x, standardize, conf.output_sequence_length)
       if out is not None:
         return out
-    toks, scalar, dense_width = tokenize(x, "inputs")
-    ids = sl.lookup_token_ids(state.lookup, toks, state.table, where)
-    n = toks.num_docs
-    lengths = np.diff(toks.row_splits)
+    tz = tokenize_inputs(tk, x, "inputs")
+    ids = sl.lookup_token_ids(state.lookup, tz.tokens, state.table, _WHERE)
     if output_mode == "int":
-      if split is None and dense_width is None and (
-          output_sequence_length is None):
-        out = ids.astype(np.int32)  # Keras: one id per document, shape (n,)
-        return out[0] if scalar else out
-      width = output_sequence_length
-      if width is None:
-        width = int(lengths.max()) if n else 0
-      out = _pad_rows(ids, toks.row_splits, lengths, width, 0)
-      return out[0] if scalar else out
-    depth = int(state.lookup.layout[sl._DEPTH])  # pylint: disable=protected-access
-    if depth == 0 or (len(state.lookup.vocabulary) == 0 and
-                      not pad_to_max_tokens):
-      raise ValueError(
-          f"{where}: output_mode={output_mode!r} needs a vocabulary: pass "
-          f"`vocabulary` or adapt first.")
-    # Rows of ids padded with -1 (dropped), then category_encoding's kernel
-    # on device: a scatter, O(tokens).
-    width = int(lengths.max()) if n else 0
-    rows = _pad_rows(ids, toks.row_splits, lengths, width, -1)
-    out = sl.encode_lookup_ids(state.lookup, rows, output_mode)
-    return out[0] if scalar else out
+      return int_output(ids, tz, conf.output_sequence_length,
+                        one_per_document and tz.dense_width is None)
+    return bag_output(state, ids, tz, output_mode, pad_to_max_tokens)
 
   return transform.make_transform(
-      where,
+      _WHERE,
       init=init,
       apply=apply,
       accumulate=accumulate,

@@ -1,10 +1,13 @@
 """numba kernels for farmhash.py: the optional accelerator (``prepro[fast]``).
 
-Imported lazily by ``farmhash.py`` and only when numba is installed; the
-NumPy kernels there compute the same bits and are used otherwise. Each
-kernel is one loop over the strings with scalar ``uint64`` arithmetic (which
-wraps modulo 2**64 like C's), so every byte is read once instead of once per
-whole-array NumPy operation. Compiled on first use and cached on disk.
+The twins of ``numpy_farmhash.py`` (same names, signatures and bits), picked
+by ``backend.kernels("farmhash")`` when numba is installed (a test checks
+that the two modules stay twins). Each kernel is one loop over the strings
+with scalar ``uint64`` arithmetic (which wraps modulo 2**64 like C's), so
+every byte is read once instead of once per whole-array NumPy operation; the
+``*_rows`` kernels read a ``str_`` array's code points in place. Compiled on
+first use and cached on disk; they release the GIL, so ``backend.split_run``
+can spread a large batch over threads.
 
 All arithmetic below stays in ``uint64``: numba types a mix of signed and
 unsigned ints as float64, so every constant is a ``np.uint64``.
@@ -13,14 +16,16 @@ unsigned ints as float64, so every constant is a ``np.uint64``.
 import numba
 import numpy as np
 
+from prepro_core._src.host import farmhash
+
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True)
 
-_K0 = np.uint64(0xc3a5c85c97cb3127)
-_K1 = np.uint64(0xb492b66fbe98f273)
-_K2 = np.uint64(0x9ae16a3b2f90404f)
-_SEED = np.uint64(81)
-_SEED_Y = np.uint64((81 * 0xb492b66fbe98f273 + 113) & ((1 << 64) - 1))
+_K0 = np.uint64(farmhash.K0)
+_K1 = np.uint64(farmhash.K1)
+_K2 = np.uint64(farmhash.K2)
+_SEED = np.uint64(farmhash.SEED)
+_SEED_Y = np.uint64((farmhash.SEED * farmhash.K1 + 113) & farmhash.MASK64)
 _C113 = np.uint64(113)
 _C9 = np.uint64(9)
 _FF = np.uint64(0xff)
@@ -30,8 +35,7 @@ S1, S2, S3, S8, S13, S16, S17, S18, S21, S24 = (_S[i] for i in (
 S25, S30, S32, S33, S37, S40, S42, S43, S44, S47 = (_S[i] for i in (
     25, 30, 32, 33, 37, 40, 42, 43, 44, 47))
 S48, S56 = _S[48], _S[56]
-_SIP = (np.uint64(0x736f6d6570736575), np.uint64(0x646f72616e646f6d),
-        np.uint64(0x6c7967656e657261), np.uint64(0x7465646279746573))
+_SIP = tuple(np.uint64(v) for v in farmhash.SIP_INIT)
 _SIP0, _SIP1, _SIP2, _SIP3 = _SIP
 
 

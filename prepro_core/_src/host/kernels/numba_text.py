@@ -1,23 +1,25 @@
-"""numba kernels for text.py and strings.py: the optional accelerator.
+"""numba kernels for the host text code: the optional accelerator.
 
 Imported lazily, and only when numba is installed (``pip install
-'prepro[fast]'``); the NumPy code in text.py/strings.py computes the same
-results and is used otherwise (``text.ACCELERATOR = "numpy"`` forces it).
-Each kernel is one loop over the bytes or tokens, so every byte is read once
-instead of once per whole-array NumPy operation:
+'prepro[fast]'``), by ``backend.kernels("text")``; numpy_text.py has every
+public function here with the same name and signature and computes the same
+results (``pc.host_kernels("numpy")`` forces it). Each kernel is one loop
+over the bytes or tokens, so every byte is read once instead of once per
+whole-array NumPy operation:
 
 * :func:`pack_ucs4`: a NumPy ``str_`` matrix of code points to UTF-8 bytes;
   :func:`lookup_ucs4`: the same fused with the table lookup (string_lookup
   on ``str_`` arrays), over numba's threads.
 * :func:`tokenize_whitespace`: ASCII lowering, punctuation stripping and
   whitespace splitting of a batch (two branch-free passes).
-* :func:`lookup`: probes of a ``text.TokenTable``, with the bytes of every
+* :func:`lookup`: probes of a ``vocab.TokenTable``, with the bytes of every
   key match compared (exact), mapped to a lookup's ids.
 * :func:`keys`, :func:`first_in_doc`, :func:`long_representatives`: the
-  loops of text.count_distinct (distinct keys are counted by NumPy's sort).
+  loops of vocab.count_distinct (distinct keys are counted by NumPy's sort).
 * :func:`pad_rows`: ragged ids to a padded matrix.
+* :func:`vectorize_int`: text_vectorization's "int" mode, fused.
 
-Keys, slots and the table layout are text.py's, bit for bit. All 64-bit
+Keys, slots and the table layout are keys.py's, bit for bit. All 64-bit
 arithmetic stays in ``uint64`` (numba types a mix of signed and unsigned
 ints as float64, so every constant is a ``np.uint64``). Compiled on first
 use and cached on disk.
@@ -25,6 +27,11 @@ use and cached on disk.
 
 import numba
 import numpy as np
+
+# The byte tables and the slot layout are shared with the NumPy twin.
+# pylint: disable-next=unused-import
+from prepro_core._src.host.kernels.numpy_text import (
+    CLASS_KEEP, CLASS_STRIP, EMPTY, LOWER, SAME, table_slots)
 
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")
@@ -60,7 +67,7 @@ def _word(buf, p, n):
 
 @_inline
 def _key(buf, s, e):
-  """text.token_keys for one token."""
+  """keys.token_keys for one token."""
   n = e - s
   if n <= 7:
     return _word(buf, s, n) | (np.uint64(n) << _S56)
@@ -83,7 +90,7 @@ def _same(a, sa, b, sb, n):
 @_inline
 def _table_shift(size):
   """The right shift that maps a key to a slot of a ``size`` (a power of
-  two) table, as text.py's Fibonacci hashing does."""
+  two) table, as keys.slot_of's Fibonacci hashing does."""
   bits = 0
   while (1 << bits) < size:
     bits += 1
@@ -130,7 +137,7 @@ def keys(buf, starts, ends):
 @_jit
 def lookup(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends, keys,
            id_offset, mask_pos, mask_id, unknown_id):
-  """Ids of tokens, like text.table_lookup + the lookup's layout: position
+  """Ids of tokens, like vocab.table_lookup + the lookup's layout: position
   + ``id_offset`` for vocabulary tokens, ``mask_id`` for position
   ``mask_pos``, ``unknown_id`` when absent. ``keys`` may be empty (then
   computed here)."""
@@ -148,25 +155,11 @@ def lookup(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends, keys,
   return out
 
 
-# Byte classes for tokenize_whitespace: 0 dropped (punctuation, when
-# stripping), 1 whitespace, 2 part of a token.
-_CLASS_KEEP = np.full(256, 2, np.uint8)
-_CLASS_KEEP[[32, 9, 10, 11, 12, 13]] = 1
-_CLASS_STRIP = _CLASS_KEEP.copy()
-_CLASS_STRIP[33:48] = 0  # the 32 ASCII punctuation characters
-_CLASS_STRIP[58:65] = 0
-_CLASS_STRIP[91:97] = 0
-_CLASS_STRIP[123:127] = 0
-_LOWER = np.arange(256, dtype=np.uint8)
-_LOWER[65:91] += 32
-_SAME = np.arange(256, dtype=np.uint8)
-
-
-_SPACE = (_CLASS_KEEP == 1).astype(np.int64)
+_SPACE = (CLASS_KEEP == 1).astype(np.int64)
 
 
 def tokenize_whitespace(buf, begins, ends, lower, strip):
-  """text.standardize_buffer (ASCII modes) + text.split_whitespace.
+  """tokenize.standardize_buffer (ASCII modes) + tokenize.split_whitespace.
 
   Document ``d`` is ``buf[begins[d]:ends[d]]`` (documents may lie in any
   order in ``buf``). Returns ``(out, starts, ends, row_splits)``: the
@@ -174,8 +167,8 @@ def tokenize_whitespace(buf, begins, ends, lower, strip):
   zero bytes at the end), and the tokens in it. Two branch-free passes: one
   maps and compacts the bytes, one finds token edges.
   """
-  out, new_starts = _compact(buf, begins, ends, _LOWER if lower else _SAME,
-                             (_CLASS_STRIP if strip else _CLASS_KEEP) != 0)
+  out, new_starts = _compact(buf, begins, ends, LOWER if lower else SAME,
+                             (CLASS_STRIP if strip else CLASS_KEEP) != 0)
   starts, tok_ends, row_splits = _edges(out, int(new_starts[-1]), _SPACE,
                                         new_starts)
   return out, starts, tok_ends, row_splits
@@ -417,24 +410,6 @@ def pad_rows(ids, row_splits, width, fill):
   return out
 
 
-_EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
-
-
-def table_slots(slot_keys, slot_ids, voffsets):
-  """A TokenTable as one ``(size, 4)`` uint64 array: per slot its key, the
-  token's position (all ones: empty) and the token's ``[start, end)`` in
-  the vocabulary bytes, so that a probe reads one cache line."""
-  slots = np.zeros((slot_keys.shape[0], 4), np.uint64)
-  slots[:, 0] = slot_keys
-  full = slot_ids >= 0
-  ids = slot_ids[full].astype(np.int64)
-  slots[:, 1] = _EMPTY
-  slots[full, 1] = ids.astype(np.uint64)
-  slots[full, 2] = voffsets[ids].astype(np.uint64)
-  slots[full, 3] = voffsets[ids + 1].astype(np.uint64)
-  return slots
-
-
 @_jit
 def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
                   mask_pos, mask_id, unknown_id, out):
@@ -478,7 +453,7 @@ def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
           slot = np.int64((key * _M1) >> shift)
           res = -1
           while True:
-            if slots[slot, 1] == _EMPTY:
+            if slots[slot, 1] == EMPTY:
               break
             if slots[slot, 0] == key:
               vs = np.int64(slots[slot, 2])

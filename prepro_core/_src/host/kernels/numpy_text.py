@@ -1,0 +1,299 @@
+"""NumPy kernels for the host text code: the twins of numba_text.py.
+
+Every public function here has the name, signature and results of its
+numba twin (a test checks the names and signatures), so callers take
+``backend.kernels("text")`` without asking which module they got. Each is
+a composition of whole-array NumPy operations (no Python loop per token):
+
+* :func:`keys`: :func:`prepro_core._src.host.keys.token_keys`.
+* :func:`lookup`: vectorised linear probing of a ``TokenTable``, the bytes
+  of long matches confirmed word by word, mapped to a lookup's ids.
+* :func:`pack_ucs4`, :func:`lookup_ucs4`: a ``str_`` code point matrix
+  narrowed to bytes in one cast (non-ASCII rows encoded one by one).
+* :func:`tokenize_whitespace`, :func:`vectorize_int`: byte-table lowering
+  and stripping, then token edges found by array comparisons.
+* :func:`first_in_doc`, :func:`long_representatives`, :func:`pad_rows`,
+  :func:`table_slots`: sorts, gathers and scatters.
+
+Tokens of up to 7 bytes and table slots are keyed exactly as numba_text.py
+keys them; a buffer may be laid out differently (a ``str_`` matrix keeps its
+rows' padding), its tokens never differ.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from prepro_core._src.host import keys as keys_lib
+from prepro_core._src.host.packed import SLACK, byte_matrix, non_ascii_rows
+
+# Byte classes of tokenize_whitespace/vectorize_int: 0 dropped (punctuation,
+# when stripping), 1 whitespace, 2 part of a token.
+CLASS_KEEP = np.full(256, 2, np.uint8)
+CLASS_KEEP[[32, 9, 10, 11, 12, 13]] = 1
+CLASS_STRIP = CLASS_KEEP.copy()
+CLASS_STRIP[33:48] = 0  # the 32 ASCII punctuation characters
+CLASS_STRIP[58:65] = 0
+CLASS_STRIP[91:97] = 0
+CLASS_STRIP[123:127] = 0
+# Byte maps: ASCII lowering, or the identity.
+LOWER = np.arange(256, dtype=np.uint8)
+LOWER[65:91] += 32
+SAME = np.arange(256, dtype=np.uint8)
+# A table_slots row whose position is all ones is an empty slot.
+EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def keys(buf, starts, ends):
+  """``uint64`` token keys (see :func:`keys_lib.token_keys`)."""
+  return keys_lib.token_keys(buf, starts, ends)
+
+
+def _probe(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends, key):
+  """Vocabulary position of each token, or -1: every token's first probe at
+  once, then only the few whose home slot holds another key probe on."""
+  reader = keys_lib.Words(buf, int(ends.max()))
+  size = len(slot_keys)
+  slot = keys_lib.slot_of(key, size.bit_length() - 1)
+  ids = slot_ids[slot]
+  hit = slot_keys[slot] == key
+  out = np.where(hit, ids, -1).astype(np.int64)
+  pending = np.flatnonzero(~hit & (ids >= 0))
+  while len(pending):
+    slot[pending] = (slot[pending] + 1) & (size - 1)
+    s = slot[pending]
+    ids = slot_ids[s]
+    hit = (slot_keys[s] == key[pending]) & (ids >= 0)
+    out[pending[hit]] = ids[hit]
+    pending = pending[~hit & (ids >= 0)]
+  # Long keys are hashes: confirm the bytes of every long match.
+  length = ends - starts
+  chk = np.flatnonzero((length > 7) & (out >= 0))
+  if len(chk):
+    vid = out[chk]
+    vlen = voffsets[vid + 1] - voffsets[vid]
+    ok = vlen == length[chk]
+    ok[ok] = keys_lib.same_bytes(buf, starts[chk[ok]], vdata,
+                                 voffsets[vid[ok]], length[chk[ok]],
+                                 ra=reader)
+    if not ok.all():  # a hash collision with a vocabulary token
+      bad = chk[~ok]
+      out[bad] = _exact_lookup(vdata, voffsets, buf, starts, ends, bad)
+  return out
+
+
+def _exact_lookup(vdata, voffsets, buf, starts, ends, which):
+  blob = vdata.tobytes()
+  off = voffsets.tolist()
+  index = {blob[off[i]:off[i + 1]]: i for i in range(len(off) - 1)}
+  tb = buf.tobytes()
+  return np.array([index.get(tb[starts[i]:ends[i]], -1)
+                   for i in which.tolist()], np.int64)
+
+
+def _layout_ids(pos, id_offset, mask_pos, mask_id, unknown_id):
+  ids = pos + id_offset
+  ids[pos == mask_pos] = mask_id
+  ids[pos < 0] = unknown_id
+  return ids
+
+
+def lookup(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends, keys,
+           id_offset, mask_pos, mask_id, unknown_id):
+  """Ids of tokens: position + ``id_offset`` for vocabulary tokens,
+  ``mask_id`` for position ``mask_pos``, ``unknown_id`` when absent.
+  ``keys`` may be empty (then computed here)."""
+  n = starts.shape[0]
+  if n == 0 or voffsets.shape[0] < 2:
+    return np.full(n, unknown_id, np.int64)
+  if keys.shape[0] != n:
+    keys = keys_lib.token_keys(buf, starts, ends)
+  pos = _probe(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends, keys)
+  return _layout_ids(pos, id_offset, mask_pos, mask_id, unknown_id)
+
+
+def pack_ucs4(cps):
+  """Rows of UCS-4 code points (NumPy ``str_``) to UTF-8 ``(buf, starts,
+  ends, bad)``; ``bad`` is the first row holding a code point UTF-8 cannot
+  encode (a surrogate), else -1. A row's length ends at its last non-NUL."""
+  n, w = cps.shape
+  rows = np.ascontiguousarray(cps).view(f"<U{w}").reshape(n)
+  bad = non_ascii_rows(cps)
+  extra = []
+  for j, s in enumerate(rows[bad].tolist()):
+    try:
+      extra.append(s.encode("utf-8"))
+    except UnicodeEncodeError:
+      return np.zeros(SLACK, np.uint8), np.zeros(n, np.int64), np.zeros(
+          n, np.int64), int(bad[j])
+  buf, starts, main = byte_matrix(cps, extra)
+  lens = np.strings.str_len(rows).astype(np.int64)
+  if bad.size:
+    sizes = np.fromiter(map(len, extra), np.int64, len(extra))
+    starts[bad] = main + np.cumsum(sizes) - sizes
+    lens[bad] = sizes
+  return buf, starts, starts + lens, -1
+
+
+def lookup_ucs4(cps, slot_keys, slot_ids, vdata, voffsets, id_offset,
+                mask_pos, mask_id, unknown_id):
+  """Ids of the rows of a UCS-4 code point matrix (NumPy ``str_``):
+  :func:`pack_ucs4` then :func:`lookup`. Returns ``(ids, bad)``: ``bad`` is
+  a row UTF-8 cannot encode (a surrogate), else -1."""
+  buf, starts, ends, bad = pack_ucs4(cps)
+  if bad >= 0:
+    return np.full(cps.shape[0], unknown_id, np.int64), bad
+  ids = lookup(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends,
+               np.zeros(0, np.uint64), id_offset, mask_pos, mask_id,
+               unknown_id)
+  return ids, -1
+
+
+def _edges(space, doc_starts):
+  """Token ``[start, end)`` and ``row_splits`` of a standardized buffer
+  whose documents each end with a space (``space``: its whitespace mask)."""
+  edge = space[1:] != space[:-1]
+  starts = np.flatnonzero(edge & space[:-1]) + 1
+  ends = np.flatnonzero(edge & ~space[:-1]) + 1
+  if len(space) and not space[0]:
+    starts = np.concatenate([[0], starts])
+  row_splits = np.searchsorted(starts, doc_starts).astype(np.int64)
+  return starts.astype(np.int64), ends.astype(np.int64), row_splits
+
+
+def _compact(buf, doc_ends, byte_map, klass):
+  """Maps every byte, drops class 0 and makes each document's last byte
+  (``doc_ends``, a separator) a space: ``(out, doc_starts)``."""
+  out = byte_map[buf]
+  cls = klass[out]
+  cls[doc_ends] = 1
+  out[doc_ends] = 32
+  doc_starts = np.zeros(len(doc_ends) + 1, np.int64)
+  doc_starts[1:] = doc_ends + 1
+  drop = cls == 0
+  where = np.flatnonzero(drop)
+  if len(where):
+    doc_starts = doc_starts - np.searchsorted(where, doc_starts)
+    out, cls = out[~drop], cls[~drop]
+  return out, cls == 1, doc_starts
+
+
+def tokenize_whitespace(buf, begins, ends, lower, strip):
+  """ASCII standardize + whitespace split of documents
+  ``buf[begins[d]:ends[d]]``: ``(out, starts, ends, row_splits)``, ``out``
+  being the standardized documents in order, each followed by a space, plus
+  8 zero bytes."""
+  n = begins.shape[0]
+  if n and begins[0] == 0 and np.array_equal(begins[1:], ends[:-1] + 1):
+    src, doc_ends = buf[:int(ends[-1]) + 1], ends  # in order already
+  else:
+    lengths = ends - begins + 1  # each with the byte after it (made a space)
+    total = int(lengths.sum())
+    firsts = np.zeros(n, np.int64)
+    np.cumsum(lengths[:-1], out=firsts[1:])
+    src = buf[np.repeat(begins - firsts, lengths) +
+              np.arange(total, dtype=np.int64)] if total else buf[:0]
+    doc_ends = firsts + lengths - 1
+  out, space, doc_starts = _compact(src, doc_ends, LOWER if lower else SAME,
+                                    CLASS_STRIP if strip else CLASS_KEEP)
+  starts, tok_ends, row_splits = _edges(space, doc_starts)
+  return (np.concatenate([out, np.zeros(SLACK, np.uint8)]), starts, tok_ends,
+          row_splits)
+
+
+def first_in_doc(keys, row_splits):
+  """Marks each token whose key is new within its document (tf-idf counts a
+  token once per document)."""
+  n = keys.shape[0]
+  flag = np.ones(n, np.bool_)
+  if n < 2:
+    return flag
+  doc = np.repeat(np.arange(len(row_splits) - 1, dtype=np.int64),
+                  np.diff(row_splits))
+  order = np.lexsort((keys, doc))  # stable: a repeat follows its first
+  ks, ds = keys[order], doc[order]
+  flag[order[1:]] = (ks[1:] != ks[:-1]) | (ds[1:] != ds[:-1])
+  return flag
+
+
+def long_representatives(ukeys, buf, starts, ends, keys):
+  """For the distinct long keys ``ukeys`` (sorted, top bit set): the first
+  token with each key, and whether every token with that key has the same
+  bytes as it (False: a 63-bit hash collision)."""
+  m = ukeys.shape[0]
+  rep = np.full(m, -1, np.int64)
+  idx = np.flatnonzero(keys >= keys_lib.LONG)
+  if not m or not len(idx):
+    return rep, True
+  g = np.searchsorted(ukeys, keys[idx])
+  uniq, first = np.unique(g, return_index=True)
+  rep[uniq] = idx[first]
+  r = rep[g]
+  length = ends[idx] - starts[idx]
+  ok = (ends[r] - starts[r]) == length
+  if not ok.all():
+    return rep, False
+  same = keys_lib.same_bytes(buf, starts[idx], buf, starts[r], length)
+  return rep, bool(same.all())
+
+
+def pad_rows(ids, row_splits, width, fill):
+  """Ragged ids as an (n, width) int32 matrix, cut or padded with fill."""
+  lengths = np.diff(row_splits)
+  n = len(lengths)
+  out = np.full((n, width), fill, np.int32)
+  # Row and position within the row of each id; ids past `width` are cut.
+  row = np.repeat(np.arange(n, dtype=np.int64), lengths)
+  pos = np.arange(len(ids), dtype=np.int64) - row_splits[:-1][row]
+  keep = pos < width
+  out[row[keep], pos[keep]] = ids[keep]
+  return out
+
+
+def table_slots(slot_keys, slot_ids, voffsets):
+  """A TokenTable as one ``(size, 4)`` uint64 array: per slot its key, the
+  token's position (all ones: empty) and the token's ``[start, end)`` in
+  the vocabulary bytes, so that a probe reads one cache line."""
+  slots = np.zeros((slot_keys.shape[0], 4), np.uint64)
+  slots[:, 0] = slot_keys
+  full = slot_ids >= 0
+  ids = slot_ids[full].astype(np.int64)
+  slots[:, 1] = EMPTY
+  slots[full, 1] = ids.astype(np.uint64)
+  slots[full, 2] = voffsets[ids].astype(np.uint64)
+  slots[full, 3] = voffsets[ids + 1].astype(np.uint64)
+  return slots
+
+
+def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
+                  mask_pos, mask_id, unknown_id, out):
+  """Standardize, split on whitespace, look up and pad, for
+  text_vectorization's "int" mode with an ``output_sequence_length``.
+
+  ``buf`` holds the UTF-8 documents, each followed by a NUL; bytes are
+  mapped by ``byte_map`` and classed by ``klass`` (0 dropped, 1 whitespace,
+  2 part of a token); ids are written into ``out`` (``(n_docs, width)``
+  int32, zero-filled), at most ``width`` per row. Returns the number of
+  documents found: not ``n_docs`` (-1) when a document holds a NUL itself
+  (the caller then takes the general path).
+  """
+  doc_ends = np.flatnonzero(buf == 0)
+  if len(doc_ends) != n_docs or (n_docs and doc_ends[-1] != len(buf) - 1):
+    return -1
+  mapped, space, doc_starts = _compact(buf, doc_ends, byte_map, klass)
+  starts, ends, row_splits = _edges(space, doc_starts)
+  if not len(starts):
+    return n_docs
+  mapped = np.concatenate([mapped, np.zeros(SLACK, np.uint8)])
+  full = slots[:, 1] != EMPTY
+  slot_ids = np.where(full, slots[:, 1], 0).astype(np.int64)
+  slot_ids[~full] = -1
+  voffsets = np.zeros(max(int(slot_ids.max()) + 2, 1), np.int64)
+  voffsets[slot_ids[full]] = slots[full, 2].astype(np.int64)
+  voffsets[slot_ids[full] + 1] = slots[full, 3].astype(np.int64)
+  ids = lookup(slots[:, 0], slot_ids, vdata, voffsets, mapped, starts, ends,
+               np.zeros(0, np.uint64), id_offset, mask_pos, mask_id,
+               unknown_id)
+  width = out.shape[1]
+  out[...] = pad_rows(ids, row_splits, width, 0)
+  return n_docs

@@ -1,0 +1,397 @@
+"""Vocabularies on the host: token tables, counting and merging, files.
+
+Tokens (:class:`~prepro_core._src.host.packed.Tokens`) are counted and
+looked up through their exact integer keys (:mod:`keys`), never as one
+Python ``str`` per token:
+
+* :class:`TokenTable`, :func:`build_table`: an open-addressing hash table
+  from token keys to vocabulary positions, NumPy arrays only (it saves with
+  a state); :func:`table_lookup` and :func:`lookup_ids` probe it through the
+  host kernels (``backend.kernels("text").lookup``).
+* :func:`count_distinct`, :func:`merge_counts`, :func:`group_tokens`:
+  distinct tokens with their counts (and document counts, for tf-idf);
+  long tokens are hashed then confirmed byte for byte, falling back to an
+  exact byte sort if two ever collide.
+* :func:`bytes_rank`: Keras' tie order (bytewise) of distinct tokens.
+* Vocabulary files: one token per line, UTF-8 (or ``encoding``):
+  :func:`read_vocabulary_file` and :func:`write_vocabulary_file`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+import numpy as np
+
+from prepro_core._src.host import keys as keys_lib
+from prepro_core._src.host.kernels import backend
+from prepro_core._src.host.packed import (Tokens, max_end, ragged_take,
+                                          with_slack)
+
+
+class TokenTable(NamedTuple):
+  """An open-addressing hash table from tokens to vocabulary positions.
+
+  Built for a vocabulary laid out as one byte buffer (token ``i`` is
+  ``data[offsets[i]:offsets[i + 1]]``, e.g. a ``PackedStrings``), which is
+  kept outside the table. A slot holds a token key and the token's position
+  (-1: empty). NumPy arrays only, so it saves with the rest of a state.
+  """
+  slot_keys: np.ndarray  # (2**bits,) uint64
+  slot_ids: np.ndarray  # (2**bits,) int32; -1 for an empty slot
+
+
+def build_table(data: np.ndarray, offsets: np.ndarray) -> TokenTable:
+  """A :class:`TokenTable` for the distinct tokens laid out in ``data``."""
+  data = np.asarray(data, np.uint8)
+  offsets = np.asarray(offsets, np.int64)
+  n = len(offsets) - 1
+  bits = max(4, int(np.ceil(np.log2(max(n, 1) * 2 + 1))))  # load < 1/2
+  size = 1 << bits
+  slot_keys = np.zeros(size, np.uint64)
+  slot_ids = np.full(size, -1, np.int32)
+  keys = keys_lib.token_keys(data, offsets[:-1], offsets[1:])
+  pending = np.arange(n, dtype=np.int64)
+  slot = keys_lib.slot_of(keys, bits)
+  while len(pending):
+    # Per empty target slot, place the first pending token aiming at it; the
+    # others probe on (linear probing), as lookups will.
+    target = slot[pending]
+    free = slot_ids[target] == -1
+    uniq, first = np.unique(target[free], return_index=True)
+    placed = pending[free][first]
+    slot_keys[uniq] = keys[placed]
+    slot_ids[uniq] = placed
+    done = np.zeros(n, dtype=bool)
+    done[placed] = True
+    pending = pending[~done[pending]]
+    slot[pending] = (slot[pending] + 1) & (size - 1)
+  return TokenTable(slot_keys, slot_ids)
+
+
+def table_lookup(table: TokenTable, data: np.ndarray, offsets: np.ndarray,
+                 tokens: Tokens, keys: np.ndarray | None = None) -> np.ndarray:
+  """Vocabulary position of each token, or -1 when it is not there.
+
+  ``data``/``offsets`` must be the vocabulary the table was built from;
+  ``keys`` the tokens' :func:`keys_lib.token_keys` when already computed.
+  """
+  return lookup_ids(table, data, offsets, tokens, 0, -2, 0, -1, keys)
+
+
+def lookup_ids(table: TokenTable, data: np.ndarray, offsets: np.ndarray,
+               tokens: Tokens, id_offset: int, mask_pos: int, mask_id: int,
+               unknown_id: int, keys: np.ndarray | None = None) -> np.ndarray:
+  """:func:`table_lookup` mapped to a lookup's ids in one pass: position
+  ``p`` -> ``p + id_offset``, ``mask_pos`` -> ``mask_id``, absent ->
+  ``unknown_id`` (int64)."""
+  n = len(tokens.starts)
+  if n == 0 or len(offsets) < 2:
+    return np.full(n, unknown_id, np.int64)
+  k = backend.kernels("text")
+  tokens = with_slack(tokens)
+  buf = np.ascontiguousarray(tokens.buf, np.uint8)
+  starts = np.asarray(tokens.starts, np.int64)
+  ends = np.asarray(tokens.ends, np.int64)
+  if keys is None:
+    keys = tokens.keys
+  if keys is None:  # a separate pass: faster than keys inside the probe loop
+    keys = k.keys(buf, starts, ends)
+  return k.lookup(table.slot_keys, table.slot_ids,
+                  np.ascontiguousarray(data, np.uint8),
+                  np.asarray(offsets, np.int64), buf, starts, ends, keys,
+                  id_offset, mask_pos, mask_id, unknown_id)
+
+
+def count_distinct(tokens: Tokens, track_docs: bool,
+                   doc_ids: np.ndarray | None = None):
+  """Counts each distinct token (and the documents holding it).
+
+  Args:
+    tokens: the tokens; ``tokens.row_splits`` delimit the documents.
+    track_docs: also count, per distinct token, the documents holding it.
+    doc_ids: optional ``(num_tokens,)`` ints: each token's document, used
+      instead of ``row_splits``.
+
+  Returns:
+    ``(data, offsets, counts, doc_counts)``: the distinct tokens laid out as
+    one byte buffer, their occurrence counts, and (with ``track_docs``, else
+    an empty array) the number of documents each occurs in.
+  """
+  n = len(tokens.starts)
+  empty = np.zeros(0, np.int64)
+  if n == 0:
+    return np.zeros(0, np.uint8), np.zeros(1, np.int64), empty, empty
+  # The numba loops count in another order than NumPy's sort-based path
+  # (which is faster without them), with the same results.
+  fast = backend.numba_kernels("text")
+  if fast is not None and doc_ids is None and _rows_cover(tokens):
+    out = _count_distinct_fast(fast, tokens, track_docs)
+    if out is not None:
+      return out
+  tokens = with_slack(tokens)
+  reader = keys_lib.Words(tokens.buf, max_end(tokens.ends))
+  length = tokens.ends - tokens.starts
+  keys = tokens.keys
+  if keys is None:
+    keys = keys_lib.token_keys(tokens.buf, tokens.starts, tokens.ends, reader)
+  is_long = length > 7
+  long_idx = np.flatnonzero(is_long)
+  short_keys = keys[~is_long] if len(long_idx) else keys
+  # Short tokens: the key holds the bytes, so sort-and-count the keys alone.
+  skeys, scounts = np.unique(short_keys, return_counts=True)
+  slen = (skeys >> np.uint64(56)).astype(np.int64)
+  low = skeys & np.uint64((1 << 56) - 1)
+  sbytes = low.astype("<u8").view(np.uint8)  # little-endian: bytes first
+  sdata, soff = ragged_take(sbytes, np.arange(len(skeys)) * 8,
+                            np.arange(len(skeys)) * 8 + slen)
+  # Long tokens: group exactly (hash, then confirm bytes).
+  lfirst, linv = group_tokens(tokens.buf, tokens.starts[long_idx],
+                              tokens.ends[long_idx], keys[long_idx], reader)
+  lcounts = np.bincount(linv, minlength=len(lfirst)).astype(np.int64)
+  rep = long_idx[lfirst]
+  ldata, loff = ragged_take(tokens.buf, tokens.starts[rep], tokens.ends[rep])
+  data = np.concatenate([sdata, ldata])
+  offsets = np.concatenate([soff, loff[1:] + soff[-1]])
+  counts = np.concatenate([scounts.astype(np.int64), lcounts])
+  doc_counts = empty
+  if track_docs:
+    group = np.empty(n, np.int64)
+    group[~is_long] = np.searchsorted(skeys, short_keys)
+    group[long_idx] = len(skeys) + linv
+    u = len(counts)
+    docs = tokens.doc_ids() if doc_ids is None else np.asarray(doc_ids,
+                                                               np.int64)
+    pairs = np.sort(docs * u + group)  # once per document:
+    first = np.ones(len(pairs), bool)  # (np.unique would hash: slower)
+    np.not_equal(pairs[1:], pairs[:-1], out=first[1:])
+    doc_counts = np.bincount(pairs[first] % u, minlength=u).astype(np.int64)
+  return data, offsets, counts, doc_counts
+
+
+def _count_distinct_fast(fast, tokens: Tokens, track_docs: bool):
+  """count_distinct with the numba kernels' loops and NumPy's (SIMD) sort;
+  the same output. None after a 63-bit hash collision (then NumPy's exact
+  path runs)."""
+  buf = np.ascontiguousarray(tokens.buf, np.uint8)
+  starts = np.asarray(tokens.starts, np.int64)
+  ends = np.asarray(tokens.ends, np.int64)
+  keys = tokens.keys
+  if keys is None:
+    keys = fast.keys(buf, starts, ends)
+  ukeys, counts = np.unique(keys, return_counts=True)
+  n_short = int(np.searchsorted(ukeys, keys_lib.LONG))
+  rep, ok = fast.long_representatives(ukeys[n_short:], buf, starts, ends, keys)
+  if not ok:
+    return None
+  skeys = ukeys[:n_short]
+  slen = (skeys >> np.uint64(56)).astype(np.int64)
+  sbytes = (skeys & np.uint64((1 << 56) - 1)).astype("<u8").view(np.uint8)
+  at = np.arange(n_short, dtype=np.int64) * 8
+  sdata, soff = ragged_take(sbytes, at, at + slen)
+  ldata, loff = ragged_take(buf, starts[rep], ends[rep])
+  data = np.concatenate([sdata, ldata])
+  offsets = np.concatenate([soff, loff[1:] + soff[-1]])
+  doc_counts = np.zeros(0, np.int64)
+  if track_docs:
+    firsts = keys[fast.first_in_doc(keys, np.asarray(tokens.row_splits,
+                                                     np.int64))]
+    dkeys, dcounts = np.unique(firsts, return_counts=True)
+    doc_counts = np.zeros(len(ukeys), np.int64)
+    doc_counts[np.searchsorted(ukeys, dkeys)] = dcounts
+  return data, offsets, counts.astype(np.int64), doc_counts
+
+
+def _rows_cover(tokens: Tokens) -> bool:
+  rs = tokens.row_splits
+  return len(rs) > 0 and rs[0] == 0 and rs[-1] == len(tokens.starts)
+
+
+def merge_counts(a, b):
+  """Adds two ``(data, offsets, counts, doc_counts)`` tables of distinct
+  tokens; the result's tokens are distinct again."""
+  da, oa, ca, ga = a
+  db, ob, cb, gb = b
+  if len(oa) == 1:
+    return b
+  if len(ob) == 1:
+    return a
+  data = np.concatenate([da, db])
+  offsets = np.concatenate([oa, ob[1:] + oa[-1]])
+  first, inverse = group_tokens(data, offsets[:-1], offsets[1:])
+  u = len(first)
+  counts = _sum_by(inverse, np.concatenate([ca, cb]), u)
+  doc_counts = np.zeros(0, np.int64)
+  if len(ga) or len(gb):
+    doc_counts = _sum_by(inverse, np.concatenate([ga, gb]), u)
+  ndata, noff = ragged_take(data, offsets[:-1][first], offsets[1:][first])
+  return ndata, noff, counts, doc_counts
+
+
+def _sum_by(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+  out = np.zeros(n, np.int64)
+  np.add.at(out, groups, values)  # exact int64 sums (small arrays: distinct)
+  return out
+
+
+def group_tokens(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                 keys: np.ndarray | None = None,
+                 reader: keys_lib.Words | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+  """Exact grouping of equal tokens.
+
+  Args:
+    buf, starts, ends: the tokens (``buf[starts[i]:ends[i]]``).
+    keys: their :func:`keys_lib.token_keys`, when already computed.
+    reader: a ``keys_lib.Words`` over ``buf``, when already made.
+
+  Returns:
+    ``(first, inverse)``: ``first[g]`` is the index of one token of group
+    ``g``, and ``inverse[i]`` is token ``i``'s group. Groups are numbered in
+    the order of their keys (not of the tokens' bytes).
+  """
+  n = len(starts)
+  if n == 0:
+    return np.zeros(0, np.int64), np.zeros(0, np.int64)
+  reader = reader or keys_lib.Words(buf, max_end(ends))
+  if keys is None:
+    keys = keys_lib.token_keys(buf, starts, ends, reader)
+  first, inverse = _group_keys(keys)
+  length = ends - starts
+  long_idx = np.flatnonzero(length > 7)
+  if len(long_idx):
+    rep = first[inverse[long_idx]]
+    ok = length[rep] == length[long_idx]
+    ok[ok] = keys_lib.same_bytes(buf, starts[long_idx[ok]], buf,
+                                 starts[rep[ok]], length[long_idx[ok]],
+                                 reader, reader)
+    if not ok.all():  # a 63-bit hash collision: regroup exactly
+      return _group_exact(buf, starts, ends)
+  return first, inverse
+
+
+def _group_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  order = np.argsort(keys)
+  sorted_keys = keys[order]
+  new = np.empty(len(keys), dtype=bool)
+  new[0] = True
+  np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
+  gid = np.cumsum(new) - 1
+  inverse = np.empty(len(keys), np.int64)
+  inverse[order] = gid
+  return order[new], inverse
+
+
+def _group_exact(buf: np.ndarray, starts: np.ndarray,
+                 ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Slow exact fallback (only after a hash collision): sorts the bytes."""
+  data = buf.tobytes()
+  toks = np.empty(len(starts), dtype=object)
+  toks[:] = [data[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
+  _, first, inverse = np.unique(toks, return_index=True, return_inverse=True)
+  return first.astype(np.int64), inverse.astype(np.int64).ravel()
+
+
+def bytes_rank(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+  """Rank of each of distinct byte strings in bytewise ascending order.
+
+  String ``i`` is ``data[offsets[i]:offsets[i + 1]]``; the order is that of
+  Python ``bytes`` (unsigned bytes, a prefix first), which is how Keras
+  (NumPy over TensorFlow's byte strings) breaks count ties. Vectorised:
+  strings are sorted by their first 8 bytes (as a big-endian word), then
+  only the ones still tied are refined by their next 8 bytes, and so on;
+  ties of equal zero-padded bytes go to the shorter string.
+
+  Returns:
+    ``(n,)`` int64: a permutation of ``range(n)``.
+  """
+  offsets = np.asarray(offsets, np.int64)
+  n = len(offsets) - 1
+  if n <= 0:
+    return np.zeros(0, np.int64)
+  starts, length = offsets[:-1], np.diff(offsets)
+  reader = keys_lib.Words(data, int(offsets[-1]))
+  # rank[i]: position in the final order of the first member of the group of
+  # strings tied with i so far (so singletons already hold their rank).
+  rank = np.zeros(n, np.int64)
+  active = np.arange(n, dtype=np.int64)
+  k = 0
+  while len(active):
+    rem = length[active] - k
+    last = not (rem > 0).any()
+    if last:  # equal up to zero padding: the shorter one first
+      key = length[active].astype(np.uint64)
+    else:
+      pos = starts[active] + np.minimum(k, length[active])
+      key = reader.at(pos, np.maximum(rem, 0)).byteswap()
+    order = np.lexsort((key, rank[active]))
+    a, r, kk = active[order], rank[active][order], key[order]
+    m = len(a)
+    same_r = r[1:] == r[:-1]
+    new_group = np.ones(m, dtype=bool)
+    new_group[1:] = ~same_r | (kk[1:] != kk[:-1])
+    new_r = np.ones(m, dtype=bool)
+    new_r[1:] = ~same_r
+    pos_m = np.arange(m, dtype=np.int64)
+    group_first = np.maximum.accumulate(np.where(new_group, pos_m, 0))
+    r_first = np.maximum.accumulate(np.where(new_r, pos_m, 0))
+    rank[a] = r + (group_first - r_first)
+    if last:
+      break  # distinct strings: every group is a singleton now
+    gid = np.cumsum(new_group) - 1
+    active = a[np.bincount(gid)[gid] > 1]
+    k += 8
+  return rank
+
+
+def read_vocabulary_file(path: str, encoding: str = "utf-8", *,
+                         where: str = "vocabulary",
+                         argname: str = "vocabulary") -> list:
+  """One token per line (``\\n`` or ``\\r\\n``); a final newline is optional.
+
+  Raises:
+    ValueError: the file is missing, empty, or not valid in ``encoding``.
+  """
+  if not os.path.isfile(path):
+    raise ValueError(f"{where}: `{argname}` file {path!r} does not exist.")
+  with open(path, "rb") as f:
+    raw = f.read()
+  try:
+    text = raw.decode(encoding)
+  except UnicodeDecodeError as e:
+    line = raw[:e.start].count(b"\n") + 1
+    raise ValueError(
+        f"{where}: `{argname}` file {path!r} is not valid {encoding!r} at "
+        f"line {line} ({e.reason}); pass the right `encoding`.") from None
+  except LookupError:
+    raise ValueError(f"{where}: unknown `encoding` {encoding!r}.") from None
+  lines = text.split("\n")
+  if lines and lines[-1] == "":
+    lines.pop()
+  lines = [l[:-1] if l.endswith("\r") else l for l in lines]
+  if not lines:
+    raise ValueError(f"{where}: `{argname}` file {path!r} is empty; it must "
+                     f"hold one token per line.")
+  return lines
+
+
+def write_vocabulary_file(tokens: list, path: str, encoding: str = "utf-8",
+                          *, where: str = "save_vocabulary") -> None:
+  """Writes ``tokens`` one per line (``\\n``), the file
+  :func:`read_vocabulary_file` reads back.
+
+  Raises:
+    ValueError: a token contains a line break, so the file could not be read
+      back line by line.
+  """
+  vocab = [str(t) for t in tokens]
+  bad = [t for t in vocab if "\n" in t or "\r" in t]
+  if bad:
+    raise ValueError(
+        f"{where}: token {bad[0]!r} contains a line break; a "
+        f"one-token-per-line file cannot hold it. Save the state with "
+        f"np.savez or flax.serialization instead.")
+  with open(path, "w", encoding=encoding, newline="\n") as f:
+    f.write("\n".join(vocab))
+    f.write("\n")
