@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 import prepro_core as pc  # noqa: E402
 from _timing import best_mean_seconds  # noqa: E402
-from prepro_core._src.image import color  # noqa: E402
+from prepro_core._src.image import factories  # noqa: E402
 from prepro_core._src.image import policies  # noqa: E402
 
 
@@ -40,15 +40,15 @@ def _every_op(kind, x):
   """The policy with every op on every image (naive_apply), jitted."""
   vr = (0.0, 255.0)
   if kind == "rand_augment":
-    groups = policies._build_groups(policies.RAND_AUGMENT_OPS, (0.0, 0.5), vr,
-                                    "bilinear", "bench")
+    groups = policies.build_groups(policies.RAND_AUGMENT_OPS, (0.0, 0.5), vr,
+                                   "bilinear", "bench")
     kernel = policies.rand_augment_kernel(2, groups, policies.naive_apply)
   else:
-    groups = policies._build_groups(policies.AUG_MIX_OPS_ALL, (0.0, 0.3), vr,
-                                    "bilinear", "bench")
+    groups = policies.build_groups(policies.AUG_MIX_OPS_ALL, (0.0, 0.3), vr,
+                                   "bilinear", "bench")
     kernel = policies.aug_mix_kernel(len(policies.AUG_MIX_OPS_ALL), 3, 3, 1.0,
                                      vr, groups, policies.naive_apply)
-  t = color.image_transform(kind, kernel, rgb=True)
+  t = factories.image_transform(kind, kernel, rgb=True)
   return _keyed(t, x)
 
 

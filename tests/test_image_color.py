@@ -9,7 +9,9 @@ import pytest
 
 import prepro_core as pc
 from prepro_core._src.image import color as C
+from prepro_core._src.image import color_ops
 from prepro_core._src.image import erasing_blur as EB
+from prepro_core._src.image import factories
 
 REC = np.load(os.path.join(os.path.dirname(__file__), "keras_records",
                            "images_color.npz"))
@@ -100,7 +102,7 @@ def test_uint8_matches_keras_rounded(case):
 
 def test_contrast_kernel_matches_keras():
   x = _input("contrast")
-  y = jax.jit(C.adjust_contrast, static_argnums=2)(
+  y = jax.jit(color_ops.adjust_contrast, static_argnums=2)(
       jnp.asarray(x), jnp.asarray(REC["contrast/params"]), (0.0, 255.0))
   _close(y, REC["contrast/output"], _tol(x))
 
@@ -110,7 +112,7 @@ def test_contrast_kernel_matches_keras():
 def test_hue_kernel_matches_keras(case, vr):
   x = _input(case)
   # Jitted: one compiled program instead of dozens of op-by-op ones.
-  y = jax.jit(C.adjust_hue, static_argnums=2)(
+  y = jax.jit(color_ops.adjust_hue, static_argnums=2)(
       jnp.asarray(x), jnp.asarray(REC[f"{case}/params"]), vr)
   _close(y, REC[f"{case}/output"], _tol(x))
 
@@ -120,7 +122,7 @@ def test_hue_kernel_matches_keras(case, vr):
 def test_solarization_kernel_matches_keras(case, vr):
   x = _input(case)
   add, thr = REC[f"{case}/params"]
-  y = C.solarize(jnp.asarray(x), jnp.asarray(add), jnp.asarray(thr), vr)
+  y = color_ops.solarize(jnp.asarray(x), jnp.asarray(add), jnp.asarray(thr), vr)
   _close(y, REC[f"{case}/output"], _tol(x))
 
 
@@ -159,7 +161,7 @@ def test_random_contrast_range_and_mean():
 def test_random_hue_keeps_value_and_saturation():
   t = pc.random_hue((0.4, 0.4), value_range=(0, 1))
   y = t.apply(t.init(X01), X01, key=KEY)
-  hx, hy = C.rgb_to_hsv(jnp.asarray(X01)), C.rgb_to_hsv(y)
+  hx, hy = color_ops.rgb_to_hsv(jnp.asarray(X01)), color_ops.rgb_to_hsv(y)
   np.testing.assert_allclose(hy[..., 1:], hx[..., 1:], atol=1e-4)
   dh = np.mod(np.asarray(hy[..., 0] - hx[..., 0]), 1.0)
   assert np.all(np.isclose(dh, 0.2, atol=1e-3) | np.isclose(dh, 0.8, atol=1e-3))
@@ -254,7 +256,8 @@ def test_blur_per_example_kernels_match_single_kernel():
 
 
 # --------------------------------------------------------------------------
-# The randomness contract, dtypes and shapes, gradients.
+# Dtypes and shapes, gradients. (The randomness contract, eager == jit ==
+# vmap and sharded, keys and inference: tests/test_transform_contract.py.)
 # --------------------------------------------------------------------------
 
 RANDOM = {
@@ -275,17 +278,6 @@ RANDOM = {
     "random_erasing": lambda: pc.random_erasing(),
     "random_gaussian_blur": lambda: pc.random_gaussian_blur(sigma=(0.5, 1.0)),
 }
-# Transforms whose output does not change with the key (beyond applying).
-KEY_INDEPENDENT = {"equalization"}
-
-
-_EXPLICIT_MESH = jax.make_mesh((8,), ("data",))
-
-
-def _explicit(x):
-  """``x`` with its batch axis sharded over an explicit 8-device mesh."""
-  return jax.device_put(x, jax.sharding.NamedSharding(
-      _EXPLICIT_MESH, jax.sharding.PartitionSpec("data")))
 
 
 _MADE = {}
@@ -297,40 +289,6 @@ def _make(name):
   if name not in _MADE:
     _MADE[name] = ALL[name]()
   return _MADE[name]
-
-
-@pytest.mark.parametrize("name", sorted(RANDOM))
-def test_randomness_contract(name):
-  t = _make(name)
-  assert t.is_random
-  # 8 examples, the first 6 identical.
-  x = jnp.asarray(np.concatenate([X255[:1]] * 6 + [X255[1:]]))
-  s = t.init(x)
-  eager = t.apply(s, x, key=KEY)
-  # vmap over a stack of batches with a stack of keys.
-  xs = jnp.stack([x, x[::-1]])
-  ks = jax.random.split(KEY, 2)
-  v = jax.vmap(lambda xx, kk: t.apply(s, xx, key=kk))(xs, ks)
-  for i in range(2):
-    np.testing.assert_allclose(v[i], t.apply(s, xs[i], key=ks[i]), atol=2e-3)
-  # jit, with the batch sharded over 8 devices.
-  mesh = jax.sharding.Mesh(np.array(jax.devices()[:8]), ("b",))
-  xsh = jax.device_put(x, jax.sharding.NamedSharding(
-      mesh, jax.sharding.PartitionSpec("b")))
-  np.testing.assert_allclose(jax.jit(t.apply)(s, xsh, key=KEY), eager,
-                             atol=2e-3)
-  # jit on an explicit mesh (jax.make_mesh's default axis type).
-  np.testing.assert_allclose(jax.jit(t.apply)(s, _explicit(x), key=KEY),
-                             eager, atol=2e-3)
-  # Inference is the identity.
-  np.testing.assert_array_equal(t.apply(s, x), x)
-  np.testing.assert_array_equal(jax.jit(t.apply)(s, x), x)
-  if name in KEY_INDEPENDENT:
-    return
-  # A different key differs; identical images draw their own parameters.
-  assert not np.allclose(eager, t.apply(s, x, key=jax.random.key(7)))
-  y = np.asarray(eager)
-  assert len({y[i].tobytes() for i in range(6)}) > 1
 
 
 def test_auto_contrast_is_deterministic_and_applies_at_inference():
@@ -345,7 +303,7 @@ def test_auto_contrast_is_deterministic_and_applies_at_inference():
 ALL = dict(RANDOM, auto_contrast=lambda: pc.auto_contrast())
 
 
-# float32 is covered by the randomness contract; uint8 for every transform,
+# float32 is covered by test_transform_contract.py; uint8 for every transform,
 # bfloat16 for one of each kind of kernel.
 DTYPE_CASES = [(n, jnp.uint8) for n in sorted(ALL)] + [
     (n, jnp.bfloat16) for n in ("random_brightness", "random_hue",
@@ -502,7 +460,7 @@ def test_color_jitter_equals_its_four_steps_in_a_row():
 
   @jax.jit
   def in_a_row(images, keys):
-    for step, k in zip(steps, C.per_example(keys, 4)):
+    for step, k in zip(steps, factories.per_example(keys, 4)):
       images = step(images, k)
     return images
 

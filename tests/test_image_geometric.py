@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import prepro_core as pc
-from prepro_core._src.image import geometric
+from prepro_core._src.image import geometric_ops
 from prepro_core._src.image import resampling
 
 REC = np.load(os.path.join(os.path.dirname(__file__), "keras_records",
@@ -46,7 +46,7 @@ def test_affine_layers_match_keras(fill_mode, interp):
   # Shear: Keras draws a random direction per example; the pinned magnitude
   # must match one of the two directions: warp both images both ways.
   signs = jnp.array([1.0, 1.0, -1.0, -1.0])
-  shear = geometric.shear_matrices(0.3 * signs, 0.2 * signs)
+  shear = geometric_ops.shear_matrices(0.3 * signs, 0.2 * signs)
 
   @jax.jit  # one program for all of them (compiling dominates the test)
   def run(x, key):
@@ -72,7 +72,7 @@ def test_single_image_and_inference_match_keras():
 def test_perspective_kernel_matches_keras():
   @jax.jit
   def run(x, start, end):
-    m = geometric.homography_matrices(start, end)
+    m = geometric_ops.homography_matrices(start, end)
     return {interp: resampling.warp(x, m, interpolation=interp,
                                     fill_mode="constant", fill_value=0.5,
                                     projective=True) for interp in INTERPS}
@@ -84,7 +84,8 @@ def test_perspective_kernel_matches_keras():
 
 
 # --------------------------------------------------------------------------
-# Randomness contract, for every random transform.
+# Every random transform. (Their randomness contract, eager == jit == vmap
+# and sharded, keys and inference: tests/test_transform_contract.py.)
 # --------------------------------------------------------------------------
 
 ALL = {
@@ -108,45 +109,9 @@ def batch8():
                      jnp.float32)
 
 
-def _mesh(axis_type):
-  return jax.make_mesh((8,), ("b",), axis_types=(axis_type,))
-
-
-@pytest.mark.parametrize("name", sorted(ALL))
-def test_randomness_contract(name, batch8):
-  t = T[name]
-  x = batch8
-  s = t.init(jax.ShapeDtypeStruct(x.shape, x.dtype))
-  eager = t.apply(s, x, key=KEY)
-  assert eager.shape == x.shape and eager.dtype == x.dtype
-  # jit, on a batch sharded over 8 devices of a mesh with Explicit axes
-  # (jax.make_mesh's default; sharding is part of the types), == eager.
-  sh = jax.sharding.NamedSharding(_mesh(jax.sharding.AxisType.Explicit),
-                                  jax.sharding.PartitionSpec("b"))
-  y = jax.jit(t.apply)(s, jax.device_put(x, sh), key=KEY)
-  _close(y, eager, 1e-5)
-  assert y.sharding.spec[0] == "b"
-  # vmap over a stack of batches (one key each), sharded along the batch on
-  # an Auto mesh, == one eager call per batch.
-  xs = [x, x[::-1]]
-  ks = [KEY, jax.random.key(2)]
-  stacked = jax.device_put(jnp.stack(xs), jax.sharding.NamedSharding(
-      _mesh(jax.sharding.AxisType.Auto), jax.sharding.PartitionSpec(None, "b")))
-  v = jax.vmap(lambda xx, kk: t.apply(s, xx, key=kk))(stacked, jnp.stack(ks))
-  for i in range(2):
-    _close(v[i], t.apply(s, xs[i], key=ks[i]), 1e-5)
-  # A different key gives a different output; key=None is the identity.
-  assert not np.allclose(t.apply(s, x, key=jax.random.key(1)), eager)
-  assert t.apply(s, x) is x
-  # Each example draws its own parameters: 8 copies of one image differ.
-  same = jnp.broadcast_to(x[:1], x.shape)
-  out = np.asarray(t.apply(s, same, key=KEY))
-  assert len({out[i].tobytes() for i in range(8)}) > 1
-
-
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_uint8_single_image_keeps_dtype_and_shape(name, batch8):
-  # float32 batches are checked by test_randomness_contract.
+  # float32 batches: tests/test_transform_contract.py.
   x = (batch8[0] * 255).astype(jnp.uint8)
   t = T[name]
   y = t.apply(t.init(x), x, key=KEY)

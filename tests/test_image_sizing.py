@@ -118,33 +118,6 @@ def test_random_crop_smaller_image_is_resized_like_keras():
   _close(y, REC["center_crop/12x8"])
 
 
-def test_random_crop_randomness_contract():
-  x = jnp.asarray(X16)
-  t = CROP
-  s = t.init(x)
-  k = jax.random.key(5)
-  eager = t.apply(s, x, key=k)
-  # jit, on a batch sharded over 8 devices of a mesh with Explicit axes
-  # (jax.make_mesh's default), == eager.
-  P = jax.sharding.PartitionSpec
-  mesh = jax.make_mesh((8,), ("b",))
-  y = jax.jit(t.apply)(s, jax.device_put(x, jax.sharding.NamedSharding(
-      mesh, P("b"))), key=k)
-  np.testing.assert_array_equal(y, eager)
-  assert y.sharding.spec[0] == "b"
-  # vmap over a stack of batches with a stack of keys, sharded along the
-  # batch on an Auto mesh, == one eager call per batch.
-  auto = jax.make_mesh((8,), ("b",), axis_types=(jax.sharding.AxisType.Auto,))
-  xs = [x, x[::-1]]
-  ks = [k, jax.random.key(7)]
-  stacked = jax.device_put(jnp.stack(xs),
-                           jax.sharding.NamedSharding(auto, P(None, "b")))
-  v = jax.vmap(lambda xx, kk: t.apply(s, xx, key=kk))(stacked, jnp.stack(ks))
-  for i in range(2):
-    np.testing.assert_array_equal(v[i], t.apply(s, xs[i], key=ks[i]))
-  assert not np.array_equal(eager, t.apply(s, x, key=jax.random.key(6)))
-
-
 # --------------------------------------------------------------------------
 # Dtypes, shapes, structure, gradients
 # --------------------------------------------------------------------------

@@ -61,6 +61,20 @@ def real_constant(value: Any, argname: str, where: str) -> np.ndarray:
   return arr
 
 
+def check_real_dtype(x: Any, argname: str, where: str) -> None:
+  """Raises TypeError unless ``x`` holds real numbers (ints, floats, bools).
+
+  Works on arrays, tracers, ``jax.ShapeDtypeStruct`` and Python data.
+  """
+  dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+  if not (np.issubdtype(dtype, np.number) or dtype == np.bool_ or
+          dtype == jax.numpy.bfloat16) or np.issubdtype(
+              dtype, np.complexfloating):
+    raise TypeError(
+        f"{where}: `{argname}` must hold real numbers (ints or floats), got "
+        f"dtype {dtype}.")
+
+
 def check_finite(batch: Array, argname: str, where: str) -> None:
   """Raises on NaN/inf in eager data; a no-op on traced values."""
   if not is_concrete(batch):
@@ -81,3 +95,118 @@ def check_rank(x: Array, argname: str, where: str, ranks: Iterable[int]) -> None
     raise ValueError(
         f"{where}: `{argname}` must have rank in {ranks}, got shape "
         f"{np.shape(x)}.")
+
+
+def check_bool(value: Any, argname: str, where: str) -> bool:
+  """``value`` as a bool; Python and NumPy bools only (not 0/1)."""
+  if not isinstance(value, (bool, np.bool_)):
+    raise TypeError(f"{where}: `{argname}` must be a bool, got {value!r}.")
+  return bool(value)
+
+
+def check_int(value: Any, argname: str, where: str,
+              allow_none: bool = False) -> Any:
+  """``value`` as a Python int (bools rejected), or None when allowed."""
+  if value is None and allow_none:
+    return None
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    raise TypeError(f"{where}: `{argname}` must be an int"
+                    f"{' or None' if allow_none else ''}, got {value!r}.")
+  return int(value)
+
+
+def check_output_mode(value: Any, choices: Iterable[str], where: str) -> str:
+  """A lookup's ``output_mode``, Keras' old names mapped to the new ones.
+
+  Keras still accepts "binary" (for "multi_hot") and "tf-idf" (for
+  "tf_idf"); the canonical name is returned.
+  """
+  value = {"binary": "multi_hot", "tf-idf": "tf_idf"}.get(value, value) if (
+      isinstance(value, str)) else value
+  check_choice(value, "output_mode", choices, where)
+  return value
+
+
+def check_callable_or_choice(value: Any, argname: str, choices: Iterable[str],
+                             where: str) -> None:
+  """``value`` must be None, a callable or one of ``choices``."""
+  choices = tuple(choices)
+  if not (value is None or callable(value) or value in choices):
+    raise ValueError(
+        f"{where}: `{argname}` must be None, a callable or one of "
+        f"{choices}, got {value!r}.")
+
+
+def check_encoding(encoding: Any, where: str) -> str:
+  """``encoding`` must name a codec Python knows (``str.encode`` takes it)."""
+  try:
+    "".encode(encoding)
+  except LookupError:
+    raise ValueError(
+        f"{where}: `encoding` must name a codec Python knows (e.g. "
+        f"'utf-8'), got {encoding!r}.") from None
+  return encoding
+
+
+def check_ngrams(ngrams: Any, where: str):
+  """Keras' ``ngrams``: None, an int n (widths 1..n) or a tuple of widths.
+
+  Returns:
+    None, or the tuple of ngram widths, each >= 1.
+  """
+  if ngrams is None:
+    return None
+  if isinstance(ngrams, bool) or not (
+      isinstance(ngrams, (int, np.integer)) or
+      (isinstance(ngrams, tuple) and ngrams and all(
+          isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+          for n in ngrams))):
+    raise ValueError(
+        f"{where}: `ngrams` must be None, an int or a non-empty tuple of "
+        f"ints, got {ngrams!r}.")
+  widths = tuple(range(1, int(ngrams) + 1)) if not isinstance(
+      ngrams, tuple) else tuple(int(n) for n in ngrams)
+  if not widths or min(widths) < 1:
+    raise ValueError(f"{where}: `ngrams` widths must be >= 1, got "
+                     f"{ngrams!r}.")
+  return widths
+
+
+class SaltTypeError(TypeError, ValueError):
+  """A ``salt`` that is not an int or a pair of ints.
+
+  A TypeError (the kind of value is wrong), and also a ValueError, which
+  ``hashing`` raised for it before the lookups and hashing shared one check.
+  """
+
+
+def check_salt(salt: Any, where: str) -> "tuple[int, int] | None":
+  """Keras' SipHash salt: None, an int ``s`` meaning ``(s, s)``, or two ints.
+
+  Returns:
+    None, or the key ``(key0, key1)`` as ints in ``[0, 2**64)``: TF takes
+    the key as int64 and uses its bits, so ``-1`` is ``2**64 - 1``.
+
+  Raises:
+    SaltTypeError: ``salt`` is not None, an int or a tuple/list of two ints.
+    ValueError: a value outside ``[-2**63, 2**64)``.
+  """
+  if salt is None:
+    return None
+  def is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+  if is_int(salt):
+    pair = (int(salt), int(salt))
+  elif isinstance(salt, (tuple, list)) and len(salt) == 2 and all(
+      is_int(v) for v in salt):
+    pair = (int(salt[0]), int(salt[1]))
+  else:
+    raise SaltTypeError(
+        f"{where}: `salt` must be None, an int, or a tuple/list of two ints "
+        f"(the SipHash key), got {salt!r}.")
+  for v in pair:
+    if not -2**63 <= v < 2**64:
+      raise ValueError(
+          f"{where}: `salt` values must be 64-bit ints in [-2**63, 2**64), "
+          f"got {salt!r}.")
+  return (pair[0] & (2**64 - 1), pair[1] & (2**64 - 1))

@@ -15,372 +15,27 @@ Randomness: ``apply(state, x, key=key)`` draws each example's parameters from
 ``solarization`` and ``equalization``) are the identity at inference, while
 ``auto_contrast`` applies always.
 
-Kernels (``adjust_*``) take per-example parameter arrays of shape ``(batch,)``
-so that the policies (``rand_augment``, ``aug_mix``) reuse them.
+The deterministic ops (``adjust_*``, ``posterize``, ``solarize``...) live in
+``color_ops``; here each ``*_kernel`` draws Keras' parameters per example and
+calls one, and each factory wraps its kernel with
+``factories.image_transform``. The policies (``rand_augment``, ``aug_mix``)
+reuse the kernels and draws.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence, Tuple
-
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prepro_core._src.core.transform import EmptyState
-from prepro_core._src.core.transform import make_transform
 from prepro_core._src.core.transform import Transform
+from prepro_core._src.image import color_ops as ops
 from prepro_core._src.image import common
-
-Array = Any
-
-# ITU-R 601 luma weights, as tf.image / Keras' rgb_to_grayscale use them.
-_GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)
-
-
-# ---------------------------------------------------------------------------
-# Shared plumbing.
-# ---------------------------------------------------------------------------
-
-
-def _check_sample(sample: Any, where: str, rgb: bool = False) -> None:
-  """Checks the rank (and channels) of an ``init`` sample when it has a shape."""
-  images = sample["images"] if isinstance(sample, dict) else sample
-  if not hasattr(images, "shape"):
-    images = np.asarray(images)
-  if len(images.shape) not in (3, 4):
-    raise ValueError(
-        f"{where}: `images` must have rank 3 (height, width, channels) or 4 "
-        f"(batch, height, width, channels), got shape {tuple(images.shape)}.")
-  if rgb:
-    check_rgb(images, where)
-
-
-def check_rgb(images: Array, where: str) -> None:
-  """Raises unless the images have 3 (RGB) channels."""
-  channels = images.shape[-1]
-  if channels != 3:
-    raise ValueError(
-        f"{where}: this transform works on RGB images, so the last axis must "
-        f"have 3 channels; got shape {tuple(images.shape)} ({channels} "
-        f"channel(s)).")
-
-
-def per_example(keys: Array, n: int) -> Tuple[Array, ...]:
-  """Splits each example's key into ``n`` independent keys: n arrays (batch,)."""
-  sub = jax.vmap(lambda k: jax.random.split(k, n))(keys)
-  return tuple(sub[:, i] for i in range(n))
-
-
-def uniform(keys: Array, lower: float, upper: float) -> Array:
-  """One ``U[lower, upper)`` float32 draw per example key: shape (batch,)."""
-  return jax.vmap(
-      lambda k: jax.random.uniform(k, (), jnp.float32, lower, upper))(keys)
-
-
-def unit_draws(keys: Array, n: int) -> Array:
-  """``n`` independent ``U[0, 1)`` draws per example key: shape (batch, n).
-
-  One generator call per example however many parameters it needs (each
-  call adds a hash to the compiled program).
-  """
-  return jax.vmap(lambda k: jax.random.uniform(k, (n,), jnp.float32))(keys)
-
-
-def span(u: Array, lower: float, upper: float) -> Array:
-  """Maps ``U[0, 1)`` draws onto ``[lower, upper)``."""
-  return lower + u * (upper - lower)
-
-
-def coin(u_threshold: Array, u_probability: Array, p_lower: float,
-         p_upper: float) -> Array:
-  """Keras' two-draw coin: ``U[0, 1) < U[p_lower, p_upper)``."""
-  return u_threshold < span(u_probability, p_lower, p_upper)
-
-
-def _bcast(p: Array, images: Array) -> Array:
-  """(batch,) parameters broadcast against (batch, h, w, c) images."""
-  return jnp.reshape(p, (-1, 1, 1, 1)).astype(images.dtype)
-
-
-def image_transform(name: str,
-                    kernel: Callable[[Array, Array], Array],
-                    *,
-                    rgb: bool = False,
-                    random: bool = True,
-                    validate: Optional[Callable[[Array], None]] = None
-                   ) -> Transform:
-  """Wraps ``kernel(images_float_nhwc, keys) -> images`` as a Transform.
-
-  Handles HWC/NHWC, Keras' dict inputs, dtype round-trips and ``key=None``
-  (the identity for random transforms; deterministic ones ignore ``key``).
-  The kernel is jitted once per transform: eager calls then run one compiled
-  program instead of dispatching dozens of small ops (inside a caller's
-  ``jit`` or ``vmap`` it is simply inlined).
-  """
-
-  @jax.jit
-  def run(images4, keys):
-    dtype = images4.dtype
-    return common.restore_dtype(
-        per_shard(kernel)(common.to_float(images4), keys), dtype)
-
-  def init(sample):
-    _check_sample(sample, name, rgb=rgb)
-    return EmptyState()
-
-  def apply(state, x, key=None):
-    del state
-    images, rebuild = common.split_inputs(x, name)
-    images4, unbatch = common.to_batch(images, name)
-    if rgb:
-      check_rgb(images4, name)
-    if validate is not None:
-      validate(images4)
-    if random and key is None:
-      return x
-    keys = None if key is None else common.example_keys(
-        key, images4.shape[0], like=images4)
-    return rebuild(unbatch(run(images4, keys)))
-
-  return make_transform(name, init=init, apply=apply, is_random=random)
-
-
-def _explicit_batch_axes(a: Array) -> Any:
-  """The explicit mesh axes ``a``'s leading axis is sharded over, or None."""
-  try:
-    spec = getattr(jax.typeof(a).sharding, "spec", None)
-  except TypeError:
-    return None
-  return spec[0] if spec else None
-
-
-def per_shard(kernel: Callable[[Array, Array], Array]
-             ) -> Callable[[Array, Array], Array]:
-  """Runs a per-example ``kernel(images, keys)`` on each device's examples.
-
-  Under explicit sharding (``jax.make_mesh``'s default axis type) every
-  reshape, gather or scatter that touches the sharded batch axis must say
-  how its output is sharded. The kernels here only ever combine an example
-  with itself, so when the images' batch axis is sharded over explicit mesh
-  axes the kernel runs under ``shard_map`` on each device's own examples
-  (and their keys, sharded alike by ``example_keys(..., like=images)``):
-  no communication, and the same values as unsharded. Otherwise the kernel
-  runs as is (unsharded inputs, ``Auto`` meshes).
-  """
-
-  def wrapped(images, keys):
-    axes = _explicit_batch_axes(images)
-    if axes is None:
-      return kernel(images, keys)
-    spec = jax.sharding.PartitionSpec(axes)
-    mesh = jax.typeof(images).sharding.mesh
-    if keys is None:
-      return jax.shard_map(lambda x: kernel(x, None), mesh=mesh,
-                           in_specs=spec, out_specs=spec)(images)
-    keys = common.shard_batch_like(keys, images)
-    return jax.shard_map(kernel, mesh=mesh, in_specs=(spec, spec),
-                         out_specs=spec)(images, keys)
-
-  return wrapped
-
-
-def rescale(images: Array, source: Tuple[float, float],
-            target: Tuple[float, float]) -> Array:
-  """Keras' ``_transform_value_range``: maps ``source`` onto ``target``."""
-  if tuple(source) == tuple(target):
-    return images
-  images = (images - source[0]) / (source[1] - source[0])
-  return images * (target[1] - target[0]) + target[0]
-
-
-def rgb_to_grayscale(images: Array) -> Array:
-  """(..., 3) -> (..., 1) luma, Keras' weights."""
-  w = jnp.asarray(_GRAY_WEIGHTS, images.dtype)
-  return jnp.tensordot(images, w, axes=(-1, 0))[..., None]
-
-
-def rgb_to_hsv(images: Array) -> Array:
-  """RGB -> HSV (hue in [0, 1)), the dm_pix/Keras formulation (NaN-free)."""
-  eps = jnp.finfo(images.dtype).eps
-  images = jnp.where(jnp.abs(images) < eps, 0.0, images)
-  r, g, b = images[..., 0], images[..., 1], images[..., 2]
-  value = jnp.maximum(jnp.maximum(r, g), b)
-  minimum = jnp.minimum(jnp.minimum(r, g), b)
-  range_ = value - minimum
-  # Safe denominators keep values and gradients finite on grey/black pixels.
-  safe_value = jnp.where(value > 0, value, 1.0)
-  safe_range = jnp.where(range_ > 0, range_, 1.0)
-  saturation = jnp.where(value > 0, range_ / safe_value, 0.0)
-  norm = 1.0 / (6.0 * safe_range)
-  hue = jnp.where(value == g, norm * (b - r) + 2.0 / 6.0,
-                  norm * (r - g) + 4.0 / 6.0)
-  hue = jnp.where(value == r, norm * (g - b), hue)
-  hue = jnp.where(range_ > 0, hue, 0.0) + (hue < 0.0).astype(hue.dtype)
-  return jnp.stack([hue, saturation, value], axis=-1)
-
-
-def hsv_to_rgb(images: Array) -> Array:
-  """HSV -> RGB, the inverse of :func:`rgb_to_hsv`."""
-  hue, saturation, value = images[..., 0], images[..., 1], images[..., 2]
-  dh = jnp.mod(hue, 1.0) * 6.0
-  dr = jnp.clip(jnp.abs(dh - 3.0) - 1.0, 0.0, 1.0)
-  dg = jnp.clip(2.0 - jnp.abs(dh - 2.0), 0.0, 1.0)
-  db = jnp.clip(2.0 - jnp.abs(dh - 4.0), 0.0, 1.0)
-  one_minus_s = 1.0 - saturation
-  return jnp.stack([value * (one_minus_s + saturation * d) for d in (dr, dg, db)],
-                   axis=-1)
-
-
-# ---------------------------------------------------------------------------
-# Kernels: (batch, h, w, c) float images and (batch,) parameters.
-# ---------------------------------------------------------------------------
-
-
-def adjust_brightness(images, delta, value_range):
-  """``clip(x + delta)``; ``delta`` is already in pixel units."""
-  return jnp.clip(images + _bcast(delta, images), *value_range)
-
-
-def adjust_contrast(images, contrast, value_range):
-  """``(x - mean) * contrast + mean`` per channel (mean over h, w), clipped."""
-  mean = jnp.mean(images, axis=(1, 2), keepdims=True)
-  out = (images - mean) * _bcast(contrast, images) + mean
-  return jnp.clip(out, *value_range)
-
-
-def adjust_hue(images, delta, value_range):
-  """Rotates the hue by ``delta`` (a fraction of the circle), as Keras does."""
-  return adjust_saturation_and_hue(images, None, delta, value_range)
-
-
-def adjust_saturation(images, scale, value_range):
-  """Multiplies HSV saturation by ``scale``, clipped to [0, 1]."""
-  return adjust_saturation_and_hue(images, scale, None, value_range)
-
-
-def adjust_saturation_and_hue(images, scale, delta, value_range):
-  """:func:`adjust_saturation` then :func:`adjust_hue` in one HSV round trip.
-
-  Equal to the two in a row up to float rounding: converting the saturated
-  RGB back to HSV gives the same hue, saturation and value. ``scale`` or
-  ``delta`` may be None to skip that step.
-  """
-  x = rescale(images, value_range, (0.0, 1.0))
-  hsv = rgb_to_hsv(x)
-  h, s = hsv[..., 0], hsv[..., 1]
-  if scale is not None:
-    s = jnp.clip(s * jnp.reshape(scale, (-1, 1, 1)).astype(x.dtype), 0.0, 1.0)
-  if delta is not None:
-    h = h + jnp.reshape(delta, (-1, 1, 1)).astype(x.dtype)
-    h = jnp.where(h > 1.0, h - 1.0, h)
-    h = jnp.where(h < 0.0, h + 1.0, h)
-  out = hsv_to_rgb(jnp.stack([h, s, hsv[..., 2]], axis=-1))
-  return rescale(jnp.clip(out, 0.0, 1.0), (0.0, 1.0), value_range)
-
-
-def adjust_sharpness(images, sharpness, value_range):
-  """Blends with Keras' 3x3 smoothing kernel: ``x + (1 - s) (smooth - x)``.
-
-  ``s = 1`` is the identity, ``s < 1`` blurs, ``s > 1`` sharpens. The
-  smoothing convolution zero-pads the border, as Keras' does.
-  """
-  channels = images.shape[-1]
-  a, b = 1.0 / 13.0, 5.0 / 13.0
-  kernel = jnp.asarray([[a, a, a], [a, b, a], [a, a, a]], images.dtype)
-  kernel = jnp.tile(kernel[:, :, None, None], (1, 1, 1, channels))
-  smoothed = jax.lax.conv_general_dilated(
-      images, kernel, window_strides=(1, 1), padding="SAME",
-      dimension_numbers=("NHWC", "HWIO", "NHWC"),
-      feature_group_count=channels)
-  out = images + (1.0 - _bcast(sharpness, images)) * (smoothed - images)
-  return jnp.clip(out, *value_range)
-
-
-def adjust_color_degeneration(images, factor, value_range):
-  """Blends towards grayscale: ``x + factor (gray - x)``, clipped."""
-  gray = rgb_to_grayscale(images)
-  out = images + _bcast(factor, images) * (gray - images)
-  return jnp.clip(out, *value_range)
-
-
-def grayscale_where(images, apply):
-  """Replaces the selected examples by their grayscale in every channel."""
-  gray = jnp.broadcast_to(rgb_to_grayscale(images), images.shape)
-  return jnp.where(jnp.reshape(apply, (-1, 1, 1, 1)), gray, images)
-
-
-def invert_where(images, apply, value_range):
-  """``high - x`` for the selected examples (Keras' formula)."""
-  return jnp.where(jnp.reshape(apply, (-1, 1, 1, 1)), value_range[1] - images,
-                   images)
-
-
-def posterize(images, bits, value_range):
-  """Keeps the top ``bits`` bits of each 8-bit value (``bits`` in 1..8).
-
-  As Keras: values are mapped to [0, 255], truncated to integers, shifted
-  right then left by ``8 - bits``, and mapped back.
-  """
-  x = rescale(images, value_range, (0.0, 255.0))
-  # float -> uint8 truncates; the clip avoids undefined casts out of range.
-  q = jnp.floor(jnp.clip(x, 0.0, 255.0))
-  step = jnp.exp2(8.0 - _bcast(bits, q))
-  q = jnp.floor(q / step) * step
-  return rescale(q, (0.0, 255.0), value_range)
-
-
-def solarize(images, addition, threshold, value_range):
-  """Keras' solarization: ``y = clip(x + addition)``; ``y`` if ``y <
-  threshold`` else ``255 - y``, on the [0, 255] scale."""
-  x = rescale(images, value_range, (0.0, 255.0))
-  y = jnp.clip(x + _bcast(addition, x), 0.0, 255.0)
-  y = jnp.where(y < _bcast(threshold, x), y, 255.0 - y)
-  return rescale(y, (0.0, 255.0), value_range)
-
-
-def autocontrast(images, value_range):
-  """Stretches each channel of each image to the full range.
-
-  A channel with one value throughout is left unchanged (Keras' NaN rule).
-  """
-  x = rescale(images, value_range, (0.0, 255.0))
-  low = jnp.min(x, axis=(1, 2), keepdims=True)
-  high = jnp.max(x, axis=(1, 2), keepdims=True)
-  flat = high <= low
-  scale = 255.0 / jnp.where(flat, 1.0, high - low)
-  out = jnp.clip(x * scale - low * scale, 0.0, 255.0)
-  out = rescale(out, (0.0, 255.0), value_range)
-  return jnp.where(flat, images, out)
-
-
-def equalize(images, value_range, bins=256):
-  """Histogram equalization of each channel of each image (Keras' formulas).
-
-  The histogram has ``bins`` fixed-width bins over [0, 255]; channels using
-  a single bin are left unchanged.
-  """
-  b, h, w, c = images.shape
-  x = rescale(images, value_range, (0.0, 255.0))
-  x = jnp.transpose(x, (0, 3, 1, 2)).reshape(b * c, h * w)
-  hist_idx = jnp.clip(((x - 0.0) * (bins - 1) / 255.0).astype(jnp.int32), 0,
-                      bins - 1)
-  # One scatter-add histogram per (image, channel) row.
-  rows = jnp.broadcast_to(jnp.arange(b * c)[:, None], hist_idx.shape)
-  hist = jnp.zeros((b * c, bins), jnp.int32).at[rows, hist_idx].add(1)
-  cdf = jnp.cumsum(hist, axis=-1)
-  cdf_min = jnp.take_along_axis(cdf, jnp.argmax(cdf > 0, axis=-1)[:, None],
-                                axis=-1)
-  denominator = cdf[:, -1:] - cdf_min
-  denominator = jnp.where(denominator == 0, 1, denominator)
-  lut = jnp.clip(jnp.round(((cdf - cdf_min) * 255) / denominator), 0, 255)
-  lut_idx = jnp.clip((x / 255.0) * (bins - 1), 0, bins - 1).astype(jnp.int32)
-  eq = jnp.take_along_axis(lut, lut_idx, axis=-1).astype(x.dtype)
-  single = jnp.count_nonzero(hist, axis=-1)[:, None] <= 1
-  eq = jnp.where(single, x, eq)
-  eq = eq.reshape(b, c, h, w).transpose(0, 2, 3, 1)
-  return rescale(eq, (0.0, 255.0), value_range)
-
+from prepro_core._src.image.factories import coin
+from prepro_core._src.image.factories import image_transform
+from prepro_core._src.image.factories import per_example
+from prepro_core._src.image.factories import span
+from prepro_core._src.image.factories import uniform
+from prepro_core._src.image.factories import unit_draws
 
 # ---------------------------------------------------------------------------
 # Parameter draws (Keras' distributions), shared with the policies.
@@ -455,7 +110,7 @@ def brightness_kernel(factor, value_range, where, argname="factor"):
 
   def kernel(images, keys):
     delta = uniform(keys, *factor) * (value_range[1] - value_range[0])
-    return adjust_brightness(images, delta, value_range)
+    return ops.adjust_brightness(images, delta, value_range)
 
   return kernel
 
@@ -492,7 +147,7 @@ def contrast_kernel(factor, value_range, where, argname="factor"):
 
   def kernel(images, keys):
     contrast = uniform(keys, 1.0 - factor[0], 1.0 + factor[1])
-    return adjust_contrast(images, contrast, value_range)
+    return ops.adjust_contrast(images, contrast, value_range)
 
   return kernel
 
@@ -534,7 +189,7 @@ def hue_kernel(factor, value_range, where, argname="factor"):
   value_range = common.check_value_range(value_range, where)
 
   def kernel(images, keys):
-    return adjust_hue(images, draw_hue_delta(keys, factor), value_range)
+    return ops.adjust_hue(images, draw_hue_delta(keys, factor), value_range)
 
   return kernel
 
@@ -574,8 +229,8 @@ def saturation_kernel(factor, value_range, where, argname="factor"):
   value_range = common.check_value_range(value_range, where)
 
   def kernel(images, keys):
-    return adjust_saturation(images, draw_saturation_scale(keys, factor),
-                             value_range)
+    return ops.adjust_saturation(images, draw_saturation_scale(keys, factor),
+                                 value_range)
 
   return kernel
 
@@ -613,7 +268,8 @@ def sharpness_kernel(factor, value_range, where):
   value_range = common.check_value_range(value_range, where)
 
   def kernel(images, keys):
-    return adjust_sharpness(images, 2.0 * uniform(keys, *factor), value_range)
+    return ops.adjust_sharpness(images, 2.0 * uniform(keys, *factor),
+                                value_range)
 
   return kernel
 
@@ -650,8 +306,8 @@ def color_degeneration_kernel(factor, value_range, where):
   value_range = common.check_value_range(value_range, where)
 
   def kernel(images, keys):
-    return adjust_color_degeneration(images, uniform(keys, *factor),
-                                     value_range)
+    return ops.adjust_color_degeneration(images, uniform(keys, *factor),
+                                         value_range)
 
   return kernel
 
@@ -711,7 +367,7 @@ def random_color_jitter(value_range=(0, 255),
       scale = None if saturation is None else draw_saturation_scale(
           step_keys.pop(0), saturation)
       delta = None if hue is None else draw_hue_delta(step_keys.pop(0), hue)
-      images = adjust_saturation_and_hue(images, scale, delta, value_range)
+      images = ops.adjust_saturation_and_hue(images, scale, delta, value_range)
     return images
 
   return image_transform(where, kernel, rgb=rgb)
@@ -745,7 +401,7 @@ def random_grayscale(factor=0.5) -> Transform:
   p = float(factor)
 
   def kernel(images, keys):
-    return grayscale_where(images, uniform(keys, 0.0, 1.0) < p)
+    return ops.grayscale_where(images, uniform(keys, 0.0, 1.0) < p)
 
   return image_transform(where, kernel, rgb=True)
 
@@ -778,7 +434,8 @@ def random_invert(factor=1.0, value_range=(0, 255)) -> Transform:
 
   def kernel(images, keys):
     u = unit_draws(keys, 2)
-    return invert_where(images, coin(u[:, 0], u[:, 1], *factor), value_range)
+    return ops.invert_where(images, coin(u[:, 0], u[:, 1], *factor),
+                            value_range)
 
   return image_transform(where, kernel)
 
@@ -827,7 +484,8 @@ def posterization_kernel(factor, value_range, where):
   value_range = common.check_value_range(value_range, where)
 
   def kernel(images, keys):
-    return posterize(images, draw_posterization_bits(keys, factor), value_range)
+    return ops.posterize(images, draw_posterization_bits(keys, factor),
+                         value_range)
 
   return kernel
 
@@ -882,7 +540,7 @@ def solarization_kernel(addition_factor, threshold_factor, value_range, where):
   def kernel(images, keys):
     addition, threshold = draw_solarization(keys, addition_factor,
                                             threshold_factor)
-    return solarize(images, addition, threshold, value_range)
+    return ops.solarize(images, addition, threshold, value_range)
 
   return kernel
 
@@ -910,7 +568,7 @@ def auto_contrast(value_range=(0, 255)) -> Transform:
 
   def kernel(images, keys):
     del keys
-    return autocontrast(images, value_range)
+    return ops.autocontrast(images, value_range)
 
   return image_transform(where, kernel, random=False)
 
@@ -947,6 +605,6 @@ def equalization(value_range=(0, 255), bins=256) -> Transform:
 
   def kernel(images, keys):
     del keys
-    return equalize(images, value_range, bins)
+    return ops.equalize(images, value_range, bins)
 
   return image_transform(where, kernel)

@@ -17,10 +17,10 @@ import numpy as np
 
 from prepro_core._src.core.transform import Transform
 from prepro_core._src.image import common
-from prepro_core._src.image.color import coin
-from prepro_core._src.image.color import image_transform
-from prepro_core._src.image.color import span
-from prepro_core._src.image.color import unit_draws
+from prepro_core._src.image.factories import coin
+from prepro_core._src.image.factories import image_transform
+from prepro_core._src.image.factories import span
+from prepro_core._src.image.factories import unit_draws
 
 Array = Any
 

@@ -5,8 +5,11 @@ RandomElasticTransform as keyed, jittable transforms.
 Every transform here maps output pixels to input pixels through a per-example
 ``(3, 3)`` matrix about Keras' conventions (see ``resampling``); each exposes
 it as ``Transform.fusion`` (a ``resampling.Geometry``), so that
-:func:`prepro_core.chain` resamples a run of them once. ``random_elastic_transform`` is not affine and is applied on
-its own.
+:func:`prepro_core.chain` resamples a run of them once.
+``random_elastic_transform`` is not affine and is applied on its own. The
+matrices themselves (and the elastic fields) are deterministic functions in
+``geometric_ops``; here each factory checks its arguments and draws their
+parameters.
 
 Randomness: ``apply(state, x, key=key)`` draws each example's parameters from
 ``jax.random.split(key, batch)[i]`` (a single HWC image is a batch of one), so
@@ -24,7 +27,7 @@ Deviations from Keras 3, all deliberate:
 
 from __future__ import annotations
 
-import math
+import functools
 from typing import Any, Optional
 
 import jax
@@ -33,66 +36,12 @@ import jax.numpy as jnp
 from prepro_core._src.core.checks import check_choice
 from prepro_core._src.core.transform import make_transform
 from prepro_core._src.image import common
+from prepro_core._src.image import geometric_ops as ops
 from prepro_core._src.image import resampling
+from prepro_core._src.image.factories import geometric_transform
+from prepro_core._src.image.factories import uniforms
 
 Array = Any
-
-_DEG = math.pi / 180.0
-
-
-def _geometric_transform(name: str, matrices, *, interpolation: str,
-                         fill_mode: str, fill_value: float,
-                         bounding_box_format: Optional[str],
-                         projective: bool = False):
-  """A random transform that resamples through ``matrices``.
-
-  ``matrices(state, keys, height, width) -> (batch, 3, 3)``.
-  """
-  geometry = resampling.Geometry(
-      matrices=matrices, interpolation=interpolation, fill_mode=fill_mode,
-      fill_value=fill_value, projective=projective,
-      bounding_box_format=bounding_box_format)
-
-  # One compiled program per input shape: eager calls then cost one dispatch
-  # instead of one per primitive.
-  @jax.jit
-  def run(state, x, key):
-    images4, _ = common.to_batch(common.split_inputs(x, name)[0], name)
-    return resampling.warp_inputs(
-        x, lambda b, h, w: matrices(
-            state, common.example_keys(key, b, like=images4), h, w),
-        interpolation=interpolation, fill_mode=fill_mode,
-        fill_value=fill_value, projective=projective,
-        bounding_box_format=bounding_box_format, where=name)
-
-  def apply(state, x, key=None):
-    if key is None:
-      return x
-    return run(state, x, key)
-
-  return make_transform(name, init=common.stateless_init(name), apply=apply,
-                        is_random=True, fusion=geometry)
-
-
-def _uniforms(keys: Array, *ranges) -> Array:
-  """Per-example uniform draws: ``(batch, len(ranges))``, column ``j`` in
-  ``[lo_j, hi_j)`` (exactly ``lo_j`` when ``lo_j == hi_j``).
-
-  One ``jax.random.uniform(keys[i], (len(ranges),))`` per example covers all
-  of a transform's parameters: each threefry call costs XLA compile time, so
-  drawing them together keeps a transform cheap to compile. Scaled as
-  ``jax.random.uniform`` scales. A transform whose ranges are all pinned
-  (Keras' ``factor=(f, f)`` idiom) draws no bits at all.
-  """
-  lo = jnp.asarray([r[0] for r in ranges], jnp.float32)
-  hi = jnp.asarray([r[1] for r in ranges], jnp.float32)
-  shape = (keys.shape[0], len(ranges))
-  if all(float(a) == float(b) for a, b in ranges):
-    # Sharded like the keys (and so the images) under explicit sharding.
-    return common.shard_batch_like(jnp.broadcast_to(lo, shape), keys)
-  u = jax.vmap(lambda k: jax.random.uniform(k, (len(ranges),), jnp.float32))(
-      keys)
-  return jnp.maximum(lo, u * (hi - lo) + lo)
 
 
 def _check_bbox(bounding_box_format, where):
@@ -138,31 +87,12 @@ def random_flip(mode: str = HORIZONTAL_AND_VERTICAL,
   flip_x = mode in (HORIZONTAL, HORIZONTAL_AND_VERTICAL)
   flip_y = mode in (VERTICAL, HORIZONTAL_AND_VERTICAL)
 
-  def draw(keys):
-    return _uniforms(keys, (0.0, 1.0))[:, 0] <= 0.5
-
   def matrices(state, keys, height, width):
     del state
-    flips = draw(keys)
-    one = jnp.ones(flips.shape, jnp.float32)
-    zero = jnp.zeros(flips.shape, jnp.float32)
-    sx = jnp.where(flips & flip_x, -one, one)
-    sy = jnp.where(flips & flip_y, -one, one)
-    tx = jnp.where(flips & flip_x, float(width - 1), zero)
-    ty = jnp.where(flips & flip_y, float(height - 1), zero)
-    return resampling.affine_matrices(sx, zero, tx, zero, sy, ty)
+    return ops.flip_matrices(_draw_flips(keys), flip_x, flip_y, height, width)
 
   geometry = resampling.Geometry(matrices=matrices,
                                  bounding_box_format=bounding_box_format)
-
-  def flip4(images4, flips):
-    out = images4
-    sel = flips[:, None, None, None]
-    if flip_x:
-      out = jnp.where(sel, out[:, :, ::-1], out)
-    if flip_y:
-      out = jnp.where(sel, out[:, ::-1], out)
-    return out
 
   def apply(state, x, key=None):
     if key is None:
@@ -175,22 +105,29 @@ def random_flip(mode: str = HORIZONTAL_AND_VERTICAL,
     images4, unbatch = common.to_batch(images, where)
     batch, height, width, _ = images4.shape
     keys = common.example_keys(key, batch, like=images4)
-    flips = draw(keys)
+    flips = _draw_flips(keys)
     parts = {}
     if isinstance(x, dict):
       if "segmentation_masks" in x:
         masks4, unbatch_m = common.to_batch(x["segmentation_masks"], where)
-        parts["segmentation_masks"] = unbatch_m(flip4(masks4, flips))
+        parts["segmentation_masks"] = unbatch_m(
+            ops.flip_images(masks4, flips, flip_x, flip_y))
       if "bounding_boxes" in x:
         fmt = common.require_box_format(bounding_box_format, where)
         parts["bounding_boxes"] = common.map_boxes(
             x["bounding_boxes"], fmt, (height, width), (height, width),
             resampling.matrix_point_fn(matrices(state, keys, height, width)),
             batched=len(images.shape) == 4, where=where)
-    return rebuild(unbatch(flip4(images4, flips)), **parts)
+    return rebuild(unbatch(ops.flip_images(images4, flips, flip_x, flip_y)),
+                   **parts)
 
-  return make_transform("random_flip", init=common.stateless_init(where), apply=apply,
+  return make_transform(where, init=common.stateless_init(where), apply=apply,
                         is_random=True, fusion=geometry)
+
+
+def _draw_flips(keys: Array) -> Array:
+  """One fair coin per example: whether it is flipped."""
+  return uniforms(keys, (0.0, 1.0))[:, 0] <= 0.5
 
 
 # ---------------------------------------------------------------------------
@@ -202,19 +139,6 @@ def _resampling_args(where, fill_mode, interpolation, fill_value):
   return (resampling.check_fill_mode(fill_mode, where),
           resampling.check_interpolation(interpolation, where),
           resampling.check_fill_value(fill_value, where))
-
-
-def _centred_affine(angle_deg, height, width):
-  """Keras' ``_compute_affine_matrix`` for a rotation about the centre."""
-  angle = angle_deg * jnp.float32(_DEG)
-  cx = 0.5 * (jnp.float32(width) - 1)
-  cy = 0.5 * (jnp.float32(height) - 1)
-  cos, sin = jnp.cos(angle), jnp.sin(angle)
-  a0, a1 = cos, -sin
-  b0, b1 = sin, cos
-  a2 = cx - cx * a0 - cy * a1
-  b2 = cy - cx * b0 - cy * b1
-  return resampling.affine_matrices(a0, a1, a2, b0, b1, b2)
 
 
 def random_rotation(factor, fill_mode: str = "reflect",
@@ -252,12 +176,12 @@ def random_rotation(factor, fill_mode: str = "reflect",
 
   def matrices(state, keys, height, width):
     del state
-    angle = _uniforms(keys, (lo * 360.0, hi * 360.0))[:, 0]
-    return _centred_affine(angle, height, width)
+    angle = uniforms(keys, (lo * 360.0, hi * 360.0))[:, 0]
+    return ops.rotation_matrices(angle, height, width)
 
-  return _geometric_transform(where, matrices, interpolation=interpolation,
-                              fill_mode=fill_mode, fill_value=fill_value,
-                              bounding_box_format=bounding_box_format)
+  return geometric_transform(where, matrices, interpolation=interpolation,
+                             fill_mode=fill_mode, fill_value=fill_value,
+                             bounding_box_format=bounding_box_format)
 
 
 def _zoom_factor(factor, argname, where):
@@ -309,19 +233,16 @@ def random_zoom(height_factor, width_factor=None, fill_mode: str = "reflect",
   def matrices(state, keys, height, width):
     del state
     if w_range is None:
-      zh = zw = _uniforms(keys, (1.0 + h_lo, 1.0 + h_hi))[:, 0]
+      zh = zw = uniforms(keys, (1.0 + h_lo, 1.0 + h_hi))[:, 0]
     else:
-      z = _uniforms(keys, (1.0 + h_lo, 1.0 + h_hi),
+      z = uniforms(keys, (1.0 + h_lo, 1.0 + h_hi),
                     (1.0 + w_range[0], 1.0 + w_range[1]))
       zh, zw = z[:, 0], z[:, 1]
-    zero = jnp.zeros_like(zh)
-    x_off = ((jnp.float32(width) - 1.0) / 2.0) * (1.0 - zw)
-    y_off = ((jnp.float32(height) - 1.0) / 2.0) * (1.0 - zh)
-    return resampling.affine_matrices(zw, zero, x_off, zero, zh, y_off)
+    return ops.zoom_matrices(zh, zw, height, width)
 
-  return _geometric_transform(where, matrices, interpolation=interpolation,
-                              fill_mode=fill_mode, fill_value=fill_value,
-                              bounding_box_format=bounding_box_format)
+  return geometric_transform(where, matrices, interpolation=interpolation,
+                             fill_mode=fill_mode, fill_value=fill_value,
+                             bounding_box_format=bounding_box_format)
 
 
 def random_translation(height_factor, width_factor,
@@ -366,22 +287,14 @@ def random_translation(height_factor, width_factor,
 
   def matrices(state, keys, height, width):
     del state
-    t = _uniforms(keys, (h_lo, h_hi), (w_lo, w_hi))
+    t = uniforms(keys, (h_lo, h_hi), (w_lo, w_hi))
     ty = t[:, 0] * jnp.float32(height)
     tx = t[:, 1] * jnp.float32(width)
-    one, zero = jnp.ones_like(tx), jnp.zeros_like(tx)
-    return resampling.affine_matrices(one, zero, -tx, zero, one, -ty)
+    return ops.translation_matrices(ty, tx)
 
-  return _geometric_transform(where, matrices, interpolation=interpolation,
-                              fill_mode=fill_mode, fill_value=fill_value,
-                              bounding_box_format=bounding_box_format)
-
-
-def shear_matrices(shear_x: Array, shear_y: Array) -> Array:
-  """Keras' shear matrix ``[[1, sx, 0], [sy, 1, 0], [0, 0, 1]]`` (about the
-  top-left corner, as Keras' ``RandomShear``)."""
-  one, zero = jnp.ones_like(shear_x), jnp.zeros_like(shear_x)
-  return resampling.affine_matrices(one, shear_x, zero, shear_y, one, zero)
+  return geometric_transform(where, matrices, interpolation=interpolation,
+                             fill_mode=fill_mode, fill_value=fill_value,
+                             bounding_box_format=bounding_box_format)
 
 
 def random_shear(x_factor=0.0, y_factor=0.0, interpolation: str = "bilinear",
@@ -424,15 +337,15 @@ def random_shear(x_factor=0.0, y_factor=0.0, interpolation: str = "bilinear",
 
   def matrices(state, keys, height, width):
     del state, height, width
-    u = _uniforms(keys, (0.0, 1.0), (y_lo, y_hi), (x_lo, x_hi))
+    u = uniforms(keys, (0.0, 1.0), (y_lo, y_hi), (x_lo, x_hi))
     sign = jnp.where(u[:, 0] > 0.5, -1.0, 1.0)
     sy = u[:, 1] * sign
     sx = u[:, 2] * sign
-    return shear_matrices(sx, sy)
+    return ops.shear_matrices(sx, sy)
 
-  return _geometric_transform(where, matrices, interpolation=interpolation,
-                              fill_mode=fill_mode, fill_value=fill_value,
-                              bounding_box_format=bounding_box_format)
+  return geometric_transform(where, matrices, interpolation=interpolation,
+                             fill_mode=fill_mode, fill_value=fill_value,
+                             bounding_box_format=bounding_box_format)
 
 
 def _unit_pair(factor, argname, where):
@@ -448,44 +361,6 @@ def _unit_pair(factor, argname, where):
 # ---------------------------------------------------------------------------
 # random_perspective
 # ---------------------------------------------------------------------------
-
-
-def _square_to_quad(q: Array) -> Array:
-  """``(batch, 3, 3)`` homographies mapping the unit square's corners
-  ``(0, 0), (1, 0), (0, 1), (1, 1)`` to the quads ``q`` (``(batch, 4, 2)``,
-  same corner order) in closed form (Heckbert, 1989)."""
-  x0, y0 = q[:, 0, 0], q[:, 0, 1]     # (0, 0)
-  x1, y1 = q[:, 1, 0], q[:, 1, 1]     # (1, 0)
-  x3, y3 = q[:, 2, 0], q[:, 2, 1]     # (0, 1)
-  x2, y2 = q[:, 3, 0], q[:, 3, 1]     # (1, 1)
-  sx = x0 - x1 + x2 - x3
-  sy = y0 - y1 + y2 - y3
-  dx1, dx2 = x1 - x2, x3 - x2
-  dy1, dy2 = y1 - y2, y3 - y2
-  den = dx1 * dy2 - dx2 * dy1
-  g = (sx * dy2 - dx2 * sy) / den
-  h = (dx1 * sy - sx * dy1) / den
-  rows = [
-      jnp.stack([x1 - x0 + g * x1, x3 - x0 + h * x3, x0], axis=-1),
-      jnp.stack([y1 - y0 + g * y1, y3 - y0 + h * y3, y0], axis=-1),
-      jnp.stack([g, h, jnp.ones_like(g)], axis=-1),
-  ]
-  return jnp.stack(rows, axis=-2)
-
-
-def homography_matrices(start_points: Array, end_points: Array) -> Array:
-  """``(batch, 3, 3)`` matrices mapping ``end_points`` to ``start_points``.
-
-  Points are ``(batch, 4, 2)`` as ``(x, y)`` in Keras' corner order
-  (top-left, top-right, bottom-left, bottom-right). The same homography as
-  Keras' ``compute_homography_matrix`` (normalised so that the last entry is
-  1), computed in closed form through the unit square rather than by
-  solving an 8x8 system.
-  """
-  hi = _square_to_quad(start_points.astype(jnp.float32))
-  he = _square_to_quad(end_points.astype(jnp.float32))
-  m = jnp.matmul(hi, resampling.adjugate3(he), precision=jax.lax.Precision.HIGHEST)
-  return m / m[:, 2:3, 2:3]
 
 
 def random_perspective(factor=1.0, scale=1.0, interpolation: str = "bilinear",
@@ -533,25 +408,17 @@ def random_perspective(factor=1.0, scale=1.0, interpolation: str = "bilinear",
 
   def matrices(state, keys, height, width):
     del state
-    u = _uniforms(keys, (f_lo, f_hi), (0.0, 1.0),
+    u = uniforms(keys, (f_lo, f_hi), (0.0, 1.0),
                   *[(-0.5 * scale, 0.5 * scale)] * 8)
     prob = u[:, 0]
     apply_it = u[:, 1] < prob
     d = u[:, 2:].reshape(-1, 4, 2)
-    w1, h1 = float(width - 1), float(height - 1)
-    start = jnp.asarray([[0.0, 0.0], [w1, 0.0], [0.0, h1], [w1, h1]],
-                        jnp.float32)
-    # Sharded like the draws (and so the images) under explicit sharding.
-    start = common.shard_batch_like(jnp.broadcast_to(start, d.shape), d)
-    end = start + start * d
-    m = homography_matrices(start, end)
-    return jnp.where(apply_it[:, None, None], m,
-                     resampling.identity_matrices(m.shape[0]))
+    return ops.perspective_matrices(d, apply_it, height, width)
 
-  return _geometric_transform(where, matrices, interpolation=interpolation,
-                              fill_mode="constant", fill_value=fill_value,
-                              bounding_box_format=bounding_box_format,
-                              projective=True)
+  return geometric_transform(where, matrices, interpolation=interpolation,
+                             fill_mode="constant", fill_value=fill_value,
+                             bounding_box_format=bounding_box_format,
+                             projective=True)
 
 
 # ---------------------------------------------------------------------------
@@ -559,34 +426,8 @@ def random_perspective(factor=1.0, scale=1.0, interpolation: str = "bilinear",
 # ---------------------------------------------------------------------------
 
 
-def _blur_matrices(size: int, sigma: Array, kernel_size: int) -> Array:
-  """``(n, size, size)`` banded matrices applying a Gaussian of std
-  ``sigma`` (one per row of ``sigma``) over a ``kernel_size`` window with
-  ``SAME`` zero padding, i.e. Keras' ``gaussian_blur`` along one axis."""
-  half = (kernel_size - 1) / 2.0
-  r = jnp.arange(kernel_size, dtype=jnp.float32) - half
-  norm = jnp.sum(jnp.exp(-0.5 * (r[None, :] / sigma[:, None]) ** 2), axis=1)
-  idx = jnp.arange(size, dtype=jnp.float32)
-  d = idx[None, :] - idx[:, None]                       # (size, size): j - i
-  w = jnp.exp(-0.5 * (d[None] / sigma[:, None, None]) ** 2)
-  w = jnp.where(jnp.abs(d)[None] <= half, w, 0.0)
-  return w / norm[:, None, None]
-
-
-def _blur_fields(fields: Array, sigma: Array, kernel_size: int) -> Array:
-  """Gaussian blur of ``(n, h, w)`` fields, each with its own ``sigma``.
-
-  Separable: ``G_h @ field @ G_w^T`` with banded matrices (cheaper to compile
-  and run than a grouped convolution with one group per field).
-  """
-  _, h, w = fields.shape
-  gh = _blur_matrices(h, sigma, kernel_size)
-  gw = _blur_matrices(w, sigma, kernel_size)
-  hp = jax.lax.Precision.HIGHEST
-  out = jnp.einsum("nij,njk->nik", gh, fields, precision=hp)
-  return jnp.einsum("nik,nlk->nil", out, gw, precision=hp)
-
-
+# Over 80 lines only by its docstring; the body is wiring: checks, then
+# closures over the module-level functions.
 def random_elastic_transform(factor=1.0, scale=1.0,
                              interpolation: str = "bilinear",
                              fill_mode: str = "reflect",
@@ -656,45 +497,47 @@ def random_elastic_transform(factor=1.0, scale=1.0,
     images4, unbatch = common.to_batch(images, where)
     batch, height, width, _ = images4.shape
     keys = common.example_keys(key, batch, like=images4)
-    k = jax.vmap(lambda k: jax.random.split(k, 2))(keys)
-    u = _uniforms(k[:, 0], (f_lo, f_hi), (0.0, 1.0), (s_lo, s_hi))
-    prob, d = u[:, 0], u[:, 2]
-    apply_it = u[:, 1] < prob
-    alpha = max(height, width) * 0.1 * d
-    sigma = min(height, width) * 0.05 * d
-    kernel_size = int(6 * min(height, width) * 0.05 * s_hi) | 1
-    # Drawn flat: the same numbers as a (2, h, w) draw (threefry counts
-    # along the flattened shape), for far less XLA compile time.
-    noise = jax.vmap(lambda kk: jax.random.normal(
-        kk, (2 * height * width,), jnp.float32))(k[:, 1]).reshape(
-            batch, 2, height, width)
-    noise = noise * sigma[:, None, None, None]
-    safe_sigma = jnp.maximum(jnp.repeat(sigma, 2), 1e-6)
-    fields = _blur_fields(noise.reshape(2 * batch, height, width), safe_sigma,
-                          kernel_size).reshape(batch, 2, height, width)
-    dx = alpha[:, None, None] * fields[:, 0]
-    dy = alpha[:, None, None] * fields[:, 1]
-    yy = jnp.arange(height, dtype=jnp.float32)[None, :, None]
-    xx = jnp.arange(width, dtype=jnp.float32)[None, None, :]
-    y_in = yy + dy
-    x_in = xx + dx
-    sel = apply_it[:, None, None, None]
-
-    def warp(imgs4, interp, clip):
-      f = common.to_float(imgs4)
-      out = resampling.sample_coordinates(
-          f, y_in, x_in, interpolation=interp, fill_mode=fill_mode,
-          fill_value=fill_value)
-      out = jnp.where(sel, out, f)
-      if clip:
-        out = jnp.clip(out, low, high)
-      return common.restore_dtype(out, imgs4.dtype)
-
+    y_in, x_in, sel = _elastic_sampling(keys, (f_lo, f_hi), (s_lo, s_hi),
+                                        height, width)
+    warp = functools.partial(ops.resample_selected, y_in=y_in, x_in=x_in,
+                             selected=sel, fill_mode=fill_mode,
+                             fill_value=fill_value)
     parts = {}
     if isinstance(x, dict) and "segmentation_masks" in x:
       masks4, unbatch_m = common.to_batch(x["segmentation_masks"], where)
-      parts["segmentation_masks"] = unbatch_m(warp(masks4, "nearest", False))
-    return rebuild(unbatch(warp(images4, interpolation, True)), **parts)
+      parts["segmentation_masks"] = unbatch_m(
+          warp(masks4, interpolation="nearest"))
+    return rebuild(unbatch(warp(images4, interpolation=interpolation,
+                                clip=(low, high))), **parts)
 
   return make_transform(where, init=common.stateless_init(where), apply=apply,
                         is_random=True)
+
+
+def _elastic_sampling(keys: Array, factor, scale, height: int, width: int):
+  """Each example's input coordinates ``(y_in, x_in)``, ``(batch, h, w)``,
+  and whether it is distorted (``(batch, 1, 1, 1)`` bools)."""
+  apply_it, alpha, sigma, noise = _elastic_draws(keys, factor, scale, height,
+                                                 width)
+  # The blur window is sized for the largest distortion: static under jit.
+  kernel_size = int(6 * min(height, width) * 0.05 * scale[1]) | 1
+  y_in, x_in = ops.elastic_coordinates(noise, alpha, sigma, kernel_size)
+  return y_in, x_in, apply_it[:, None, None, None]
+
+
+def _elastic_draws(keys: Array, factor, scale, height: int, width: int):
+  """Per example: whether it is distorted, ``alpha``, ``sigma`` and the
+  ``(batch, 2, h, w)`` noise fields (std ``sigma``), Keras' formulas."""
+  batch = keys.shape[0]
+  k = jax.vmap(lambda k: jax.random.split(k, 2))(keys)
+  u = uniforms(k[:, 0], factor, (0.0, 1.0), scale)
+  prob, d = u[:, 0], u[:, 2]
+  apply_it = u[:, 1] < prob
+  alpha = max(height, width) * 0.1 * d
+  sigma = min(height, width) * 0.05 * d
+  # Drawn flat: the same numbers as a (2, h, w) draw (threefry counts
+  # along the flattened shape), for far less XLA compile time.
+  noise = jax.vmap(lambda kk: jax.random.normal(
+      kk, (2 * height * width,), jnp.float32))(k[:, 1]).reshape(
+          batch, 2, height, width)
+  return apply_it, alpha, sigma, noise * sigma[:, None, None, None]

@@ -22,9 +22,9 @@ from prepro_core._src.core.transform import EmptyState
 from prepro_core._src.core.transform import make_transform
 from prepro_core._src.core.transform import Transform
 from prepro_core._src.image import common
-from prepro_core._src.image.color import unit_draws
 from prepro_core._src.image.erasing_blur import box_mask
 from prepro_core._src.image.erasing_blur import crop_bounds
+from prepro_core._src.image.factories import unit_draws
 
 Array = Any
 

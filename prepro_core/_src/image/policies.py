@@ -37,9 +37,14 @@ import numpy as np
 from prepro_core._src.core.checks import check_positive_int
 from prepro_core._src.core.transform import Transform
 from prepro_core._src.image import color
+from prepro_core._src.image import color_ops
 from prepro_core._src.image import common
-from prepro_core._src.image import geometric
+from prepro_core._src.image import geometric_ops
 from prepro_core._src.image import resampling
+from prepro_core._src.image.factories import image_transform
+from prepro_core._src.image.factories import per_example
+from prepro_core._src.image.factories import span
+from prepro_core._src.image.factories import unit_draws
 
 Array = Any
 
@@ -77,14 +82,14 @@ AUG_MIX_OPS = AUG_MIX_OPS_ALL[:7]
 _GEOMETRIC = ("random_shear", "random_translation", "random_rotation")
 
 
-class _Group(NamedTuple):
+class OpGroup(NamedTuple):
   """One dispatch group: ``fn(images, keys, op_ids) -> images`` over a chunk."""
   ops: tuple  # op indices (into the policy's op list) this group serves
   fn: Callable[[Array, Array, Array], Array]
 
 
-def _build_groups(names: Sequence[str], factor, value_range, interpolation,
-                  where) -> list:
+def build_groups(names: Sequence[str], factor, value_range, interpolation,
+                 where) -> list:
   """The policy's ops with Keras' settings for ``factor`` (a pair), grouped.
 
   Geometric ops share a group (one resampling with per-example matrices);
@@ -102,9 +107,9 @@ def _build_groups(names: Sequence[str], factor, value_range, interpolation,
           max(1, int(8 * hi)), value_range, where),
       "solarization": color.solarization_kernel(factor, factor, value_range,
                                                 where),
-      "auto_contrast": lambda images, keys: color.autocontrast(
+      "auto_contrast": lambda images, keys: color_ops.autocontrast(
           images, value_range),
-      "equalization": lambda images, keys: color.equalize(
+      "equalization": lambda images, keys: color_ops.equalize(
           images, value_range),
   }
   groups = []
@@ -114,18 +119,17 @@ def _build_groups(names: Sequence[str], factor, value_range, interpolation,
     def geo_fn(images, keys, op_ids):
       # Keras' RandomShear / RandomTranslation / RandomRotation with
       # ``factor`` and their default fill_mode "reflect", from one draw of
-      # three uniforms per example (the matrices are those of ``geometric``).
+      # three uniforms per example (the matrices of ``geometric_ops``).
       _, h, w, _ = images.shape
-      u = color.unit_draws(keys, 3)
+      u = unit_draws(keys, 3)
       sign = jnp.where(u[:, 0] > 0.5, -1.0, 1.0)
       mats = {
-          "random_shear": geometric.shear_matrices(
-              color.span(u[:, 1], lo, hi) * sign,
-              color.span(u[:, 2], lo, hi) * sign),
-          "random_translation": _translation_matrices(
-              color.span(u[:, 1], lo, hi) * h, color.span(u[:, 2], lo, hi) * w),
-          "random_rotation": geometric._centred_affine(  # pylint: disable=protected-access
-              color.span(u[:, 1], lo * 360.0, hi * 360.0), h, w),
+          "random_shear": geometric_ops.shear_matrices(
+              span(u[:, 1], lo, hi) * sign, span(u[:, 2], lo, hi) * sign),
+          "random_translation": geometric_ops.translation_matrices(
+              span(u[:, 1], lo, hi) * h, span(u[:, 2], lo, hi) * w),
+          "random_rotation": geometric_ops.rotation_matrices(
+              span(u[:, 1], lo * 360.0, hi * 360.0), h, w),
       }
       m = resampling.identity_matrices(images.shape[0])
       for i in geo_ops:
@@ -133,21 +137,15 @@ def _build_groups(names: Sequence[str], factor, value_range, interpolation,
       return resampling.warp(images, m, interpolation=interpolation,
                              fill_mode="reflect", fill_value=0.0)
 
-    groups.append(_Group(geo_ops, geo_fn))
+    groups.append(OpGroup(geo_ops, geo_fn))
   for i, n in enumerate(names):
     if n not in _GEOMETRIC:
-      groups.append(_Group((i,), lambda images, keys, op_ids, k=kernels[n]:
-                           k(images, keys)))
+      groups.append(OpGroup((i,), lambda images, keys, op_ids, k=kernels[n]:
+                            k(images, keys)))
   return groups
 
 
-def _translation_matrices(ty, tx):
-  """Keras' RandomTranslation: content moves down by ``ty``, right by ``tx``."""
-  one, zero = jnp.ones_like(tx), jnp.zeros_like(tx)
-  return resampling.affine_matrices(one, zero, -tx, zero, one, -ty)
-
-
-def _group_of(op_ids: Array, groups: Sequence[_Group]) -> Array:
+def group_of(op_ids: Array, groups: Sequence[OpGroup]) -> Array:
   """Maps op indices to group indices; anything else (identity) -> len(groups)."""
   g = jnp.full(op_ids.shape, len(groups), jnp.int32)
   for gi, grp in enumerate(groups):
@@ -157,7 +155,7 @@ def _group_of(op_ids: Array, groups: Sequence[_Group]) -> Array:
 
 
 def grouped_apply(images: Array, op_ids: Array, keys: Array,
-                  groups: Sequence[_Group], chunk: int = 0) -> Array:
+                  groups: Sequence[OpGroup], chunk: int = 0) -> Array:
   """Applies op ``op_ids[i]`` to example ``i``, computing each group only on
   the examples that chose it.
 
@@ -176,7 +174,7 @@ def grouped_apply(images: Array, op_ids: Array, keys: Array,
   n = len(groups)
   chunk = chunk or max(1, -(-b // n))
   n_chunks = -(-b // chunk)
-  gid = _group_of(op_ids, groups)
+  gid = group_of(op_ids, groups)
   order = jnp.argsort(gid, stable=True)
   counts = jnp.sum(gid[:, None] == jnp.arange(n)[None, :], axis=0)
   starts = jnp.cumsum(counts) - counts
@@ -201,12 +199,12 @@ def grouped_apply(images: Array, op_ids: Array, keys: Array,
 
 
 def naive_apply(images: Array, op_ids: Array, keys: Array,
-                groups: Sequence[_Group]) -> Array:
+                groups: Sequence[OpGroup]) -> Array:
   """Reference: every group on every image, kept with ``where`` (Keras' way).
 
   Same result as :func:`grouped_apply`; used by the tests and the benchmark.
   """
-  gid = _group_of(op_ids, groups)
+  gid = group_of(op_ids, groups)
   out = images
   for gi, grp in enumerate(groups):
     res = grp.fn(images, keys, op_ids).astype(images.dtype)
@@ -222,7 +220,7 @@ def log_gamma_draws(keys, alpha: float, n: int) -> Array:
   sampler that is much larger to compile).
   """
   if alpha == 1.0:
-    u = color.unit_draws(keys, n)
+    u = unit_draws(keys, n)
     return jnp.log(jnp.maximum(-jnp.log1p(-u), jnp.finfo(jnp.float32).tiny))
   return jax.vmap(lambda k: jax.random.loggamma(k, alpha, (n,)))(keys)
 
@@ -242,7 +240,7 @@ def _check_policy_args(where, value_range, factor, interpolation):
 
 
 def _policy_transform(where, kernel):
-  return color.image_transform(where, kernel, rgb=True)
+  return image_transform(where, kernel, rgb=True)
 
 
 def rand_augment(value_range=(0, 255), num_ops=2, factor=0.5,
@@ -283,7 +281,7 @@ def rand_augment(value_range=(0, 255), num_ops=2, factor=0.5,
   factor, value_range = _check_policy_args(where, value_range, factor,
                                            interpolation)
   num_ops = check_positive_int(num_ops, "num_ops", where, minimum=0)
-  groups = _build_groups(RAND_AUGMENT_OPS, factor, value_range, interpolation,
+  groups = build_groups(RAND_AUGMENT_OPS, factor, value_range, interpolation,
                          where)
   return _policy_transform(where, rand_augment_kernel(num_ops, groups,
                                                       grouped_apply))
@@ -295,8 +293,8 @@ def rand_augment_kernel(num_ops, groups, dispatch):
   n = len(RAND_AUGMENT_OPS)
 
   def kernel(images, keys):
-    k_ops, k_steps = color.per_example(keys, 2)
-    u = color.unit_draws(k_ops, max(num_ops, 1))
+    k_ops, k_steps = per_example(keys, 2)
+    u = unit_draws(k_ops, max(num_ops, 1))
     step_keys = jax.vmap(lambda k: jax.random.split(k, max(num_ops, 1)))(k_steps)
 
     def step(s, images):
@@ -376,7 +374,7 @@ def aug_mix(value_range=(0, 255), num_chains=3, chain_depth=3, factor=0.3,
     raise ValueError(f"{where}: `alpha` must be a number > 0, got {alpha!r}.")
   alpha = float(alpha)
   names = AUG_MIX_OPS_ALL if all_ops else AUG_MIX_OPS
-  groups = _build_groups(names, factor, value_range, interpolation, where)
+  groups = build_groups(names, factor, value_range, interpolation, where)
   return _policy_transform(where, aug_mix_kernel(
       len(names), num_chains, depth, alpha, value_range, groups, grouped_apply))
 
@@ -387,7 +385,7 @@ def aug_mix_kernel(n, num_chains, depth, alpha, value_range, groups, dispatch):
 
   def kernel(images, keys):
     b = images.shape[0]
-    k_mix, k_chains = color.per_example(keys, 2)
+    k_mix, k_chains = per_example(keys, 2)
     # Dirichlet(alpha) chain weights and a Beta(alpha, alpha) blend from one
     # draw of log-gammas (log space: no underflow for small alpha).
     lg = log_gamma_draws(k_mix, alpha, num_chains + 2)
@@ -396,8 +394,8 @@ def aug_mix_kernel(n, num_chains, depth, alpha, value_range, groups, dispatch):
     # Chains run as one batch: row c * b + i is chain c of example i.
     ck = jax.vmap(lambda k: jax.random.split(k, num_chains))(k_chains)
     ck = jnp.swapaxes(ck, 0, 1).reshape((num_chains * b,) + ck.shape[2:])
-    k_draws, k_steps = color.per_example(ck, 2)
-    u = color.unit_draws(k_draws, max_depth + 1)  # depth, then op per step
+    k_draws, k_steps = per_example(ck, 2)
+    u = unit_draws(k_draws, max_depth + 1)  # depth, then op per step
     if isinstance(depth, int):
       n_ops = jnp.full((num_chains * b,), depth)
       choices = n + 1  # "no op" is one more choice, as in Keras

@@ -1,1 +1,2 @@
-"""Numeric transforms: device-only and jittable (normalization, discretization, rescaling, category encoding)."""
+"""Numeric transforms, device-only and jittable: normalization,
+discretization, rescaling, category encoding and the shared id encoder."""

@@ -14,7 +14,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from prepro_core._src.core import checks
-
 from prepro_core._src.core import transform
 from prepro_core._src.numeric import encoding
 
@@ -66,33 +65,9 @@ def category_encoding(num_tokens: int,
 
   def apply(state, x, key=None, count_weights=None):
     del state, key  # deterministic, stateless
-    dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
-    if not np.issubdtype(dtype, np.integer):
-      raise TypeError(
-          f"{_WHERE}.apply: `x` must hold integer ids, got dtype {dtype}.")
-    if np.ndim(x) > 2:
-      raise ValueError(
-          f"{_WHERE}.apply: `x` must have rank 0, 1 or 2 (Keras encodes up to "
-          f"rank-2 outputs), got shape {np.shape(x)}.")
-    encoding.check_ids_in_range(x, num_tokens, "x", f"{_WHERE}.apply")
+    _check_ids(x, num_tokens)
     if count_weights is not None:
-      if output_mode != "count":
-        raise ValueError(
-            f"{_WHERE}.apply: `count_weights` is only used when "
-            f"`output_mode='count'`, got output_mode={output_mode!r}.")
-      try:
-        count_weights = jnp.asarray(count_weights)
-      except TypeError:  # strings, objects
-        count_weights = None
-      if count_weights is None or jnp.issubdtype(count_weights.dtype,
-                                                 jnp.complexfloating):
-        raise TypeError(
-            f"{_WHERE}.apply: `count_weights` must hold numbers.")
-      count_weights = count_weights.astype(jnp.float32)
-      if count_weights.shape != np.shape(x):
-        raise ValueError(
-            f"{_WHERE}.apply: `count_weights` must have the shape of `x` "
-            f"{np.shape(x)}, got {count_weights.shape}.")
+      count_weights = _check_count_weights(count_weights, x, output_mode)
     ids = jnp.asarray(x)
     if output_mode == "one_hot" and ids.ndim == 0:
       # A scalar is one id: (num_tokens,), Keras' declared output shape, and
@@ -102,3 +77,38 @@ def category_encoding(num_tokens: int,
                                count_weights=count_weights)
 
   return transform.make_transform(_WHERE, init=init, apply=apply)
+
+
+def _check_ids(x, num_tokens: int) -> None:
+  """Integer ids of rank <= 2 in ``[0, num_tokens)`` (range checked eagerly)."""
+  dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+  if not np.issubdtype(dtype, np.integer):
+    raise TypeError(
+        f"{_WHERE}.apply: `x` must hold integer ids, got dtype {dtype}.")
+  if np.ndim(x) > 2:
+    raise ValueError(
+        f"{_WHERE}.apply: `x` must have rank 0, 1 or 2 (Keras encodes up to "
+        f"rank-2 outputs), got shape {np.shape(x)}.")
+  encoding.check_ids_in_range(x, num_tokens, "x", f"{_WHERE}.apply")
+
+
+def _check_count_weights(count_weights, x, output_mode: str):
+  """``count_weights`` as float32 of ``x``'s shape, in ``"count"`` mode only."""
+  if output_mode != "count":
+    raise ValueError(
+        f"{_WHERE}.apply: `count_weights` is only used when "
+        f"`output_mode='count'`, got output_mode={output_mode!r}.")
+  try:
+    count_weights = jnp.asarray(count_weights)
+  except TypeError:  # strings, objects
+    count_weights = None
+  if count_weights is None or jnp.issubdtype(count_weights.dtype,
+                                             jnp.complexfloating):
+    raise TypeError(
+        f"{_WHERE}.apply: `count_weights` must hold numbers.")
+  count_weights = count_weights.astype(jnp.float32)
+  if count_weights.shape != np.shape(x):
+    raise ValueError(
+        f"{_WHERE}.apply: `count_weights` must have the shape of `x` "
+        f"{np.shape(x)}, got {count_weights.shape}.")
+  return count_weights

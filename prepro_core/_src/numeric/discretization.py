@@ -38,7 +38,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from prepro_core._src.core import checks
-
 from prepro_core._src.core import transform
 from prepro_core._src.numeric import encoding
 
@@ -288,15 +287,95 @@ def _bin_boundaries(state, num_bins):
                    c_vals[:-1], raw)
 
 
-def _check_real(x, argname, where):
-  dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
-  if not (np.issubdtype(dtype, np.number) or dtype == np.bool_ or
-          dtype == jnp.bfloat16) or np.issubdtype(dtype, np.complexfloating):
+# ---------------------------------------------------------------------------
+# Argument checks and initial states.
+# ---------------------------------------------------------------------------
+
+
+def _check_epsilon(epsilon) -> float:
+  if isinstance(epsilon, bool) or not isinstance(epsilon, (float, int,
+                                                           np.floating)):
+    raise TypeError(f"{_WHERE}: `epsilon` must be a float, got {epsilon!r}.")
+  epsilon = float(epsilon)
+  if not 0.0 < epsilon < 1.0:
+    raise ValueError(
+        f"{_WHERE}: `epsilon` must lie in (0, 1), got {epsilon!r}.")
+  return epsilon
+
+
+def _check_boundaries(bin_boundaries) -> np.ndarray:
+  """Sorted, finite, flat ``bin_boundaries`` as float32."""
+  try:
+    bounds = np.asarray(bin_boundaries, dtype=np.float64)
+  except (TypeError, ValueError):
     raise TypeError(
-        f"{where}: `{argname}` must hold real numbers (ints or floats), got "
-        f"dtype {dtype}.")
+        f"{_WHERE}: `bin_boundaries` must be a flat list of numbers, got "
+        f"{bin_boundaries!r}.") from None
+  if bounds.ndim != 1:
+    raise ValueError(
+        f"{_WHERE}: `bin_boundaries` must be a flat list of numbers, got "
+        f"shape {bounds.shape}.")
+  if not np.all(np.isfinite(bounds)):
+    raise ValueError(
+        f"{_WHERE}: `bin_boundaries` must be finite, got {bin_boundaries!r}.")
+  if np.any(np.diff(bounds) < 0):
+    raise ValueError(
+        f"{_WHERE}: `bin_boundaries` must be sorted in increasing order, got "
+        f"{bin_boundaries!r}.")
+  return bounds.astype(np.float32)
 
 
+def _capacity(epsilon: float) -> int:
+  # Keras' summary holds at most len(percents) points once compressed, and
+  # fewer than the compression threshold before.
+  return max(_percents(epsilon).size, _compress_threshold(epsilon) - 1)
+
+
+def _constant_state(bounds: np.ndarray) -> DiscretizationState:
+  """A ready state for constructor ``bin_boundaries`` (no summary)."""
+  return DiscretizationState(
+      values=jnp.zeros((0,), jnp.float32),
+      weights=jnp.zeros((0,), jnp.float32),
+      size=jnp.zeros((), jnp.int32),
+      bin_boundaries=jnp.asarray(bounds))
+
+
+def _empty_state(capacity: int, depth: int) -> DiscretizationState:
+  """An empty padded summary; every boundary +inf until finalize."""
+  return DiscretizationState(
+      values=jnp.full((capacity,), jnp.inf, jnp.float32),
+      weights=jnp.zeros((capacity,), jnp.float32),
+      size=jnp.zeros((), jnp.int32),
+      bin_boundaries=jnp.full((depth - 1,), jnp.inf, jnp.float32))
+
+
+def _check_adapt(batch, constants: bool) -> None:
+  if constants:
+    raise ValueError(
+        f"{_WHERE}: cannot adapt a transform built with `bin_boundaries`; "
+        f"build it with `num_bins` to learn boundaries from data.")
+  checks.check_real_dtype(batch, "batch", f"{_WHERE}.adapt")
+  checks.check_finite(batch, "batch", f"{_WHERE}.adapt")
+
+
+def _check_apply(state: DiscretizationState, x, constants: bool,
+                 output_mode: str) -> None:
+  where = f"{_WHERE}.apply"
+  checks.check_real_dtype(x, "x", where)
+  if not constants and checks.is_concrete(state.size) and int(
+      state.size) == 0:
+    raise ValueError(
+        f"{where}: the state holds no boundaries yet; adapt it on "
+        f"data (pc.adapt(t, data)) or build the transform with "
+        f"`bin_boundaries`.")
+  if output_mode != "int" and np.ndim(x) > 2:
+    raise ValueError(
+        f"{where}: output_mode={output_mode!r} accepts inputs of "
+        f"rank <= 2, got shape {np.shape(x)}.")
+
+
+# Over 80 lines only by its docstring; the body is wiring: checks, then
+# closures over the module-level functions.
 def discretization(bin_boundaries: Optional[Sequence[float]] = None,
                    num_bins: Optional[int] = None,
                    epsilon: float = 0.01,
@@ -343,92 +422,38 @@ def discretization(bin_boundaries: Optional[Sequence[float]] = None,
     raise ValueError(
         f"{_WHERE}: set exactly one of `bin_boundaries` and `num_bins`; got "
         f"bin_boundaries={bin_boundaries!r} and num_bins={num_bins!r}.")
-  if isinstance(epsilon, bool) or not isinstance(epsilon, (float, int,
-                                                           np.floating)):
-    raise TypeError(f"{_WHERE}: `epsilon` must be a float, got {epsilon!r}.")
-  epsilon = float(epsilon)
-  if not 0.0 < epsilon < 1.0:
-    raise ValueError(
-        f"{_WHERE}: `epsilon` must lie in (0, 1), got {epsilon!r}.")
-
+  epsilon = _check_epsilon(epsilon)
   constants = bin_boundaries is not None
   if constants:
-    try:
-      bounds = np.asarray(bin_boundaries, dtype=np.float64)
-    except (TypeError, ValueError):
-      raise TypeError(
-          f"{_WHERE}: `bin_boundaries` must be a flat list of numbers, got "
-          f"{bin_boundaries!r}.") from None
-    if bounds.ndim != 1:
-      raise ValueError(
-          f"{_WHERE}: `bin_boundaries` must be a flat list of numbers, got "
-          f"shape {bounds.shape}.")
-    if not np.all(np.isfinite(bounds)):
-      raise ValueError(
-          f"{_WHERE}: `bin_boundaries` must be finite, got {bin_boundaries!r}.")
-    if np.any(np.diff(bounds) < 0):
-      raise ValueError(
-          f"{_WHERE}: `bin_boundaries` must be sorted in increasing order, got "
-          f"{bin_boundaries!r}.")
-    bounds = bounds.astype(np.float32)
+    bounds = _check_boundaries(bin_boundaries)
     depth = bounds.size + 1
-    capacity = 0
   else:
     num_bins = checks.check_positive_int(num_bins, "num_bins", _WHERE)
     depth = _percents(1.0 / num_bins).size  # Keras: len(boundaries) + 1
-    # Keras' summary holds at most len(percents) points once compressed, and
-    # fewer than the compression threshold before.
-    capacity = max(_percents(epsilon).size, _compress_threshold(epsilon) - 1)
 
   def init(sample):
     del sample  # the state's shapes depend only on the arguments
     if constants:
-      return DiscretizationState(
-          values=jnp.zeros((0,), jnp.float32),
-          weights=jnp.zeros((0,), jnp.float32),
-          size=jnp.zeros((), jnp.int32),
-          bin_boundaries=jnp.asarray(bounds))
-    return DiscretizationState(
-        values=jnp.full((capacity,), jnp.inf, jnp.float32),
-        weights=jnp.zeros((capacity,), jnp.float32),
-        size=jnp.zeros((), jnp.int32),
-        bin_boundaries=jnp.full((depth - 1,), jnp.inf, jnp.float32))
+      return _constant_state(bounds)
+    return _empty_state(_capacity(epsilon), depth)
 
   def accumulate(state, batch, axis_name=None):
-    if constants:
-      raise ValueError(
-          f"{_WHERE}: cannot adapt a transform built with `bin_boundaries`; "
-          f"build it with `num_bins` to learn boundaries from data.")
-    _check_real(batch, "batch", f"{_WHERE}.adapt")
-    checks.check_finite(batch, "batch", f"{_WHERE}.adapt")
+    _check_adapt(batch, constants)
     return _summarize_and_merge(state, jnp.asarray(batch), epsilon=epsilon,
                                 axis_name=axis_name)
 
   def combine(a, b):
-    if constants:
-      return a
     # Keras' merge of two summaries: b's points play the "new" summary.
-    return _merge_summary_jit(a, b.values, b.weights, b.size, epsilon=epsilon)
+    return a if constants else _merge_summary_jit(
+        a, b.values, b.weights, b.size, epsilon=epsilon)
 
   def finalize(state):
-    if constants:
-      return state
-    return state._replace(
+    return state if constants else state._replace(
         bin_boundaries=_bin_boundaries(state, num_bins=num_bins))
 
   def apply(state, x, key=None):
     del key  # deterministic
-    _check_real(x, "x", f"{_WHERE}.apply")
-    if not constants and checks.is_concrete(state.size) and int(
-        state.size) == 0:
-      raise ValueError(
-          f"{_WHERE}.apply: the state holds no boundaries yet; adapt it on "
-          f"data (pc.adapt(t, data)) or build the transform with "
-          f"`bin_boundaries`.")
-    if output_mode != "int" and np.ndim(x) > 2:
-      raise ValueError(
-          f"{_WHERE}.apply: output_mode={output_mode!r} accepts inputs of "
-          f"rank <= 2, got shape {np.shape(x)}.")
+    _check_apply(state, x, constants, output_mode)
     ids = _bucketize(jnp.asarray(x), state.bin_boundaries)
     if output_mode == "one_hot" and ids.ndim == 0:
       return encoding.encode_ids(ids[None], depth, "one_hot")[0]

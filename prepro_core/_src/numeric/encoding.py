@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from prepro_core._src.core import checks
+
 OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 
 
@@ -106,8 +108,7 @@ def _one_hot(ids, depth, dtype):
 
 def check_ids_in_range(ids, depth: int, argname: str, where: str) -> None:
   """Eager check that ids lie in ``[0, depth)``; a no-op under tracing."""
-  from prepro_core._src.core.checks import is_concrete
-  if not is_concrete(ids):
+  if not checks.is_concrete(ids):
     return
   arr = np.asarray(ids)
   if arr.size and (arr.min() < 0 or arr.max() >= depth):

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import NamedTuple, Optional, Sequence, Union
+from typing import NamedTuple, Sequence, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from prepro_core._src.core import checks
-
 from prepro_core._src.core import transform
 
 # Keras' backend.epsilon(): the floor on the standard deviation.
@@ -44,29 +43,8 @@ class NormalizationState(NamedTuple):
   variance: jax.Array  # same shape: population variance apply uses
 
 
-def _normalize_axis(axis) -> tuple:
-  if axis is None:
-    return ()
-  if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
-    return (int(axis),)
-  if isinstance(axis, (tuple, list)) and all(
-      isinstance(a, (int, np.integer)) and not isinstance(a, bool)
-      for a in axis):
-    return tuple(int(a) for a in axis)
-  raise TypeError(
-      f"{_WHERE}: `axis` must be an int, a tuple of ints or None, got "
-      f"{axis!r}.")
-
-
-def _check_numeric(x, argname: str, where: str) -> None:
-  dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
-  if not (np.issubdtype(dtype, np.number) or dtype == np.bool_ or
-          dtype == jnp.bfloat16) or np.issubdtype(dtype, np.complexfloating):
-    raise TypeError(
-        f"{where}: `{argname}` must hold real numbers (ints or floats), got "
-        f"dtype {dtype}.")
-
-
+# Over 80 lines only by its docstring; the body is wiring: checks, then
+# closures over the module-level functions.
 def normalization(axis: Union[int, Sequence[int], None] = -1,
                   mean=None,
                   variance=None,
@@ -110,150 +88,38 @@ def normalization(axis: Union[int, Sequence[int], None] = -1,
     >>> np.asarray(t.apply(state, np.array([1., 2., 3.], np.float32)))
     array([-1.4142135 , -0.70710677,  0.        ], dtype=float32)
   """
-  axes = _normalize_axis(axis)
+  axes = _parse_axis(axis)
   checks.check_choice(zero_variance, "zero_variance", ("keras", "unit"), _WHERE)
-  if not isinstance(invert, (bool, np.bool_)):
-    raise TypeError(f"{_WHERE}: `invert` must be a bool, got {invert!r}.")
-  if (mean is None) != (variance is None):
-    raise ValueError(
-        f"{_WHERE}: `mean` and `variance` must be set together; got "
-        f"mean={mean!r} and variance={variance!r}.")
-  constants = mean is not None
-  if constants:
-    mean = checks.real_constant(mean, "mean", _WHERE)
-    variance = checks.real_constant(variance, "variance", _WHERE)
-    if np.shape(mean) != np.shape(variance):
-      raise ValueError(
-          f"{_WHERE}: `mean` and `variance` must have the same shape; got "
-          f"{np.shape(mean)} and {np.shape(variance)}.")
-    if np.ndim(mean) > len(axes):
-      raise ValueError(
-          f"{_WHERE}: the rank of `mean` must be <= the number of axes "
-          f"({len(axes)}); got mean of shape {np.shape(mean)} for "
-          f"axis={axis!r}.")
-    if np.any(np.asarray(variance) < 0):
-      raise ValueError(f"{_WHERE}: `variance` must be >= 0, got {variance!r}.")
-
-  def layout(shape):
-    """(kept axes, reduced axes, broadcast shape) for inputs of `shape`."""
-    ndim = len(shape)
-    for a in axes:
-      if not -ndim <= a < ndim:
-        raise ValueError(
-            f"{_WHERE}: every `axis` must lie in [-ndim, ndim) for inputs of "
-            f"rank {ndim} (shape {tuple(shape)}); got axis={axis!r}.")
-    keep = tuple(sorted(a % ndim for a in axes))
-    if len(set(keep)) != len(keep):
-      raise ValueError(
-          f"{_WHERE}: `axis` names the same axis twice: axis={axis!r} for "
-          f"inputs of rank {ndim}.")
-    reduce = tuple(d for d in range(ndim) if d not in keep)
-    bshape = tuple(shape[d] if d in keep else 1 for d in range(ndim))
-    return keep, reduce, bshape
+  checks.check_bool(invert, "invert", _WHERE)
+  constants = _check_constants(mean, variance, axes, axis)
+  unit_scale = zero_variance == "unit"
 
   def init(sample):
-    _check_numeric(sample, "sample", f"{_WHERE}.init")
-    shape = tuple(np.shape(sample)) if not isinstance(
-        sample, jax.ShapeDtypeStruct) else tuple(sample.shape)
-    keep, _, bshape = layout(shape)
-    if not constants:
-      return NormalizationState(
-          count=jnp.zeros((), jnp.float32),
-          mean=jnp.zeros(bshape, jnp.float32),
-          m2=jnp.zeros(bshape, jnp.float32),
-          variance=jnp.ones(bshape, jnp.float32))
-    m = np.asarray(mean, np.float32)
-    v = np.asarray(variance, np.float32)
-    if m.ndim:
-      # Align the constant's axes with the kept axes from the right (Keras).
-      expanded = [1] * len(shape)
-      for i in range(1, m.ndim + 1):
-        expanded[keep[-i]] = m.shape[-i]
-      m, v = m.reshape(expanded), v.reshape(expanded)
-    try:
-      m = np.broadcast_to(m, bshape)
-      v = np.broadcast_to(v, bshape)
-    except ValueError:
-      raise ValueError(
-          f"{_WHERE}: `mean` of shape {np.shape(mean)} cannot be broadcast "
-          f"to the kept axes {keep} of inputs of shape {shape} (statistics "
-          f"shape {bshape}).") from None
-    return NormalizationState(
-        count=jnp.zeros((), jnp.float32),
-        mean=jnp.asarray(m),
-        m2=jnp.zeros(bshape, jnp.float32),
-        variance=jnp.asarray(v))
+    checks.check_real_dtype(sample, "sample", f"{_WHERE}.init")
+    return _initial_state(tuple(np.shape(sample)), axes, axis, constants)
 
   def accumulate(state, batch, axis_name=None):
-    if constants:
+    if constants is not None:
       raise ValueError(
           f"{_WHERE}: this transform was built with constant `mean` and "
           f"`variance`; there is nothing to adapt. Build it without them to "
           f"learn statistics from data.")
-    _check_numeric(batch, "batch", f"{_WHERE}.adapt")
-    checks.check_finite(batch, "batch", f"{_WHERE}.adapt")
-    shape = tuple(np.shape(batch))
-    if len(shape) != state.mean.ndim:
-      raise ValueError(
-          f"{_WHERE}.adapt: `batch` must have rank {state.mean.ndim} like the "
-          f"sample the state was initialised with, got shape {shape}.")
-    _, reduce, bshape = layout(shape)
-    if bshape != state.mean.shape:
-      raise ValueError(
-          f"{_WHERE}.adapt: `batch` of shape {shape} does not match the kept "
-          f"axes of the state (statistics shape {state.mean.shape}).")
-    count = math.prod(shape[d] for d in reduce)
-    if count == 0:
-      # The mean of nothing is NaN, and Chan's update would spread it.
-      raise ValueError(
-          f"{_WHERE}.adapt: `batch` of shape {shape} holds no values to "
-          f"reduce; adapt needs at least one example.")
+    reduce, count = _check_batch(state, batch, axes, axis)
     x = jnp.asarray(batch).astype(jnp.float32)
-    n = jnp.float32(count)
-    # Two passes over the batch: exact even when |mean| >> std.
-    b_mean = jnp.mean(x, axis=reduce, keepdims=True)
-    b_m2 = jnp.sum(jnp.square(x - b_mean), axis=reduce, keepdims=True)
-    if axis_name is not None:
-      # Every device ends with the statistics of all shards (Chan, psum form).
-      total = jax.lax.psum(n, axis_name)
-      g_mean = jax.lax.psum(b_mean * n, axis_name) / total
-      b_m2 = jax.lax.psum(b_m2 + n * jnp.square(b_mean - g_mean), axis_name)
-      n, b_mean = total, g_mean
-    return _chan(state, n, b_mean, b_m2)
+    return _chan(state, *_batch_moments(x, reduce, count, axis_name))
 
   def combine(a, b):
-    if constants:
-      return a
-    return _chan(a, b.count, b.mean, b.m2)
+    return a if constants is not None else _chan(a, b.count, b.mean, b.m2)
 
   def finalize(state):
-    if constants:
-      return state
-    variance = jnp.where(state.count > 0,
-                         state.m2 / jnp.maximum(state.count, 1.0),
-                         jnp.ones_like(state.m2))
-    return state._replace(variance=variance)
+    return state if constants is not None else _population_variance(state)
 
   def apply(state, x, key=None):
     del key  # deterministic
-    _check_numeric(x, "x", f"{_WHERE}.apply")
+    checks.check_real_dtype(x, "x", f"{_WHERE}.apply")
     x = jnp.asarray(x)
-    m, v = state.mean, state.variance
-    if x.ndim < m.ndim:
-      # One example without its batch axis (e.g. under vmap).
-      if x.ndim == m.ndim - 1 and m.shape[0] == 1:
-        m, v = m[0], v[0]
-      else:
-        raise ValueError(
-            f"{_WHERE}.apply: `x` must have rank >= {m.ndim - 1} (the state "
-            f"was initialised on rank-{m.ndim} batches), got shape {x.shape}.")
-    if any(xs != ms and ms != 1 for xs, ms in zip(x.shape[::-1],
-                                                   m.shape[::-1])):
-      raise ValueError(
-          f"{_WHERE}.apply: `x` of shape {x.shape} does not broadcast with "
-          f"the statistics of shape {m.shape}.")
-    return _normalize(x, m, v, invert=invert,
-                      unit_scale=zero_variance == "unit")
+    m, v = _statistics_for(x, state)
+    return _normalize(x, m, v, invert=invert, unit_scale=unit_scale)
 
   return transform.make_transform(
       _WHERE,
@@ -263,6 +129,177 @@ def normalization(axis: Union[int, Sequence[int], None] = -1,
       combine=combine,
       finalize=finalize,
   )
+
+
+def _parse_axis(axis) -> tuple:
+  """Keras' ``axis`` argument as a tuple of ints (``None`` -> ``()``)."""
+  if axis is None:
+    return ()
+  if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
+    return (int(axis),)
+  if isinstance(axis, (tuple, list)) and all(
+      isinstance(a, (int, np.integer)) and not isinstance(a, bool)
+      for a in axis):
+    return tuple(int(a) for a in axis)
+  raise TypeError(
+      f"{_WHERE}: `axis` must be an int, a tuple of ints or None, got "
+      f"{axis!r}.")
+
+
+def _check_constants(mean, variance, axes: tuple, axis):
+  """The constructor's ``mean``/``variance`` as float32 arrays, or None."""
+  if (mean is None) != (variance is None):
+    raise ValueError(
+        f"{_WHERE}: `mean` and `variance` must be set together; got "
+        f"mean={mean!r} and variance={variance!r}.")
+  if mean is None:
+    return None
+  mean = checks.real_constant(mean, "mean", _WHERE)
+  variance = checks.real_constant(variance, "variance", _WHERE)
+  if np.shape(mean) != np.shape(variance):
+    raise ValueError(
+        f"{_WHERE}: `mean` and `variance` must have the same shape; got "
+        f"{np.shape(mean)} and {np.shape(variance)}.")
+  if np.ndim(mean) > len(axes):
+    raise ValueError(
+        f"{_WHERE}: the rank of `mean` must be <= the number of axes "
+        f"({len(axes)}); got mean of shape {np.shape(mean)} for "
+        f"axis={axis!r}.")
+  if np.any(np.asarray(variance) < 0):
+    raise ValueError(f"{_WHERE}: `variance` must be >= 0, got {variance!r}.")
+  return mean, variance
+
+
+def _layout(shape: tuple, axes: tuple, axis):
+  """(kept axes, reduced axes, statistics shape) for inputs of ``shape``."""
+  ndim = len(shape)
+  for a in axes:
+    if not -ndim <= a < ndim:
+      raise ValueError(
+          f"{_WHERE}: every `axis` must lie in [-ndim, ndim) for inputs of "
+          f"rank {ndim} (shape {tuple(shape)}); got axis={axis!r}.")
+  keep = tuple(sorted(a % ndim for a in axes))
+  if len(set(keep)) != len(keep):
+    raise ValueError(
+        f"{_WHERE}: `axis` names the same axis twice: axis={axis!r} for "
+        f"inputs of rank {ndim}.")
+  reduce = tuple(d for d in range(ndim) if d not in keep)
+  bshape = tuple(shape[d] if d in keep else 1 for d in range(ndim))
+  return keep, reduce, bshape
+
+
+def _initial_state(shape: tuple, axes: tuple, axis,
+                   constants) -> NormalizationState:
+  """Zero statistics, or the constants laid out along the kept axes."""
+  keep, _, bshape = _layout(shape, axes, axis)
+  if constants is None:
+    return NormalizationState(
+        count=jnp.zeros((), jnp.float32),
+        mean=jnp.zeros(bshape, jnp.float32),
+        m2=jnp.zeros(bshape, jnp.float32),
+        variance=jnp.ones(bshape, jnp.float32))
+  mean, variance = constants
+  m = np.asarray(mean, np.float32)
+  v = np.asarray(variance, np.float32)
+  if m.ndim:
+    # Align the constant's axes with the kept axes from the right (Keras).
+    expanded = [1] * len(shape)
+    for i in range(1, m.ndim + 1):
+      expanded[keep[-i]] = m.shape[-i]
+    m, v = m.reshape(expanded), v.reshape(expanded)
+  try:
+    m = np.broadcast_to(m, bshape)
+    v = np.broadcast_to(v, bshape)
+  except ValueError:
+    raise ValueError(
+        f"{_WHERE}: `mean` of shape {np.shape(mean)} cannot be broadcast "
+        f"to the kept axes {keep} of inputs of shape {shape} (statistics "
+        f"shape {bshape}).") from None
+  return NormalizationState(
+      count=jnp.zeros((), jnp.float32),
+      mean=jnp.asarray(m),
+      m2=jnp.zeros(bshape, jnp.float32),
+      variance=jnp.asarray(v))
+
+
+def _check_batch(state: NormalizationState, batch, axes: tuple, axis):
+  """Checks an adapt batch against the state; returns (reduced axes, count)."""
+  where = f"{_WHERE}.adapt"
+  checks.check_real_dtype(batch, "batch", where)
+  checks.check_finite(batch, "batch", where)
+  shape = tuple(np.shape(batch))
+  if len(shape) != state.mean.ndim:
+    raise ValueError(
+        f"{where}: `batch` must have rank {state.mean.ndim} like the "
+        f"sample the state was initialised with, got shape {shape}.")
+  _, reduce, bshape = _layout(shape, axes, axis)
+  if bshape != state.mean.shape:
+    raise ValueError(
+        f"{where}: `batch` of shape {shape} does not match the kept "
+        f"axes of the state (statistics shape {state.mean.shape}).")
+  count = math.prod(shape[d] for d in reduce)
+  if count == 0:
+    # The mean of nothing is NaN, and Chan's update would spread it.
+    raise ValueError(
+        f"{where}: `batch` of shape {shape} holds no values to "
+        f"reduce; adapt needs at least one example.")
+  return reduce, count
+
+
+def _batch_moments(x, reduce: tuple, count: int, axis_name=None):
+  """(count, mean, m2) of float32 ``x`` over ``reduce``, across ``axis_name``.
+
+  Two passes over the batch (mean, then squared deviations): exact even when
+  |mean| >> std.
+  """
+  n = jnp.float32(count)
+  mean = jnp.mean(x, axis=reduce, keepdims=True)
+  m2 = jnp.sum(jnp.square(x - mean), axis=reduce, keepdims=True)
+  if axis_name is not None:
+    # Every device ends with the statistics of all shards (Chan, psum form).
+    total = jax.lax.psum(n, axis_name)
+    g_mean = jax.lax.psum(mean * n, axis_name) / total
+    m2 = jax.lax.psum(m2 + n * jnp.square(mean - g_mean), axis_name)
+    n, mean = total, g_mean
+  return n, mean, m2
+
+
+def _chan(state: NormalizationState, n_b, mean_b, m2_b) -> NormalizationState:
+  """Chan et al.'s pairwise update of (count, mean, m2)."""
+  n_a = state.count
+  n = n_a + n_b
+  safe_n = jnp.maximum(n, 1.0)
+  delta = mean_b - state.mean
+  mean = state.mean + delta * (n_b / safe_n)
+  m2 = state.m2 + m2_b + jnp.square(delta) * (n_a * n_b / safe_n)
+  return state._replace(count=n, mean=mean, m2=m2)
+
+
+def _population_variance(state: NormalizationState) -> NormalizationState:
+  """``m2 / count`` (1 before any data), the variance ``apply`` uses."""
+  variance = jnp.where(state.count > 0,
+                       state.m2 / jnp.maximum(state.count, 1.0),
+                       jnp.ones_like(state.m2))
+  return state._replace(variance=variance)
+
+
+def _statistics_for(x, state: NormalizationState):
+  """``state``'s (mean, variance), checked to broadcast against ``x``."""
+  m, v = state.mean, state.variance
+  if x.ndim < m.ndim:
+    # One example without its batch axis (e.g. under vmap).
+    if x.ndim == m.ndim - 1 and m.shape[0] == 1:
+      m, v = m[0], v[0]
+    else:
+      raise ValueError(
+          f"{_WHERE}.apply: `x` must have rank >= {m.ndim - 1} (the state "
+          f"was initialised on rank-{m.ndim} batches), got shape {x.shape}.")
+  if any(xs != ms and ms != 1 for xs, ms in zip(x.shape[::-1],
+                                                 m.shape[::-1])):
+    raise ValueError(
+        f"{_WHERE}.apply: `x` of shape {x.shape} does not broadcast with "
+        f"the statistics of shape {m.shape}.")
+  return m, v
 
 
 # Jitted so that an eager call is one fused pass over x (not one per
@@ -277,14 +314,3 @@ def _normalize(x, mean, variance, *, invert, unit_scale):
   if invert:
     return mean + x * scale
   return (x - mean) / scale
-
-
-def _chan(state: NormalizationState, n_b, mean_b, m2_b) -> NormalizationState:
-  """Chan et al.'s pairwise update of (count, mean, m2)."""
-  n_a = state.count
-  n = n_a + n_b
-  safe_n = jnp.maximum(n, 1.0)
-  delta = mean_b - state.mean
-  mean = state.mean + delta * (n_b / safe_n)
-  m2 = state.m2 + m2_b + jnp.square(delta) * (n_a * n_b / safe_n)
-  return state._replace(count=n, mean=mean, m2=m2)

@@ -14,7 +14,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from prepro_core._src.core import checks
-
 from prepro_core._src.core import transform
 
 _WHERE = "rescaling"
@@ -55,12 +54,7 @@ def rescaling(scale, offset=0.0) -> transform.Transform:
 
   def apply(state, x, key=None):
     del key  # deterministic
-    dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
-    if not (np.issubdtype(dtype, np.number) or dtype == np.bool_ or
-            dtype == jnp.bfloat16) or np.issubdtype(dtype,
-                                                    np.complexfloating):
-      raise TypeError(
-          f"{_WHERE}.apply: `x` must hold real numbers, got dtype {dtype}.")
+    checks.check_real_dtype(x, "x", f"{_WHERE}.apply")
     x = jnp.asarray(x).astype(jnp.float32)
     try:
       jnp.broadcast_shapes(x.shape, state.scale.shape, state.offset.shape)
