@@ -21,7 +21,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-FAMILIES = ["normalization", "lookups", "text", "hashing", "augment", "images_color"]
+FAMILIES = ["normalization", "lookups", "text", "hashing", "augment", "images_color",
+            "pipeline"]
 
 
 def _versions() -> dict:

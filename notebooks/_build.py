@@ -802,6 +802,160 @@ for text, p in zip(raw, end_to_end(raw)):
 '''),
 ]
 
+PIPELINES = [
+    md('''
+# Input pipelines: grain workers feeding a jitted step
+
+The guide's second way to preprocess: in the input pipeline, in parallel with
+training. Here a grain pipeline runs `TextVectorization` (host work: strings
+to integers) and image augmentation in two worker processes, and feeds a
+jitted NNX training step with NumPy batches. Random transforms take their key
+from the record index, `fold_in(key(seed), index)`, so the batches do not
+depend on the worker count, and a run resumed from a checkpoint (the grain
+iterator's state plus the model's) continues with the identical batches.
+'''),
+    code(SETUP),
+    code('''
+import grain
+
+texts, sentiment = guide_data.review_texts(256, seed=0)
+images, shapes = guide_data.shapes_images(256, size=16, seed=0)
+records = [{"text": str(t), "image": im, "sentiment": np.int32(s), "shape": np.int32(c)}
+           for t, im, s, c in zip(texts, images, sentiment, shapes)]
+print(records[0]["text"], records[0]["image"].shape, records[0]["sentiment"])
+'''),
+    md('''
+## Adapt in workers, then map in workers
+
+`pc.grain.adapt` splits the records over two workers, adapts each shard and
+merges the states: the same vocabulary as one `pc.adapt`. The pipeline maps
+the text with the adapted state and augments the image with a seed; both
+maps sit on the `MapDataset`, before `mp_prefetch`, so the record index is
+the record's position whatever worker reads it. `cpu_worker_init` keeps the
+workers' JAX (the augmentation) on the CPU.
+'''),
+    code('''
+vectorize = pc.text_vectorization(max_tokens=64, output_mode="multi_hot")
+text_state = pc.grain.adapt(vectorize, list(texts), num_workers=2, batch_size=64)
+assert pc.get_vocabulary(text_state) == pc.get_vocabulary(pc.adapt(vectorize, list(texts)))
+
+scale, flip, rotate = pc.rescaling(1 / 255), pc.random_flip(), pc.random_rotation(0.1)
+sample = images[:1].astype(np.float32)
+
+def pipeline(num_workers):
+  ds = (grain.MapDataset.source(records)
+        .shuffle(seed=0)
+        .map_with_index(pc.grain.map(vectorize, text_state, field="text"))
+        .map_with_index(pc.grain.map(scale, scale.init(sample), field="image"))
+        .map_with_index(pc.grain.map(flip, flip.init(sample), seed=1, field="image"))
+        .map_with_index(pc.grain.map(rotate, rotate.init(sample), seed=2, field="image"))
+        .batch(32, drop_remainder=True)
+        .repeat(None))
+  it = ds.to_iter_dataset()
+  if num_workers:
+    it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers),
+                        worker_init_fn=pc.grain.cpu_worker_init)
+  return it
+
+it = iter(pipeline(2))
+batch = next(it)
+print({k: (v.shape, v.dtype, type(v).__name__) for k, v in batch.items()})
+
+# The first eight augmented images of the first batch, as the workers made them.
+fig, axes = plt.subplots(1, 8, figsize=(12, 2))
+for ax, im in zip(axes, batch["image"][:8]):
+  ax.imshow(np.clip(im, 0, 1)); ax.axis("off")
+plt.show()
+'''),
+    md('''
+## A jitted NNX step on the batches
+
+One model, two heads: sentiment from the multi-hot text, shape class from the
+augmented image.
+'''),
+    code('''
+class TwoHeads(nnx.Module):
+  def __init__(self, vocab_size, rngs):
+    self.text = nnx.Linear(vocab_size, 1, rngs=rngs)
+    self.conv = nnx.Conv(3, 8, (3, 3), rngs=rngs)
+    self.image = nnx.Linear(8, 4, rngs=rngs)
+
+  def __call__(self, text, image):
+    features = jax.nn.relu(self.conv(image)).mean(axis=(1, 2))
+    return self.text(text)[:, 0], self.image(features)
+
+@nnx.jit
+def train_step(model, optimizer, batch):
+  def loss_fn(model):
+    text_logit, shape_logits = model(batch["text"], batch["image"])
+    text_loss = optax.sigmoid_binary_cross_entropy(
+        text_logit, batch["sentiment"].astype(jnp.float32)).mean()
+    shape_loss = optax.softmax_cross_entropy_with_integer_labels(
+        shape_logits, batch["shape"]).mean()
+    return text_loss + shape_loss
+  loss, grads = nnx.value_and_grad(loss_fn)(model)
+  optimizer.update(model, grads)
+  return loss
+
+vocab_size = len(pc.get_vocabulary(text_state))
+model = TwoHeads(vocab_size, nnx.Rngs(0))
+optimizer = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
+losses = [float(train_step(model, optimizer, batch))]
+for step in range(1, 30):
+  losses.append(float(train_step(model, optimizer, next(it))))
+print("loss", [round(l, 3) for l in losses[::5]])
+'''),
+    md('''
+## Checkpoint and resume
+
+A checkpoint is the grain iterator's state (a small dict) and the model's and
+optimizer's state. Restoring both and continuing gives exactly the batches
+and losses the uninterrupted run gives: the random draws depend only on the
+record index.
+'''),
+    code('''
+import copy
+
+saved_iterator = it.get_state()
+saved = jax.tree.map(np.asarray, (nnx.state(model), nnx.state(optimizer)))  # to disk
+
+# The uninterrupted run: five more steps.
+straight = [float(train_step(model, optimizer, next(it))) for _ in range(5)]
+straight_batch = next(it)
+it.close()
+
+# Resume in a fresh pipeline. grain's iterator state records the worker
+# layout, so restore it into a pipeline with the same number of workers.
+resumed_it = iter(pipeline(2))
+resumed_it.set_state(copy.deepcopy(saved_iterator))
+model2 = TwoHeads(vocab_size, nnx.Rngs(1))
+optimizer2 = nnx.Optimizer(model2, optax.adam(1e-2), wrt=nnx.Param)
+nnx.update(model2, jax.tree.map(jnp.asarray, saved[0]))
+nnx.update(optimizer2, jax.tree.map(jnp.asarray, saved[1]))
+resumed = [float(train_step(model2, optimizer2, next(resumed_it))) for _ in range(5)]
+resumed_batch = next(resumed_it)
+resumed_it.close()
+
+print("uninterrupted", [round(l, 4) for l in straight])
+print("resumed      ", [round(l, 4) for l in resumed])
+plt.figure(figsize=(8, 3))
+steps = np.arange(len(losses) + len(straight))
+plt.plot(steps, losses + straight, label="uninterrupted run")
+plt.plot(steps[len(losses):], resumed, "o", label="resumed from the checkpoint")
+plt.xlabel("step"); plt.ylabel("loss"); plt.legend(); plt.show()
+assert all(np.array_equal(straight_batch[k], resumed_batch[k]) for k in straight_batch)
+np.testing.assert_allclose(resumed, straight, rtol=1e-5)
+'''),
+    md('''
+What goes where: strings to integers (TextVectorization, StringLookup) belong
+in the workers, since the jitted step cannot take strings; per-example work
+before batching too. Augmentation can run in workers (as here, on their CPU)
+or on the accelerator inside the jitted step (`rotate.apply(state, x,
+key=...)` in `train_step`), which is usually faster when the accelerator has
+room; either way its keys come from explicit indices.
+'''),
+]
+
 NOTEBOOKS = {
     "01_adapt.ipynb": ADAPT,
     "02_inside_or_before_the_model.ipynb": INSIDE_OR_BEFORE,
@@ -809,6 +963,7 @@ NOTEBOOKS = {
     "04_recipes_images.ipynb": IMAGES,
     "05_recipes_categorical.ipynb": CATEGORICAL,
     "06_recipes_text.ipynb": TEXT,
+    "07_input_pipelines.ipynb": PIPELINES,
 }
 
 

@@ -36,6 +36,9 @@ from prepro_core._src.lookup.text_vectorization import TextVectorizationState
 from prepro_core._src.hashing.hashing import hashed_crossing
 from prepro_core._src.hashing.hashing import hashing
 
+# Input pipelines (pc.grain, the grain adapter, is imported on first use).
+from prepro_core._src.pipeline.records import loader_fn
+
 # Images.
 from prepro_core._src.image.geometric import random_elastic_transform
 from prepro_core._src.image.geometric import random_flip
@@ -123,4 +126,14 @@ __all__ = [
     "mix_up",
     "aug_mix",
     "rand_augment",
+    "loader_fn",
 ]
+
+
+def __getattr__(name):
+  # `pc.grain` imports grain (an optional extra) on first use only, so that
+  # `import prepro_core` stays free of it. Not in __all__ for the same reason.
+  if name == "grain":
+    import importlib  # pylint: disable=g-import-not-at-top
+    return importlib.import_module("prepro_core.grain")
+  raise AttributeError(f"module 'prepro_core' has no attribute {name!r}")

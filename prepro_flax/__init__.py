@@ -12,6 +12,8 @@ from prepro_flax._src.checkpoint import save
 from prepro_flax._src.common import NotAdaptedError
 from prepro_flax._src.nnx_base import PreprocessingLayer
 from prepro_flax._src.nnx_base import PreprocessingState
+from prepro_flax._src.orbax_state import orbax_restore
+from prepro_flax._src.orbax_state import orbax_state
 
 # Layers: one class per row of prepro_flax/_src/registry.py, under Keras' name.
 from prepro_flax._src import nnx_layers as _nnx_layers
@@ -25,6 +27,8 @@ __all__ = [
     "NotAdaptedError",
     "PreprocessingLayer",
     "PreprocessingState",
+    "orbax_restore",
+    "orbax_state",
     "KerasLayer",
     *_nnx_layers.LAYERS,
 ]

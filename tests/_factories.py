@@ -16,7 +16,8 @@ import prepro_core as pc
 
 # The public functions of ``pc.__all__`` that are not factories.
 NON_FACTORIES = frozenset(
-    {"adapt", "to_device", "host_kernels", "save_vocabulary", "get_vocabulary"})
+    {"adapt", "to_device", "host_kernels", "save_vocabulary", "get_vocabulary",
+     "loader_fn"})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -93,7 +93,7 @@ def test_hashing_accepts_mixed_str_and_bytes(salt):
 
 
 def test_text_kernel_twins_have_the_same_interface():
-  numba_text = pytest.importorskip("prepro_core._src.host.kernels.numba_text")
+  from prepro_core._src.host.kernels import numba_text  # numba is in the test extra
   fns = [n for n, f in vars(numpy_text).items()
          if callable(f) and not n.startswith("_") and
          getattr(f, "__module__", "") == numpy_text.__name__]
@@ -107,7 +107,6 @@ def test_text_kernel_twins_have_the_same_interface():
 
 
 def test_text_kernel_twins_agree():
-  pytest.importorskip("numba")
   docs = ["Hello, World!", "", "caf\u00e9 au lait", "  tabs\tand\nlines ",
           "x" * 20 + " y", "naïve-CAFÉ; ok."] * 5
   arr = np.array(docs)

@@ -29,7 +29,6 @@ def _kernels(name: str):
 
 @pytest.mark.parametrize("family", backend.FAMILIES)
 def test_numpy_and_numba_kernels_are_twins(family):
-  pytest.importorskip("numba")
   numba_fns = _public_functions(_kernels(f"numba_{family}"), family)
   numpy_fns = _public_functions(_kernels(f"numpy_{family}"), family)
   assert numba_fns, f"numba_{family} defines no kernels"
@@ -43,7 +42,6 @@ def test_kernels_follow_the_setting(family):
   with pc.host_kernels("numpy"):
     assert backend.kernels(family) is _kernels(f"numpy_{family}")
     assert backend.numba_kernels(family) is None
-  pytest.importorskip("numba")
   with pc.host_kernels("numba"):
     assert backend.kernels(family) is _kernels(f"numba_{family}")
   with pc.host_kernels("auto"):

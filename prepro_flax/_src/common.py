@@ -27,9 +27,19 @@ def is_string_array(x: Any) -> bool:
 def sample_for_init(transform: Transform, x: Any) -> Any:
   """What to give ``transform.init``: the data itself for host-side
   transforms (strings have no jax dtype), else a ShapeDtypeStruct tree, so
-  building never computes on the data."""
+  building never computes on the data. Traced leaves become
+  ShapeDtypeStructs for host transforms too: their ``init`` must not turn a
+  tracer into NumPy, so that ``apply`` can say it runs on the host (or, for
+  the integer inputs some of them take on device, simply run)."""
   if transform.on_host:
-    return x
+    # Shallow: a tracer, or a tuple/dict of them (hashed_crossing's
+    # features); lists of strings, possibly long, are not walked.
+    if isinstance(x, tuple):
+      return type(x)(*map(_tracer_spec, x)) if hasattr(x, "_fields") else (
+          tuple(map(_tracer_spec, x)))
+    if isinstance(x, dict):
+      return {k: _tracer_spec(v) for k, v in x.items()}
+    return _tracer_spec(x)
 
   def spec(leaf):
     if isinstance(leaf, jax.ShapeDtypeStruct):
@@ -41,6 +51,12 @@ def sample_for_init(transform: Transform, x: Any) -> Any:
     return jax.ShapeDtypeStruct(np.shape(arr), arr.dtype)
 
   return jax.tree_util.tree_map(spec, x)
+
+
+def _tracer_spec(a: Any) -> Any:
+  if isinstance(a, jax.core.Tracer):
+    return jax.ShapeDtypeStruct(a.shape, a.dtype)
+  return a
 
 
 def not_adapted_message(layer_name: str, constants: Sequence[str],
@@ -61,6 +77,22 @@ def adapt_in_jit_message(layer_name: str) -> str:
       f"whose shape can depend on the data (a vocabulary, a quantile summary), "
       f"and a traced function cannot do either. Call `adapt` eagerly, before "
       f"the jitted training step.")
+
+
+# What JAX raises when NumPy code meets a tracer.
+TRACER_ERRORS = (jax.errors.TracerArrayConversionError,
+                 jax.errors.ConcretizationTypeError,
+                 jax.errors.TracerBoolConversionError,
+                 jax.errors.TracerIntegerConversionError)
+
+
+def host_in_jit_message(layer_name: str) -> str:
+  return (
+      f"`{layer_name}`: `x` must be a concrete array, got a tracer: "
+      f"{layer_name} runs on the host (NumPy) and cannot run inside "
+      f"jax.jit/nnx.jit (or vmap/grad); call it before the jitted step, e.g. "
+      f"in the input pipeline, and pass its integer output to the jitted "
+      f"function.")
 
 
 def missing_key_message(layer_name: str, how_to_seed: str,

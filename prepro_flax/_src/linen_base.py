@@ -86,6 +86,15 @@ class PreprocessingModule(nn.Module):
         behaviour; merged with the field of the same name.
     """
     t = self.make_transform()
+    if not t.on_host:
+      return self._call_transform(t, x, deterministic)
+    try:
+      return self._call_transform(t, x, deterministic)
+    except common.TRACER_ERRORS as e:
+      # A host (NumPy) step met a tracer: inside jax.jit.
+      raise TypeError(common.host_in_jit_message(type(self).__name__)) from e
+
+  def _call_transform(self, t: Transform, x: Any, deterministic: Optional[bool]):
     state = self._preprocessing_state(t, x)
     if not t.is_random:
       return t.apply(state, x)

@@ -142,7 +142,20 @@ class PreprocessingLayer(nnx.Module):
     return value.value if isinstance(value, HostValue) else value
 
   def set_state(self, state: Any) -> None:
-    """Replaces the core transform's state (e.g. one made with ``pc.adapt``)."""
+    """Replaces the core transform's state (e.g. one made with ``pc.adapt``).
+
+    Raises:
+      TypeError: ``state`` is not a state of this layer's transform (its
+        ``state_type``), e.g. one from another transform.
+    """
+    t = self.transform
+    if state is not None and t.state_type is not None and not isinstance(
+        state, t.state_type):
+      raise TypeError(
+          f"`{type(self).__name__}.set_state`: `state` must be a "
+          f"{t.state_type.__name__} (from this layer's transform, "
+          f"{t.name}: its init/adapt or pc.adapt), got "
+          f"{type(state).__name__}.")
     if self.transform.on_host and state is not None:
       state = HostValue(state)
     self.state.set_value(state)
@@ -167,9 +180,12 @@ class PreprocessingLayer(nnx.Module):
     self._build_unchecked(sample)
 
   def _build_unchecked(self, sample: Any) -> None:
-    spec = common.sample_for_init(self.transform, sample)
-    self.set_state(self.transform.init(spec))
+    self.set_state(self.initial_state(sample))
     self.built_spec = _spec_record(sample)
+
+  def initial_state(self, sample: Any) -> Any:
+    """The state ``build(sample)`` would store, without storing it."""
+    return self.transform.init(common.sample_for_init(self.transform, sample))
 
   def _check_usable(self) -> None:
     if self.transform.adaptable and not self.constants_given:
@@ -249,6 +265,15 @@ class PreprocessingLayer(nnx.Module):
     Returns:
       The transformed batch.
     """
+    if not self.transform.on_host:
+      return self._call_transform(x, key, deterministic, rngs)
+    try:
+      return self._call_transform(x, key, deterministic, rngs)
+    except common.TRACER_ERRORS as e:
+      # A host (NumPy) step met a tracer: inside nnx.jit/jax.jit.
+      raise TypeError(common.host_in_jit_message(type(self).__name__)) from e
+
+  def _call_transform(self, x, key, deterministic, rngs):
     state = self._current_state(x)
     if not self.transform.is_random:
       return self.transform.apply(state, x)

@@ -64,6 +64,7 @@ NOT_LAYERS = frozenset({
     "host_kernels",     # the NumPy/numba switch for host kernels
     "get_vocabulary",   # a state accessor: VocabularyMixin / linen.get_vocabulary
     "save_vocabulary",  # writes a lookup state's vocabulary file
+    "loader_fn",        # wraps a transform for loader workers (torch, multiprocessing)
 })
 
 

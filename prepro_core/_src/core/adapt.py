@@ -53,7 +53,13 @@ def _iter_batches(data: Any, batch_size: Optional[int]):
       for start in range(0, len(data), step):
         yield list(data[start:start + step])
       return
-    data = np.asarray(data)
+    try:
+      data = np.asarray(data)
+    except ValueError:  # NumPy's "inhomogeneous shape"
+      raise ValueError(
+          "adapt: `data` must be rectangular (an array, or a list of "
+          "equal-length rows), got ragged nested lists; pad the rows to one "
+          "length, or pass a list of batches.") from None
   if isinstance(data, (np.ndarray, jax.Array)):
     n = np.shape(data)[0] if np.ndim(data) else 0
     step = n if batch_size is None else batch_size
@@ -77,9 +83,12 @@ def _holds_batches(data) -> bool:
 
 
 def _holds_strings(data) -> bool:
-  first = data[0]
-  if isinstance(first, (list, tuple)):
-    first = next((row[0] for row in data if len(row)), None)
+  # The first leaf, however deep: ragged lists of strings of any rank stay
+  # lists, so that the string input path (host/inputs.py) judges them.
+  first = data
+  while isinstance(first, (list, tuple)):
+    first = next((r for r in first if not isinstance(r, (list, tuple)) or r),
+                 None)
   return isinstance(first, (str, bytes))
 
 
@@ -123,6 +132,8 @@ def adapt(transform: Transform,
 
   Raises:
     ValueError: when ``data`` holds no examples.
+    TypeError: ``state`` is not a state of ``transform`` (its
+      ``state_type``).
   """
   if not isinstance(transform, Transform):
     raise TypeError(
@@ -135,13 +146,17 @@ def adapt(transform: Transform,
         f"{type(data).__name__}.")
   if batch_size is not None:
     checks.check_positive_int(batch_size, "batch_size", f"adapt({transform.name})")
+  if state is not None:
+    # Before any batch is read: a state of another transform would otherwise
+    # fail deep inside accumulate (or be returned as is, when not adaptable).
+    checks.check_state(state, transform.state_type, f"adapt({transform.name})")
   if not transform.adaptable:
     if state is None:
       first = next(iter(_iter_batches(data, batch_size)), None)
       if first is None:
         raise ValueError(f"adapt({transform.name}): `data` is empty.")
       state = transform.init(first)
-    return state
+    return transform.finalize(state)  # checks a given state (identity otherwise)
   accumulate = transform.accumulate
   if not transform.on_host:
     accumulate = _jitted_accumulate_checking_finite(accumulate)

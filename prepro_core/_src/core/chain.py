@@ -12,6 +12,9 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from prepro_core._src.core import checks
+from prepro_core._src.core.factory import transform_factory
+from prepro_core._src.core.transform import EmptyState
 from prepro_core._src.core.transform import make_transform
 from prepro_core._src.core.transform import State
 from prepro_core._src.core.transform import Transform
@@ -22,7 +25,7 @@ class ChainState(NamedTuple):
   states: tuple
 
 
-# Over 80 lines only by its docstring; each closure walks the parts once.
+@transform_factory
 def chain(*transforms: Transform) -> Transform:
   """Composes transforms left to right.
 
@@ -52,14 +55,8 @@ def chain(*transforms: Transform) -> Transform:
   name = "chain(" + ", ".join(t.name for t in transforms) + ")"
   random_parts = [i for i, t in enumerate(transforms) if t.is_random]
 
-  def part_keys(key):
-    if key is None or not random_parts:
-      return [None] * len(transforms)
-    keys = jax.random.split(key, len(random_parts))
-    out = [None] * len(transforms)
-    for k, i in zip(keys, random_parts):
-      out[i] = k
-    return out
+  def check_parts(state, method):
+    check_part_states(transforms, state, f"{name}.{method}")
 
   def init(sample):
     states = []
@@ -73,6 +70,7 @@ def chain(*transforms: Transform) -> Transform:
   def accumulate(state, batch, axis_name=None):
     # Every part before the last adapted one must be ready to apply: the next
     # part adapts on its output. Each is finalized as it is passed.
+    check_parts(state, "adapt")
     states = list(state.states)
     x = batch
     for i, t in enumerate(transforms):
@@ -82,12 +80,21 @@ def chain(*transforms: Transform) -> Transform:
         x = t.apply(states[i], x)
     return ChainState(tuple(states))
 
+  def finalize(state):
+    # Parts finalize as they adapt; this checks a state handed in as a whole
+    # (pc.adapt(chain, data, state=...) of a chain that learns nothing).
+    check_parts(state, "adapt")
+    return state
+
   def combine(a, b):
+    check_parts(a, "merge")
+    check_parts(b, "merge")
     return ChainState(
         tuple(t.merge(sa, sb) for t, sa, sb in zip(transforms, a.states, b.states)))
 
   def apply(state, x, key=None):
-    keys = part_keys(key)
+    check_parts(state, "apply")
+    keys = part_keys(transforms, random_parts, key, name)
     i = 0
     while i < len(transforms):
       run = _fusable_run(transforms, i) if key is not None else 1
@@ -108,10 +115,39 @@ def chain(*transforms: Transform) -> Transform:
       apply=apply,
       accumulate=accumulate if any(t.adaptable for t in transforms) else None,
       combine=combine,
+      finalize=finalize,
       is_random=bool(random_parts),
       on_host=any(t.on_host for t in transforms),
+      state_type=ChainState,
   )
 
+
+
+def part_keys(transforms, random_parts, key, where: str) -> list:
+  """One key per part: ``key`` split over the random parts, in order."""
+  key = checks.check_key(key, where)  # before it is split
+  if key is None or not random_parts:
+    return [None] * len(transforms)
+  out = [None] * len(transforms)
+  for k, i in zip(jax.random.split(key, len(random_parts)), random_parts):
+    out[i] = k
+  return out
+
+
+def check_part_states(transforms, state: State, where: str) -> None:
+  """Each part's state must be its part's (make_transform checked that
+  ``state`` is a ChainState; a fused run never calls the parts' own apply)."""
+  if not isinstance(state.states, tuple) or len(state.states) != len(
+      transforms):
+    got = (len(state.states) if isinstance(state.states, tuple) else
+           type(state.states).__name__)
+    raise ValueError(
+        f"`{where}`: `state` must be a ChainState of {len(transforms)} "
+        f"parts' states (from this chain's init/adapt), got {got}; was it "
+        f"made by another chain?")
+  for i, (t, s) in enumerate(zip(transforms, state.states)):
+    checks.check_state(s, t.state_type, f"{where}: part {i} ({t.name})",
+                       allow_none=t.state_type is EmptyState)
 
 def _fusable_run(transforms, start: int) -> int:
   """How many transforms from ``start`` on can run as one fused step."""

@@ -66,7 +66,15 @@ def check_real_dtype(x: Any, argname: str, where: str) -> None:
 
   Works on arrays, tracers, ``jax.ShapeDtypeStruct`` and Python data.
   """
-  dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+  if hasattr(x, "dtype"):
+    dtype = np.dtype(x.dtype)
+  else:
+    try:
+      dtype = np.asarray(x).dtype
+    except ValueError:  # NumPy's "inhomogeneous shape": ragged nested lists
+      raise ValueError(
+          f"{where}: `{argname}` must be a rectangular array of numbers, got "
+          f"ragged nested lists; pad the rows to one length first.") from None
   if not (np.issubdtype(dtype, np.number) or dtype == np.bool_ or
           dtype == jax.numpy.bfloat16) or np.issubdtype(
               dtype, np.complexfloating):
@@ -141,7 +149,7 @@ def check_encoding(encoding: Any, where: str) -> str:
   """``encoding`` must name a codec Python knows (``str.encode`` takes it)."""
   try:
     "".encode(encoding)
-  except LookupError:
+  except (LookupError, TypeError):  # an unknown name; not a str at all
     raise ValueError(
         f"{where}: `encoding` must name a codec Python knows (e.g. "
         f"'utf-8'), got {encoding!r}.") from None
@@ -210,3 +218,105 @@ def check_salt(salt: Any, where: str) -> "tuple[int, int] | None":
           f"{where}: `salt` values must be 64-bit ints in [-2**63, 2**64), "
           f"got {salt!r}.")
   return (pair[0] & (2**64 - 1), pair[1] & (2**64 - 1))
+
+
+def check_state(state: Any, state_type: Any, where: str,
+                allow_none: bool = False) -> None:
+  """Raises TypeError unless ``state`` is a ``state_type`` (a NamedTuple class).
+
+  A Python check of the state's type, made when ``apply``/``adapt``/``merge``
+  is called or traced (under ``jit``/``vmap``/``pmap`` the state is still
+  that NamedTuple, of tracers), so it costs nothing in the compiled program.
+  ``state_type=None`` checks nothing. ``allow_none``: stateless transforms
+  also take ``None`` for their empty state.
+  """
+  if state_type is None or isinstance(state, state_type):
+    return
+  if state is None and allow_none:
+    return
+  raise TypeError(
+      f"`{where}`: `state` must be a {state_type.__name__} (from this "
+      f"transform's init/adapt), got {type(state).__name__}.")
+
+
+class HostOnlyError(TypeError):
+  """A host-side step (NumPy on concrete values) met a traced value.
+
+  A TypeError, as JAX's own TracerArrayConversionError is; raised before
+  any NumPy call so the message says what to do instead.
+  """
+
+
+def _is_traced_tree(value: Any) -> bool:
+  if isinstance(value, jax.core.Tracer):
+    return True
+  # NamedTuple states (a few array leaves) are walked; lists of strings,
+  # possibly millions long, are not.
+  return hasattr(value, "_fields") and any(
+      isinstance(leaf, jax.core.Tracer)
+      for leaf in jax.tree_util.tree_leaves(value))
+
+
+def check_on_host(where: str, *,
+                  why: str = "strings become integers in NumPy",
+                  todo: str = ("call it before the jitted step, e.g. in the "
+                               "input pipeline"),
+                  **values: Any) -> None:
+  """Refuses traced values in a step that runs on the host.
+
+  ``where`` names the step (``"string_lookup.apply"``); each keyword is an
+  argument (``inputs=x``, ``state=state``), checked itself and, for a
+  NamedTuple state, through its leaves. One ``isinstance`` per argument on
+  the hot path.
+
+  Raises:
+    HostOnlyError: an argument is a jax tracer (inside ``jax.jit``,
+      ``nnx.jit``, ``vmap`` or ``grad``).
+  """
+  for argname, value in values.items():
+    if _is_traced_tree(value):
+      raise HostOnlyError(
+          f"{where} runs on the host ({why}), so `{argname}` must be a "
+          f"concrete value, got a tracer (inside jax.jit, nnx.jit, vmap or "
+          f"grad); {todo}.")
+
+
+def check_key(key: Any, where: str) -> Any:
+  """A random transform's ``key``: None (inference) or one PRNG key.
+
+  One key: a typed key of shape ``()`` (``jax.random.key(seed)``) or a raw
+  ``uint32`` key of rank 1 (``jax.random.PRNGKey(seed)``). The transform
+  splits it into one key per example itself. A check of the key's dtype and
+  shape, static under ``jit``/``vmap`` (a vmapped key is one key per call).
+
+  Raises:
+    TypeError: not a PRNG key (an int seed, a float array...).
+    ValueError: a batch of keys.
+  """
+  if key is None:
+    return None
+  dtype = getattr(key, "dtype", None)
+  shape = tuple(getattr(key, "shape", ()))
+  msg = (f"{where}: `key` must be a single PRNG key from jax.random.key(seed) "
+         f"or jax.random.PRNGKey(seed)")
+  if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+    if shape == ():
+      return key
+    raise ValueError(
+        f"{msg}, got a batch of keys of shape {shape}; pass one key (the "
+        f"transform draws one key per example from it), or jax.vmap over "
+        f"the keys.")
+  if dtype is not None and np.dtype(dtype) == np.uint32:
+    if len(shape) == 1:
+      return key
+    if len(shape) > 1:
+      raise ValueError(
+          f"{msg}, got a batch of raw keys of shape {shape}; pass one key "
+          f"(the transform draws one key per example from it), or jax.vmap "
+          f"over the keys.")
+  if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+    raise TypeError(f"{msg}, got the int {key!r}; pass "
+                    f"jax.random.key({key!r}).")
+  got = (f"an array of dtype {dtype} and shape {shape}" if dtype is not None
+         else f"{type(key).__name__} {key!r}")
+  raise TypeError(f"{msg}, got {got}.")

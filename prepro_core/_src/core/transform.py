@@ -18,10 +18,13 @@ Adapting is split in two so that streaming stays cheap:
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple, Optional, Protocol, Sequence
 
 import jax
 import numpy as np
+
+from prepro_core._src.core import checks
 
 State = Any
 Array = Any
@@ -55,6 +58,23 @@ class Transform(NamedTuple):
     fusion: a :class:`Fusable` when consecutive transforms of this kind can
       run as one step inside :func:`~prepro_core.chain` (the geometric image
       transforms compose their matrices and resample once); else None.
+    state_type: the NamedTuple class of the state ``init`` returns
+      (:class:`EmptyState` for transforms that learn nothing); ``apply``,
+      ``adapt``, ``merge`` and :func:`~prepro_core.adapt` refuse any other
+      state with a TypeError. None: not checked.
+    recipe: how the transform was made (a ``Recipe``: its factory and the
+      arguments), set by ``@transform_factory`` on every public factory
+      (see ``core/factory.py``); None for one made by :func:`make_transform`
+      directly.
+
+  Pickling and equality: a transform with a recipe pickles as its factory
+  called again with the same arguments (the closures are rebuilt on
+  unpickle), and two such transforms are equal, and hash alike, when their
+  recipes are (same factory, arguments equal by value), so an unpickled
+  transform equals its original. One without a recipe refuses to pickle
+  (a TypeError naming it) and is equal only to itself (field by field).
+  ``copy.copy``/``copy.deepcopy`` return the transform itself: it is an
+  immutable bundle of functions.
   """
 
   name: str
@@ -69,6 +89,42 @@ class Transform(NamedTuple):
   on_host: bool = False
   adaptable: bool = False
   fusion: Optional["Fusable"] = None
+  state_type: Optional[type] = None
+  recipe: Optional[Any] = None
+
+  def __reduce__(self):
+    if self.recipe is None:
+      raise TypeError(
+          f"Transform `{self.name}` cannot be pickled: it was built by "
+          f"make_transform directly, so nothing records how to rebuild its "
+          f"functions. Build it with a prepro_core factory (e.g. "
+          f"pc.normalization(...), pc.chain(...)), or decorate your own "
+          f"factory with @transform_factory (prepro_core/_src/core/"
+          f"factory.py).")
+    return self.recipe.reduce(self.name)
+
+  def __eq__(self, other):
+    if not isinstance(other, Transform):
+      return NotImplemented
+    if self.recipe is not None and other.recipe is not None:
+      return self.recipe == other.recipe
+    return tuple.__eq__(self, other)
+
+  def __ne__(self, other):
+    result = self.__eq__(other)
+    return result if result is NotImplemented else not result
+
+  def __hash__(self):
+    if self.recipe is not None:
+      return hash(self.recipe)
+    return tuple.__hash__(self)
+
+  def __copy__(self):
+    return self
+
+  def __deepcopy__(self, memo):
+    del memo
+    return self
 
 
 class Fusable(Protocol):
@@ -111,13 +167,26 @@ def make_transform(
     is_random: bool = False,
     on_host: bool = False,
     fusion: Optional[Fusable] = None,
+    state_type: Optional[type] = None,
 ) -> Transform:
   """Builds a :class:`Transform`, deriving ``adapt`` and ``merge``.
 
   Transforms without ``accumulate`` learn nothing: ``adapt`` returns the state
   unchanged and ``merge`` checks the two states agree in type, then returns
   the first.
+
+  ``state_type`` is the NamedTuple class ``init`` returns (:class:`EmptyState`
+  for stateless transforms, which also take ``None``). The returned
+  ``apply``/``adapt``/``merge``/``accumulate``/``finalize``/``combine`` check
+  that their state is one (a Python ``isinstance`` when called or traced:
+  free in the compiled program), so a state of another transform gets
+  prepro's TypeError instead of an AttributeError from inside.
   """
+  if state_type is not None and not (isinstance(state_type, type) and
+                                     issubclass(state_type, tuple)):
+    raise TypeError(
+        f"`make_transform({name})`: `state_type` must be the NamedTuple class "
+        f"of the state `init` returns, got {state_type!r}.")
   adaptable = accumulate is not None
   finalize = finalize or _identity_state
 
@@ -131,29 +200,55 @@ def make_transform(
       del b
       return a
 
-  def checked_combine(a, b):
-    check_same_state(a, b, name)
+  stateless = state_type is EmptyState
+
+  def check(state, method):
+    checks.check_state(state, state_type, f"{name}.{method}",
+                       allow_none=stateless)
+
+  def combine_states(a, b, method):
+    check_same_state(a, b, name)  # first: "come from different transforms"
+    check(a, method)
+    check(b, method)
     return combine(a, b)
 
+  def checked_combine(a, b):
+    return combine_states(a, b, "combine")
+
+  def checked_accumulate(state, batch, axis_name=None):
+    check(state, "accumulate")
+    return accumulate(state, batch, axis_name=axis_name)
+
+  def checked_finalize(state):
+    check(state, "finalize")
+    return finalize(state)
+
   def adapt(state, batch, axis_name=None):
+    check(state, "adapt")
     return finalize(accumulate(state, batch, axis_name=axis_name))
 
   def merge(a, b):
-    return finalize(checked_combine(a, b))
+    return finalize(combine_states(a, b, "merge"))
+
+  @functools.wraps(apply)
+  def checked_apply(state, *args, **kwargs):
+    check(state, "apply")
+    return apply(state, *args, **kwargs)
 
   return Transform(
       name=name,
       init=init,
       adapt=adapt,
       merge=merge,
-      apply=apply,
-      accumulate=accumulate,
-      finalize=finalize,
+      apply=checked_apply if state_type is not None else apply,
+      accumulate=checked_accumulate,
+      finalize=checked_finalize,
       combine=checked_combine,
       is_random=is_random,
       on_host=on_host,
       adaptable=adaptable,
       fusion=fusion,
+      state_type=state_type,
   )
 
 

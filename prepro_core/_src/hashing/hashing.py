@@ -24,12 +24,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from prepro_core._src.core import checks
+from prepro_core._src.core.factory import transform_factory
 from prepro_core._src.core.transform import EmptyState
 from prepro_core._src.core.transform import make_transform
 from prepro_core._src.core.transform import Transform
 from prepro_core._src.hashing import device_hash
 from prepro_core._src.hashing import u64
 from prepro_core._src.host import farmhash
+from prepro_core._src.host import inputs
 from prepro_core._src.numeric.encoding import encode_ids
 
 HASHING_OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
@@ -73,11 +75,11 @@ def _check_mask_value(mask_value, num_bins):
         f"{mask_value!r}.")
 
 
-def _check_numeric_dtype(dt):
+def _check_numeric_dtype(dt, argname="inputs"):
   if dt.kind not in "iufb":
     raise TypeError(
-        f"hashing: inputs must be strings, integers, bools or floats, got "
-        f"dtype {dt}.")
+        f"hashing: `{argname}` must hold strings, integers, bools or floats, "
+        f"got dtype {dt}.")
 
 
 def _check_mask_kind(mask_value, is_string):
@@ -143,7 +145,8 @@ def _host_mod(h: np.ndarray, bins: int) -> np.ndarray:
 
 def _string_bins(x, bins: int, salt: Salt, mask_value) -> np.ndarray:
   """Bins of strings, hashed on the host."""
-  h, shape, packed = farmhash.hash_strings(x, salt)
+  h, shape, packed = farmhash.hash_strings(x, salt, where="hashing",
+                                           argname="inputs")
   ids = _host_mod(h, bins).reshape(shape)
   if mask_value is None:
     return ids
@@ -220,7 +223,13 @@ def hash_bins(x, bins: int, salt: Salt, mask_value) -> Any:
   if _is_string_input(x):
     _check_mask_kind(mask_value, True)
     return _string_bins(x, bins, salt, mask_value)
-  arr = x if isinstance(x, (jax.Array, jax.core.Tracer)) else np.asarray(x)
+  arr = x if isinstance(x, (jax.Array, jax.core.Tracer)) else _host_array(
+      x, "hashing", "inputs")
+  if arr.dtype == object and arr.size:
+    # Objects hash only when they are strings; the string path names the
+    # first element that is not (None, a number...).
+    _check_mask_kind(mask_value, True)
+    return _string_bins(arr, bins, salt, mask_value)
   dt = np.dtype(arr.dtype)
   _check_numeric_dtype(dt)
   _check_mask_kind(mask_value, False)
@@ -229,6 +238,7 @@ def hash_bins(x, bins: int, salt: Salt, mask_value) -> Any:
   return _device_bins(jnp.asarray(arr), bins, salt, mask_value)
 
 
+@transform_factory
 def hashing(num_bins: int,
             mask_value: Any = None,
             salt: Any = None,
@@ -281,7 +291,7 @@ def hashing(num_bins: int,
   def init(sample):
     dtype = getattr(sample, "dtype", None)
     if dtype is not None and not _is_string_input(sample):
-      _check_numeric_dtype(np.dtype(dtype))
+      _check_numeric_dtype(np.dtype(dtype), "sample")
     return EmptyState()
 
   def apply(state, x, key=None):
@@ -289,7 +299,8 @@ def hashing(num_bins: int,
     return encode_ids(hash_bins(x, bins, salt, mask_value), num_bins,
                       output_mode)
 
-  return make_transform("hashing", init=init, apply=apply, on_host=True)
+  return make_transform("hashing", init=init, apply=apply, on_host=True,
+                        state_type=EmptyState)
 
 
 # ---------------------------------------------------------------------------
@@ -297,19 +308,39 @@ def hashing(num_bins: int,
 # ---------------------------------------------------------------------------
 
 
+def _host_array(x, where: str, argname: str) -> np.ndarray:
+  """``np.asarray(x)``, with prepro's error for ragged nested lists."""
+  try:
+    return np.asarray(x)
+  except ValueError:
+    raise ValueError(
+        f"{where}: `{argname}` must be a rectangular array, got ragged "
+        f"nested lists; pad the rows to one length first.") from None
+
+
 def _as_feature(x, i: int, where: str):
-  """Feature ``i`` as an array (lists of strings as a ``str_`` array)."""
+  """Feature ``i`` as an array (lists of ``str`` as a ``str_`` array).
+
+  String features are checked here, once: every element a str or bytes
+  (one pass over their types in C), else an error naming the element.
+  """
+  argname = f"inputs[{i}]"
   if not isinstance(x, (jax.Array, jax.core.Tracer, np.ndarray)):
     if _is_string_input(x):
       x = np.asarray(x, dtype=object if isinstance(x, (list, tuple)) else None)
-      if x.dtype == object and x.size and isinstance(x.reshape(-1)[0], str):
-        x = x.astype(str)
     else:
-      x = np.asarray(x)
+      x = _host_array(x, where, argname)
+  if isinstance(x, np.ndarray) and x.dtype == object:
+    flat = x.reshape(-1).tolist()
+    kinds = set(map(type, flat))
+    if not all(issubclass(k, (str, bytes)) for k in kinds):
+      raise inputs.element_type_error(flat, where, argname)
+    if kinds <= {str, np.str_}:  # all str: hashed from a str_ array's rows
+      x = x.astype(str)
   if not _is_string_input(x) and not jnp.issubdtype(x.dtype, jnp.integer):
     raise TypeError(
-        f"{where}: feature {i} must hold integers or strings, got dtype "
-        f"{x.dtype}.")
+        f"{where}: `inputs[{i}]` (feature {i}) must hold integers or "
+        f"strings, got dtype {x.dtype}.")
   return x
 
 
@@ -326,23 +357,30 @@ def _check_cross_inputs(inputs, where: str) -> Sequence[Any]:
   shape = np.shape(feats[0])
   if len(shape) > 2 or (len(shape) == 2 and shape[-1] != 1):
     raise ValueError(
-        f"{where}: features must have shape (), (batch,) or (batch, 1), got "
-        f"{shape} for feature 0.")
+        f"{where}: `inputs[0]` must have shape (), (batch,) or (batch, 1), "
+        f"got {shape}.")
   for i, x in enumerate(feats[1:], 1):
     if np.shape(x) != shape:
       raise ValueError(
-          f"{where}: all features must have the same shape; feature 0 has "
-          f"{shape}, feature {i} has {np.shape(x)}.")
+          f"{where}: `inputs[{i}]` must have the same shape as "
+          f"`inputs[0]`, {shape}; got {np.shape(x)}.")
   return feats
 
 
-def _cross_host(feats, num_bins: int) -> np.ndarray:
+def _cross_host(feats, num_bins: int,
+                where: str = "hashed_crossing") -> np.ndarray:
   """``tf.sparse.cross_hashed`` on the host: FingerprintCat64 chained from
   the key over each feature's hash, then ``% num_bins``."""
+  checks.check_on_host(
+      f"{where}.apply", why="a string feature, or a 64-bit NumPy one, is "
+      "hashed in NumPy", todo="call it before the jitted step, or give "
+      "every feature as an integer JAX array to cross on device",
+      **{f"inputs[{i}]": x for i, x in enumerate(feats)})
   h = np.full(np.shape(feats[0]), farmhash.CROSS_HASH_KEY, np.uint64)
-  for x in feats:
+  for i, x in enumerate(feats):
     if _is_string_input(x):
-      f = farmhash.fingerprint64_strings(x)
+      f = farmhash.fingerprint64_strings(x, where=where,
+                                         argname=f"inputs[{i}]")
     else:
       # An integer's two's complement bits (ints are widened to int64).
       f = np.asarray(x).astype(np.int64).astype(np.uint64)
@@ -373,6 +411,7 @@ def cross_bins(feats, num_bins: int):
   return _cross_host(feats, num_bins)
 
 
+@transform_factory
 def hashed_crossing(num_bins: int,
                     output_mode: str = "int",
                     sparse: bool = False) -> Transform:
@@ -422,4 +461,5 @@ def hashed_crossing(num_bins: int,
     feats = _check_cross_inputs(inputs, where)
     return encode_ids(cross_bins(feats, num_bins), num_bins, output_mode)
 
-  return make_transform("hashed_crossing", init=init, apply=apply, on_host=True)
+  return make_transform("hashed_crossing", init=init, apply=apply, on_host=True,
+                        state_type=EmptyState)

@@ -56,13 +56,10 @@ _U = np.uint64
 _PAD = 8  # zero bytes after the data, so that 8-byte loads stay inside
 
 
-def _utf8_error(e: UnicodeEncodeError) -> ValueError:
-  return inputs.encode_error(e, "hash", "arr")
-
-
-def _pack(arr):
-  """:func:`pack_strings`, plus the input's shape."""
-  return inputs.pack_for_hash(arr, where="hash", argname="arr")
+def _pack(arr, where: str = "hash", argname: str = "arr"):
+  """:func:`pack_strings`, plus the input's shape; errors name ``where``
+  and ``argname`` (the caller's transform and argument)."""
+  return inputs.pack_for_hash(arr, where=where, argname=argname)
 
 
 def pack_strings(arr) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,7 +133,8 @@ def siphash64_packed(buf, offsets, lengths, key0: int, key1: int):
                                    _padded_buf(buf), _U(key0), _U(key1))[1])
 
 
-def fingerprint64_strings(arr) -> np.ndarray:
+def fingerprint64_strings(arr, *, where: str = "hash",
+                          argname: str = "arr") -> np.ndarray:
   """FarmHash Fingerprint64 of each string's UTF-8 bytes.
 
   Bit-exact with TensorFlow's ``Fingerprint64`` (what
@@ -150,11 +148,13 @@ def fingerprint64_strings(arr) -> np.ndarray:
   Returns:
     A ``uint64`` array of the same shape.
 
+  ``where`` and ``argname`` name the caller and its argument in errors.
+
   Example:
     >>> int(fingerprint64_strings(["hello"])[0]) == 0xb48be5a931380ce8
     True
   """
-  h, shape, _ = hash_strings(arr)
+  h, shape, _ = hash_strings(arr, where=where, argname=argname)
   return h.reshape(shape)
 
 
@@ -176,7 +176,7 @@ def siphash64_strings(arr, key0: int, key1: int) -> np.ndarray:
   return h.reshape(shape)
 
 
-def _hash_str_rows(arr: np.ndarray, key):
+def _hash_str_rows(arr: np.ndarray, key, where: str, argname: str):
   """Hashes of the rows of a non-empty ``str_`` array, from its code points
   (numba's kernels read them in place)."""
   kern = backend.kernels("farmhash")
@@ -192,19 +192,22 @@ def _hash_str_rows(arr: np.ndarray, key):
     try:
       str(flat[bad]).encode("utf-8")
     except UnicodeEncodeError as e:
-      raise _utf8_error(e) from None
+      raise inputs.encode_error(e, where, argname, at=int(bad)) from None
     raise ValueError(
-        f"hash: string {bad} holds a code point beyond U+10FFFF.")
+        f"{where}: `{argname}` element {bad} holds a code point beyond "
+        f"U+10FFFF.")
   return _hashes([r[0] for r in res])
 
 
-def hash_strings(arr, key=None):
+def hash_strings(arr, key=None, *, where: str = "hash", argname: str = "arr"):
   """Fingerprint64 (``key`` None) or SipHash keyed ``key`` of strings.
 
   Args:
     arr: strings as for :func:`fingerprint64_strings`.
     key: None, or the SipHash key ``(key0, key1)`` as checked by
       :func:`check_siphash_key`.
+    where: the caller (a transform's name), for error messages.
+    argname: the caller's argument, for error messages.
 
   Returns:
     ``(hashes, shape, packed)``: the flat uint64 hashes, the input's shape
@@ -213,8 +216,8 @@ def hash_strings(arr, key=None):
   """
   if (isinstance(arr, np.ndarray) and arr.dtype.kind == "U" and arr.size and
       arr.dtype.itemsize):
-    return _hash_str_rows(arr, key), arr.shape, None
-  buf, offs, lens, shape = _pack(arr)
+    return _hash_str_rows(arr, key, where, argname), arr.shape, None
+  buf, offs, lens, shape = _pack(arr, where, argname)
   if key is None:
     h = fingerprint64_packed(buf, offs, lens)
   else:

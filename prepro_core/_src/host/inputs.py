@@ -56,12 +56,31 @@ def is_utf8(encoding: str) -> bool:
   return encoding.lower().replace("-", "").replace("_", "") == "utf8"
 
 
-def type_error(where: str, argname: str, what: str) -> TypeError:
+def type_error(where: str, argname: str, what: str,
+               hint: str = "For integer ids use integer_lookup.") -> TypeError:
   """The error for input that is not strings; ``what`` says what it was."""
   return TypeError(
       f"{where}: `{argname}` must hold strings (str or bytes: a str, a NumPy "
-      f"array of str_/bytes_, or lists of them), got {what}. For integer "
-      f"ids use integer_lookup.")
+      f"array of str_/bytes_, or lists of them), got {what}. {hint}")
+
+
+def element_type_error(items: Sequence, where: str,
+                       argname: str) -> TypeError:
+  """The error for the first item of ``items`` that is not a string, by its
+  position (flattened, C order). Error path only: one scan to find it."""
+  at, bad = next(((i, t) for i, t in enumerate(items)
+                  if not isinstance(t, (str, bytes))), (None, None))
+  if at is None:  # every item is a string after all
+    return type_error(where, argname, "no strings")
+  if bad is None:
+    return type_error(
+        where, argname, f"None at element {at}",
+        "Fill in missing values first (e.g. with \"\" or the mask token).")
+  if _is_row(bad):
+    return type_error(where, argname, f"a nested sequence at element {at}",
+                      "Pass a flat list of strings or a list of rows.")
+  return type_error(where, argname, f"an element of type "
+                    f"{type(bad).__name__} at element {at} ({bad!r:.40})")
 
 
 def encode_error(e: UnicodeEncodeError, where: str, argname: str,
@@ -115,7 +134,7 @@ def check_items(items: list, encoding: str, where: str,
     return items
   if kinds <= {bytes}:
     return decode_items(items, encoding, where, argname)
-  if kinds <= set(_STRING_TYPES):
+  if all(issubclass(k, (str, bytes)) for k in kinds):
     is_bytes = list(map(isinstance, items, [bytes] * len(items)))
     out = list(items)
     idx = [i for i, b in enumerate(is_bytes) if b]
@@ -124,8 +143,7 @@ def check_items(items: list, encoding: str, where: str,
     for i, s in zip(idx, decoded):
       out[i] = s
     return list(map(str, out))
-  bad = next(k for k in kinds if k not in _STRING_TYPES)
-  raise type_error(where, argname, f"an element of type {bad.__name__}")
+  raise element_type_error(items, where, argname)
 
 
 def _too_deep(where: str, argname: str) -> ValueError:
@@ -614,14 +632,18 @@ def as_text_array(x: Any, argname: str, where: str) -> np.ndarray:
   if arr.dtype.kind in "US":
     return arr
   if arr.dtype.kind == "O":
-    types = set(map(type, arr.ravel().tolist()))
+    flat = arr.ravel().tolist()
+    types = set(map(type, flat))
     # Subclasses count too: np.str_ / np.bytes_ come out of NumPy arrays.
-    bad = sorted(t.__name__ for t in types if not issubclass(t, (str, bytes)))
+    bad = [t for t in types if not issubclass(t, (str, bytes))]
     if not bad:
       return arr
-    raise TypeError(
-        f"{where}: `{argname}` must hold only str or bytes; found values of "
-        f"type {', '.join(bad)}. Convert them to strings first.")
+    if any(issubclass(t, (list, tuple, np.ndarray)) for t in bad):
+      raise ValueError(
+          f"{where}: `{argname}` must be a rectangular batch of strings of "
+          f"rank 0, 1 or 2, got ragged or nested lists ({_describe(x)}); "
+          f"pad the rows to one length first.")
+    raise element_type_error(flat, where, argname)
   raise TypeError(
       f"{where}: `{argname}` must be text (str or bytes); got an array of "
       f"dtype {arr.dtype}. Convert numbers to strings first, or use "

@@ -252,11 +252,17 @@ def tokens_from_lists(rows: Sequence, encoding: str, argname: str,
   lengths = np.fromiter((len(r) for r in rows), np.int64, len(rows))
   flat = [t for r in rows for t in (r.tolist() if isinstance(
       r, np.ndarray) else r)]
-  for t in flat[:1]:
-    if not isinstance(t, (str, bytes)):
-      raise TypeError(
-          f"{where}: `{argname}` must return strings; got "
-          f"{type(t).__name__}.")
+  # One pass over the tokens' types in C; the culprit is looked up only on
+  # the error path.
+  if not all(issubclass(k, (str, bytes)) for k in set(map(type, flat))):
+    at, bad = next((i, t) for i, t in enumerate(flat)
+                   if not isinstance(t, (str, bytes)))
+    doc = int(np.searchsorted(np.cumsum(lengths), at, side="right"))
+    pos = at - int(lengths[:doc].sum())
+    raise TypeError(
+        f"{where}: `{argname}` must return str (or bytes) tokens, got "
+        f"{type(bad).__name__} {bad!r:.40} (token {pos} of document {doc}); "
+        f"make the callable return strings.")
   buf, starts = inputs.encode_documents(flat, encoding, argname, where)
   row_splits = np.zeros(len(rows) + 1, np.int64)
   np.cumsum(lengths, out=row_splits[1:])

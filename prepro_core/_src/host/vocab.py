@@ -350,6 +350,8 @@ def read_vocabulary_file(path: str, encoding: str = "utf-8", *,
                          argname: str = "vocabulary") -> list:
   """One token per line (``\\n`` or ``\\r\\n``); a final newline is optional.
 
+  A leading byte-order mark is dropped.
+
   Raises:
     ValueError: the file is missing, empty, or not valid in ``encoding``.
   """
@@ -366,6 +368,10 @@ def read_vocabulary_file(path: str, encoding: str = "utf-8", *,
         f"line {line} ({e.reason}); pass the right `encoding`.") from None
   except LookupError:
     raise ValueError(f"{where}: unknown `encoding` {encoding!r}.") from None
+  # A byte-order mark (U+FEFF at the very start, as Windows editors write
+  # UTF-8) marks the encoding; it is not part of the first token.
+  if text.startswith("\ufeff"):
+    text = text[1:]
   lines = text.split("\n")
   if lines and lines[-1] == "":
     lines.pop()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from prepro_core._src.core.factory import transform_factory
 from prepro_core._src.core.transform import Transform
 from prepro_core._src.image import color_ops as ops
 from prepro_core._src.image import common
@@ -77,6 +78,7 @@ def draw_solarization(keys, addition_factor, threshold_factor):
 # ---------------------------------------------------------------------------
 
 
+@transform_factory
 def random_brightness(factor, value_range=(0, 255)) -> Transform:
   """Adds a random per-image offset to every pixel (Keras' RandomBrightness).
 
@@ -115,6 +117,7 @@ def brightness_kernel(factor, value_range, where, argname="factor"):
   return kernel
 
 
+@transform_factory
 def random_contrast(factor, value_range=(0, 255)) -> Transform:
   """Scales each channel about its mean by a random factor (RandomContrast).
 
@@ -152,6 +155,7 @@ def contrast_kernel(factor, value_range, where, argname="factor"):
   return kernel
 
 
+@transform_factory
 def random_hue(factor, value_range=(0, 255)) -> Transform:
   """Rotates the hue of RGB images by a random amount (RandomHue).
 
@@ -194,6 +198,7 @@ def hue_kernel(factor, value_range, where, argname="factor"):
   return kernel
 
 
+@transform_factory
 def random_saturation(factor, value_range=(0, 255)) -> Transform:
   """Scales the HSV saturation of RGB images (RandomSaturation).
 
@@ -235,6 +240,7 @@ def saturation_kernel(factor, value_range, where, argname="factor"):
   return kernel
 
 
+@transform_factory
 def random_sharpness(factor, value_range=(0, 255)) -> Transform:
   """Sharpens or blurs by a random amount (RandomSharpness).
 
@@ -274,6 +280,7 @@ def sharpness_kernel(factor, value_range, where):
   return kernel
 
 
+@transform_factory
 def random_color_degeneration(factor, value_range=(0, 255)) -> Transform:
   """Blends RGB images towards their grayscale (RandomColorDegeneration).
 
@@ -312,6 +319,7 @@ def color_degeneration_kernel(factor, value_range, where):
   return kernel
 
 
+@transform_factory
 def random_color_jitter(value_range=(0, 255),
                         brightness_factor=None,
                         contrast_factor=None,
@@ -373,6 +381,7 @@ def random_color_jitter(value_range=(0, 255),
   return image_transform(where, kernel, rgb=rgb)
 
 
+@transform_factory
 def random_grayscale(factor=0.5) -> Transform:
   """Turns RGB images to grayscale (kept in 3 channels) with probability
   ``factor`` (RandomGrayscale).
@@ -406,6 +415,7 @@ def random_grayscale(factor=0.5) -> Transform:
   return image_transform(where, kernel, rgb=True)
 
 
+@transform_factory
 def random_invert(factor=1.0, value_range=(0, 255)) -> Transform:
   """Inverts images (``high - x``) at random (RandomInvert).
 
@@ -453,6 +463,7 @@ def _parse_bits(factor, where):
                              max_value=8.0)
 
 
+@transform_factory
 def random_posterization(factor, value_range=(0, 255)) -> Transform:
   """Reduces each channel to a random number of bits (RandomPosterization).
 
@@ -496,6 +507,7 @@ def _parse_unit(factor, argname, where):
                              max_value=1.0, symmetric=False)
 
 
+@transform_factory
 def solarization(addition_factor=0.0, threshold_factor=0.0,
                  value_range=(0, 255)) -> Transform:
   """Inverts the pixels above a threshold, after adding a value (Solarization).
@@ -545,6 +557,7 @@ def solarization_kernel(addition_factor, threshold_factor, value_range, where):
   return kernel
 
 
+@transform_factory
 def auto_contrast(value_range=(0, 255)) -> Transform:
   """Stretches each channel of each image to the full value range (AutoContrast).
 
@@ -573,6 +586,7 @@ def auto_contrast(value_range=(0, 255)) -> Transform:
   return image_transform(where, kernel, random=False)
 
 
+@transform_factory
 def equalization(value_range=(0, 255), bins=256) -> Transform:
   """Histogram-equalizes each channel of each image (Equalization).
 

@@ -16,6 +16,15 @@ Inputs may also be Keras' dict form ``{"images", "labels",
 "segmentation_masks", "bounding_boxes"}``; :func:`split_inputs` takes the
 images out and rebuilds the same structure from the transformed parts.
 
+Bad input, one rule for every image transform (checks on shapes and dtypes,
+made in Python before or while ``jit`` traces, so compiled programs are
+unchanged): :func:`check_inputs` (``apply``) and :func:`check_sample`
+(``init``) refuse images that are not ints or floats (TypeError) or not rank
+3 or 4, or of height or width 0 (ValueError), and dict parts that do not go
+with the images (labels, masks, boxes of another batch; masks of another
+height or width). A batch of 0 images is valid: :func:`apply_batch` gives
+its empty result (the output a batch would give, with 0 rows).
+
 Randomness: :func:`example_keys` is the single place where a transform's key is
 turned into one key per example (``jax.random.split(key, batch)``), so every
 example draws its own parameters and the result is the same eagerly, under
@@ -40,11 +49,81 @@ Array = Any
 DICT_KEYS = ("images", "labels", "segmentation_masks", "bounding_boxes")
 
 
+def _describe(value: Any) -> str:
+  """A short description of a bad input, for error messages."""
+  if hasattr(value, "shape") and hasattr(value, "dtype"):
+    return f"an array of dtype {value.dtype} and shape {tuple(value.shape)}"
+  text = repr(value)
+  if len(text) > 60:
+    text = text[:57] + "..."
+  return f"{text} ({type(value).__name__})"
+
+
+def _dtype_hint(dtype: Any) -> str:
+  """What to do about images of a dtype that is not real numbers."""
+  kind = getattr(dtype, "kind", "")
+  if kind == "b":
+    return "; cast boolean images first, e.g. images.astype(np.uint8)"
+  if kind == "c":
+    return "; take the real part or the magnitude first"
+  if kind in ("S", "U"):
+    return "; decode image files into arrays first"
+  return ""
+
+
+def as_images(images: Any, where: str, argname: str = "images") -> Array:
+  """Checks that ``images`` are an HWC image or an NHWC batch of real numbers.
+
+  The one check of every image transform's input (``to_batch`` and
+  ``check_inputs`` call it); on shapes and dtypes only, so it runs in Python
+  when ``jit`` traces and leaves the compiled program as it is. Arrays,
+  tracers and ``jax.ShapeDtypeStruct`` are returned as they are; Python data
+  (nested lists) as a ``jnp`` array.
+
+  Raises:
+    TypeError: not an array of ints or floats (strings, None, complex, bool,
+      ragged nested lists...).
+    ValueError: not rank 3 or 4, or a height, width or channel count of 0.
+  """
+  python_data = not (hasattr(images, "shape") and hasattr(images, "dtype"))
+  if python_data:
+    try:
+      arr = np.asarray(images)
+    except (TypeError, ValueError):
+      arr = None  # ragged nested lists
+    if arr is None or arr.dtype == object:
+      raise TypeError(
+          f"{where}: `{argname}` must be an array of ints or floats shaped "
+          f"(height, width, channels) or (batch, height, width, channels), "
+          f"got {_describe(images)}.")
+    images = arr
+  dtype = images.dtype
+  if not (jnp.issubdtype(dtype, jnp.integer) or
+          jnp.issubdtype(dtype, jnp.floating)):
+    raise TypeError(
+        f"{where}: `{argname}` must hold real numbers (an int or float dtype, "
+        f"e.g. uint8 or float32), got dtype {dtype}{_dtype_hint(dtype)}.")
+  shape = tuple(images.shape)
+  if len(shape) not in (3, 4):
+    raise ValueError(
+        f"{where}: `{argname}` must have rank 3 (height, width, channels) or 4 "
+        f"(batch, height, width, channels), got shape {shape}.")
+  if shape[-3] < 1 or shape[-2] < 1:
+    raise ValueError(
+        f"{where}: `{argname}` must have height and width >= 1, got shape "
+        f"{shape}; drop empty images before the transform.")
+  if shape[-1] < 1:
+    raise ValueError(
+        f"{where}: `{argname}` must have at least 1 channel, got shape "
+        f"{shape}.")
+  return jnp.asarray(images) if python_data else images
+
+
 def to_batch(images: Array, where: str) -> Tuple[Array, Callable[[Array], Array]]:
   """Returns ``images`` as an NHWC batch and a function restoring the rank.
 
   Args:
-    images: an HWC image or an NHWC batch.
+    images: an HWC image or an NHWC batch (checked by :func:`as_images`).
     where: the calling transform's name, for error messages.
 
   Returns:
@@ -52,18 +131,12 @@ def to_batch(images: Array, where: str) -> Tuple[Array, Callable[[Array], Array]
     result back to the rank of ``images``.
 
   Raises:
-    ValueError: when ``images`` is not rank 3 or 4.
+    TypeError, ValueError: see :func:`as_images`.
   """
-  if not hasattr(images, "shape") or not hasattr(images, "dtype"):
-    images = jnp.asarray(images)
-  rank = len(images.shape)
-  if rank == 4:
+  images = as_images(images, where)
+  if len(images.shape) == 4:
     return images, lambda y: y
-  if rank == 3:
-    return images[None], lambda y: y[0]
-  raise ValueError(
-      f"{where}: `images` must have rank 3 (height, width, channels) or 4 "
-      f"(batch, height, width, channels), got shape {tuple(images.shape)}.")
+  return images[None], lambda y: y[0]
 
 
 def split_inputs(x: Any, where: str) -> Tuple[Array, Callable[..., Any]]:
@@ -97,7 +170,8 @@ def split_inputs(x: Any, where: str) -> Tuple[Array, Callable[..., Any]]:
           f"only {DICT_KEYS}.")
     if "images" not in x:
       raise ValueError(
-          f"{where}: a dict input needs an 'images' entry, got keys "
+          f"{where}: a dict input needs an 'images' entry (Keras' dict form: "
+          f"'images', optionally with {DICT_KEYS[1:]}), got keys "
           f"{sorted(x)}.")
 
     def rebuild_dict(images, **parts):
@@ -118,6 +192,180 @@ def split_inputs(x: Any, where: str) -> Tuple[Array, Callable[..., Any]]:
     return images
 
   return x, rebuild_array
+
+
+def _shape(value: Any, argname: str, where: str) -> Tuple[int, ...]:
+  """``value``'s shape (arrays, tracers or Python data), or prepro's error."""
+  if hasattr(value, "shape"):
+    return tuple(value.shape)
+  try:
+    return tuple(np.shape(value))
+  except (TypeError, ValueError):  # ragged nested lists
+    raise TypeError(
+        f"{where}: `{argname}` must be an array (or nested lists of equal "
+        f"lengths), got {_describe(value)}.") from None
+
+
+def _dtype(value: Any) -> Any:
+  if hasattr(value, "dtype"):
+    return value.dtype
+  return np.asarray(value).dtype
+
+
+def check_masks(masks: Any, images_shape: Tuple[int, ...], where: str) -> None:
+  """Checks Keras' ``segmentation_masks`` against the images they go with.
+
+  Masks hold numbers (class ids; bools allowed) and have the images' batch,
+  height and width: ``(batch, h, w)`` or ``(batch, h, w, channels)`` for a
+  batch of images, ``(h, w)`` or ``(h, w, channels)`` for one image. Every
+  image transform applies this one rule.
+  """
+  shape = _shape(masks, "segmentation_masks", where)
+  dtype = _dtype(masks)
+  if not (jnp.issubdtype(dtype, jnp.integer) or
+          jnp.issubdtype(dtype, jnp.floating) or dtype == np.bool_):
+    raise TypeError(
+        f"{where}: `segmentation_masks` must hold numbers (class ids), got "
+        f"dtype {dtype}.")
+  lead = tuple(images_shape[:-1])
+  names = "batch, height and width" if len(lead) == 3 else "height and width"
+  if len(shape) not in (len(lead), len(lead) + 1) or shape[:len(lead)] != lead:
+    raise ValueError(
+        f"{where}: `segmentation_masks` must have the images' {names} "
+        f"{lead}, shaped {lead} or {lead + ('channels',)}, got shape "
+        f"{shape}.")
+
+
+def masks_to_batch(masks: Array, images_shape: Tuple[int, ...], where: str
+                  ) -> Tuple[Array, Callable[[Array], Array]]:
+  """Segmentation masks as ``(batch, h, w, channels)`` and a function
+  restoring their shape (see :func:`check_masks` for the shapes taken)."""
+  check_masks(masks, images_shape, where)
+  masks = jnp.asarray(masks)
+  channel = masks.ndim == len(images_shape) - 1
+  m = masks[..., None] if channel else masks
+  single = len(images_shape) == 3
+  m = m[None] if single else m
+
+  def unbatch(y):
+    y = y[0] if single else y
+    return y[..., 0] if channel else y
+
+  return m, unbatch
+
+
+def check_boxes(bounding_boxes: Any, batched: bool, batch: Optional[int],
+                where: str) -> None:
+  """Checks Keras' ``bounding_boxes`` dict: ``{"boxes": (batch, n, 4),
+  "labels": (batch, n)}`` (``(n, 4)`` and ``(n,)`` for one image), numbers,
+  with the images' ``batch`` (when given)."""
+  if not isinstance(bounding_boxes, dict) or "boxes" not in bounding_boxes:
+    raise ValueError(
+        f"{where}: `bounding_boxes` must be a dict with a 'boxes' entry of "
+        f"shape (batch, n, 4) (and optionally 'labels'), got "
+        f"{type(bounding_boxes).__name__}"
+        f"{' with keys ' + str(sorted(bounding_boxes)) if isinstance(bounding_boxes, dict) else ''}.")
+  boxes = bounding_boxes["boxes"]
+  shape = _shape(boxes, "bounding_boxes", where)
+  dtype = _dtype(boxes)
+  if not (jnp.issubdtype(dtype, jnp.integer) or
+          jnp.issubdtype(dtype, jnp.floating)):
+    raise TypeError(
+        f"{where}: `bounding_boxes['boxes']` must hold numbers, got dtype "
+        f"{dtype}.")
+  want = "(batch, n, 4)" if batched else "(n, 4)"
+  if len(shape) != (3 if batched else 2) or shape[-1] != 4:
+    raise ValueError(
+        f"{where}: `bounding_boxes['boxes']` must have shape {want}, got "
+        f"{shape}.")
+  if batched and batch is not None and shape[0] != batch:
+    raise ValueError(
+        f"{where}: `bounding_boxes['boxes']` must have the images' batch "
+        f"({batch} images), got shape {shape}.")
+  if "labels" in bounding_boxes:
+    lshape = _shape(bounding_boxes["labels"], "bounding_boxes", where)
+    if lshape != shape[:-1]:
+      raise ValueError(
+          f"{where}: `bounding_boxes['labels']` must have one label per box, "
+          f"shape {shape[:-1]}, got {lshape}.")
+
+
+def check_inputs(x: Any, where: str) -> Any:
+  """Checks an image transform's input, before anything is traced.
+
+  The one input check of every image transform's ``apply``: the images
+  (:func:`as_images`), and in Keras' dict form that its other parts go with
+  them: ``labels`` with one row per image, ``segmentation_masks`` with the
+  images' batch, height and width, ``bounding_boxes`` with their batch.
+  Shapes and dtypes only: under ``jit`` it runs once, while tracing.
+
+  Returns:
+    ``x``, itself when its images are arrays (Python-data images come back
+    as an array, so that ``jit`` sees one array, not a list of numbers).
+  """
+  images, _ = split_inputs(x, where)
+  checked = as_images(images, where)
+  if not isinstance(x, dict):
+    return checked
+  shape = tuple(checked.shape)
+  batched = len(shape) == 4
+  if "labels" in x and batched:
+    lshape = _shape(x["labels"], "labels", where)
+    if not lshape or lshape[0] != shape[0]:
+      raise ValueError(
+          f"{where}: `labels` must have one row per image ({shape[0]}), got "
+          f"shape {lshape}.")
+  if "segmentation_masks" in x:
+    check_masks(x["segmentation_masks"], shape, where)
+  if "bounding_boxes" in x:
+    check_boxes(x["bounding_boxes"], batched, shape[0] if batched else None,
+                where)
+  if checked is not images:
+    x = dict(x, images=checked)
+  return x
+
+
+def check_sample(sample: Any, where: str) -> Any:
+  """Checks an image transform's ``init`` sample (images or Keras' dict
+  form, arrays or ``jax.ShapeDtypeStruct``) as :func:`check_inputs` checks
+  ``apply``'s input; returns the sample's images."""
+  if isinstance(sample, dict) and "images" not in sample:
+    raise ValueError(
+        f"{where}: `sample` must be images or a dict with an 'images' entry "
+        f"(Keras' dict form), got a dict with keys {sorted(sample)}.")
+  images = sample["images"] if isinstance(sample, dict) else sample
+  return as_images(images, where, argname="sample")
+
+
+def _batch_of_one(a: Any) -> jax.ShapeDtypeStruct:
+  shape = tuple(np.shape(a)) if not hasattr(a, "shape") else tuple(a.shape)
+  return jax.ShapeDtypeStruct((1,) + shape[1:],
+                              jax.dtypes.canonicalize_dtype(_dtype(a)))
+
+
+def apply_batch(fn: Callable[..., Any], x: Any, *args: Any) -> Any:
+  """``fn(x, *args)``; for a batch of 0 images, its empty result.
+
+  The image transforms' one rule for empty batches: a batch of 0 images
+  (and its labels, masks and boxes) gives what ``fn`` gives for a batch,
+  with 0 rows, in the same dtypes, eagerly and under ``jit``, and nothing is
+  computed (``fn`` is traced abstractly on a batch of one, never run). The
+  batch size is static, so the compiled program of a non-empty batch is
+  unchanged.
+
+  Args:
+    fn: the transform's computation, ``fn(x, *args) -> output``.
+    x: checked inputs (see :func:`check_inputs`): images or Keras' dict
+      form, every leaf with the batch as its leading axis when batched.
+    *args: the rest of ``fn``'s arguments (states, keys: pytrees of arrays).
+  """
+  images = x["images"] if isinstance(x, dict) else x
+  if len(images.shape) != 4 or images.shape[0] != 0:
+    return fn(x, *args)
+  one = jax.tree_util.tree_map(_batch_of_one, x)
+  out = jax.eval_shape(fn, one, *args)
+  return jax.tree_util.tree_map(
+      lambda s: jnp.zeros((0,) + tuple(s.shape[1:]), s.dtype), out)
 
 
 def example_keys(key: Array, batch_size: int, like: Optional[Array] = None
@@ -373,17 +621,8 @@ def map_boxes(bounding_boxes: Any, fmt: str, in_hw: Tuple[int, int],
     clipped to the output image, and labels set to -1 where a box's area
     became 0 (as Keras' ``clip_to_image_size`` does).
   """
-  if not isinstance(bounding_boxes, dict) or "boxes" not in bounding_boxes:
-    raise ValueError(
-        f"{where}: 'bounding_boxes' must be a dict with a 'boxes' entry of "
-        f"shape (batch, n, 4) (and optionally 'labels'), got "
-        f"{type(bounding_boxes).__name__}.")
+  check_boxes(bounding_boxes, batched, None, where)
   boxes = jnp.asarray(bounding_boxes["boxes"])
-  want = 3 if batched else 2
-  if boxes.ndim != want or boxes.shape[-1] != 4:
-    raise ValueError(
-        f"{where}: bounding_boxes['boxes'] must have shape "
-        f"{'(batch, n, 4)' if batched else '(n, 4)'}, got {boxes.shape}.")
   dtype = boxes.dtype if jnp.issubdtype(boxes.dtype, jnp.floating) else jnp.float32
   boxes = boxes.astype(dtype)
   if not batched:
@@ -413,13 +652,8 @@ def map_boxes(bounding_boxes: Any, fmt: str, in_hw: Tuple[int, int],
 
 def stateless_init(where: str):
   """``init`` of an image transform that learns nothing: checks the sample
-  (an images array or Keras' dict form) has rank 3 or 4."""
+  (an images array or Keras' dict form, see :func:`check_sample`)."""
   def init(sample):
-    images = sample["images"] if isinstance(sample, dict) else sample
-    if len(getattr(images, "shape", jnp.shape(images))) not in (3, 4):
-      raise ValueError(
-          f"{where}: `sample` images must have rank 3 (height, width, "
-          f"channels) or 4 (batch, height, width, channels), got shape "
-          f"{tuple(jnp.shape(images))}.")
+    check_sample(sample, where)
     return EmptyState()
   return init

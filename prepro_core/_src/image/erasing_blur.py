@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from prepro_core._src.core.factory import transform_factory
 from prepro_core._src.core.transform import Transform
 from prepro_core._src.image import common
 from prepro_core._src.image.factories import coin
@@ -43,6 +44,7 @@ def crop_bounds(u, length: int, crop_ratio):
   return start, start + crop
 
 
+@transform_factory
 def random_erasing(factor=1.0, scale=(0.02, 0.33), fill_value=None,
                    value_range=(0, 255)) -> Transform:
   """Erases a random rectangle of each image (RandomErasing).
@@ -157,6 +159,7 @@ def blur(images: Array, kernel_size, sigma_x: Array, sigma_y: Array) -> Array:
   return jnp.transpose(out.reshape(h, w, b, c), (2, 0, 1, 3))
 
 
+@transform_factory
 def random_gaussian_blur(factor=1.0, kernel_size=3, sigma=1.0,
                          value_range=(0, 255)) -> Transform:
   """Blurs images with a random Gaussian (RandomGaussianBlur).

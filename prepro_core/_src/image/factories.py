@@ -21,8 +21,8 @@ from typing import Any, Callable, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from prepro_core._src.core.checks import check_key
 from prepro_core._src.core.transform import EmptyState
 from prepro_core._src.core.transform import make_transform
 from prepro_core._src.core.transform import Transform
@@ -38,14 +38,8 @@ Array = Any
 
 
 def check_sample(sample: Any, where: str, rgb: bool = False) -> None:
-  """Checks the rank (and channels) of an ``init`` sample when it has a shape."""
-  images = sample["images"] if isinstance(sample, dict) else sample
-  if not hasattr(images, "shape"):
-    images = np.asarray(images)
-  if len(images.shape) not in (3, 4):
-    raise ValueError(
-        f"{where}: `images` must have rank 3 (height, width, channels) or 4 "
-        f"(batch, height, width, channels), got shape {tuple(images.shape)}.")
+  """Checks an ``init`` sample (``common.check_sample``) and its channels."""
+  images = common.check_sample(sample, where)
   if rgb:
     check_rgb(images, where)
 
@@ -71,6 +65,8 @@ def image_transform(name: str,
 
   Handles HWC/NHWC, Keras' dict inputs, dtype round-trips and ``key=None``
   (the identity for random transforms; deterministic ones ignore ``key``).
+  Inputs are checked (``common.check_inputs``, ``check_key``) and a batch of
+  0 images gives its empty result (``common.apply_batch``).
   The kernel is jitted once per transform: eager calls then run one compiled
   program instead of dispatching dozens of small ops (inside a caller's
   ``jit`` or ``vmap`` it is simply inlined).
@@ -88,19 +84,26 @@ def image_transform(name: str,
 
   def apply(state, x, key=None):
     del state
-    images, rebuild = common.split_inputs(x, name)
-    images4, unbatch = common.to_batch(images, name)
+    x = common.check_inputs(x, name)
+    key = check_key(key, name)
+    images = x["images"] if isinstance(x, dict) else x
     if rgb:
-      check_rgb(images4, name)
+      check_rgb(images, name)
     if validate is not None:
-      validate(images4)
+      validate(images)
     if random and key is None:
       return x
+    return common.apply_batch(transform, x, key)
+
+  def transform(x, key):
+    images, rebuild = common.split_inputs(x, name)
+    images4, unbatch = common.to_batch(images, name)
     keys = None if key is None else common.example_keys(
         key, images4.shape[0], like=images4)
     return rebuild(unbatch(run(images4, keys)))
 
-  return make_transform(name, init=init, apply=apply, is_random=random)
+  return make_transform(name, init=init, apply=apply, is_random=random,
+                        state_type=EmptyState)
 
 
 def _explicit_batch_axes(a: Array) -> Any:
@@ -161,7 +164,7 @@ def geometric_transform(name: str, matrices, *, interpolation: str,
   # One compiled program per input shape: eager calls then cost one dispatch
   # instead of one per primitive.
   @jax.jit
-  def run(state, x, key):
+  def run(x, state, key):
     images4, _ = common.to_batch(common.split_inputs(x, name)[0], name)
     return resampling.warp_inputs(
         x, lambda b, h, w: matrices(
@@ -171,12 +174,15 @@ def geometric_transform(name: str, matrices, *, interpolation: str,
         bounding_box_format=bounding_box_format, where=name)
 
   def apply(state, x, key=None):
+    x = common.check_inputs(x, name)
+    key = check_key(key, name)
     if key is None:
       return x
-    return run(state, x, key)
+    return common.apply_batch(run, x, state, key)
 
   return make_transform(name, init=common.stateless_init(name), apply=apply,
-                        is_random=True, fusion=geometry)
+                        is_random=True, fusion=geometry,
+                        state_type=EmptyState)
 
 
 # ---------------------------------------------------------------------------

@@ -34,6 +34,9 @@ import jax
 import jax.numpy as jnp
 
 from prepro_core._src.core.checks import check_choice
+from prepro_core._src.core.checks import check_key
+from prepro_core._src.core.factory import transform_factory
+from prepro_core._src.core.transform import EmptyState
 from prepro_core._src.core.transform import make_transform
 from prepro_core._src.image import common
 from prepro_core._src.image import geometric_ops as ops
@@ -57,6 +60,7 @@ VERTICAL = "vertical"
 HORIZONTAL_AND_VERTICAL = "horizontal_and_vertical"
 
 
+@transform_factory
 def random_flip(mode: str = HORIZONTAL_AND_VERTICAL,
                 bounding_box_format: Optional[str] = None):
   """Randomly flips images, like Keras' ``RandomFlip``.
@@ -95,12 +99,14 @@ def random_flip(mode: str = HORIZONTAL_AND_VERTICAL,
                                  bounding_box_format=bounding_box_format)
 
   def apply(state, x, key=None):
+    x = common.check_inputs(x, where)
+    key = check_key(key, where)
     if key is None:
       return x
-    return run(state, x, key)
+    return common.apply_batch(run, x, state, key)
 
   @jax.jit
-  def run(state, x, key):
+  def run(x, state, key):
     images, rebuild = common.split_inputs(x, where)
     images4, unbatch = common.to_batch(images, where)
     batch, height, width, _ = images4.shape
@@ -109,7 +115,8 @@ def random_flip(mode: str = HORIZONTAL_AND_VERTICAL,
     parts = {}
     if isinstance(x, dict):
       if "segmentation_masks" in x:
-        masks4, unbatch_m = common.to_batch(x["segmentation_masks"], where)
+        masks4, unbatch_m = common.masks_to_batch(x["segmentation_masks"],
+                                                  images.shape, where)
         parts["segmentation_masks"] = unbatch_m(
             ops.flip_images(masks4, flips, flip_x, flip_y))
       if "bounding_boxes" in x:
@@ -122,7 +129,8 @@ def random_flip(mode: str = HORIZONTAL_AND_VERTICAL,
                    **parts)
 
   return make_transform(where, init=common.stateless_init(where), apply=apply,
-                        is_random=True, fusion=geometry)
+                        is_random=True, fusion=geometry,
+                        state_type=EmptyState)
 
 
 def _draw_flips(keys: Array) -> Array:
@@ -141,6 +149,7 @@ def _resampling_args(where, fill_mode, interpolation, fill_value):
           resampling.check_fill_value(fill_value, where))
 
 
+@transform_factory
 def random_rotation(factor, fill_mode: str = "reflect",
                     interpolation: str = "bilinear", fill_value: float = 0.0,
                     bounding_box_format: Optional[str] = None):
@@ -193,6 +202,7 @@ def _zoom_factor(factor, argname, where):
   return lo, hi
 
 
+@transform_factory
 def random_zoom(height_factor, width_factor=None, fill_mode: str = "reflect",
                 interpolation: str = "bilinear", fill_value: float = 0.0,
                 bounding_box_format: Optional[str] = None):
@@ -245,6 +255,7 @@ def random_zoom(height_factor, width_factor=None, fill_mode: str = "reflect",
                              bounding_box_format=bounding_box_format)
 
 
+@transform_factory
 def random_translation(height_factor, width_factor,
                        fill_mode: str = "reflect",
                        interpolation: str = "bilinear",
@@ -297,6 +308,7 @@ def random_translation(height_factor, width_factor,
                              bounding_box_format=bounding_box_format)
 
 
+@transform_factory
 def random_shear(x_factor=0.0, y_factor=0.0, interpolation: str = "bilinear",
                  fill_mode: str = "reflect", fill_value: float = 0.0,
                  bounding_box_format: Optional[str] = None):
@@ -363,6 +375,7 @@ def _unit_pair(factor, argname, where):
 # ---------------------------------------------------------------------------
 
 
+@transform_factory
 def random_perspective(factor=1.0, scale=1.0, interpolation: str = "bilinear",
                        fill_value: float = 0.0,
                        bounding_box_format: Optional[str] = None):
@@ -428,6 +441,7 @@ def random_perspective(factor=1.0, scale=1.0, interpolation: str = "bilinear",
 
 # Over 80 lines only by its docstring; the body is wiring: checks, then
 # closures over the module-level functions.
+@transform_factory
 def random_elastic_transform(factor=1.0, scale=1.0,
                              interpolation: str = "bilinear",
                              fill_mode: str = "reflect",
@@ -483,9 +497,11 @@ def random_elastic_transform(factor=1.0, scale=1.0,
 
   def apply(state, x, key=None):
     del state
+    x = common.check_inputs(x, where)
+    key = check_key(key, where)
     if key is None or s_hi == 0.0 or f_hi == 0.0:
       return x
-    return run(x, key)
+    return common.apply_batch(run, x, key)
 
   @jax.jit
   def run(x, key):
@@ -504,14 +520,15 @@ def random_elastic_transform(factor=1.0, scale=1.0,
                              fill_value=fill_value)
     parts = {}
     if isinstance(x, dict) and "segmentation_masks" in x:
-      masks4, unbatch_m = common.to_batch(x["segmentation_masks"], where)
+      masks4, unbatch_m = common.masks_to_batch(x["segmentation_masks"],
+                                                images.shape, where)
       parts["segmentation_masks"] = unbatch_m(
           warp(masks4, interpolation="nearest"))
     return rebuild(unbatch(warp(images4, interpolation=interpolation,
                                 clip=(low, high))), **parts)
 
   return make_transform(where, init=common.stateless_init(where), apply=apply,
-                        is_random=True)
+                        is_random=True, state_type=EmptyState)
 
 
 def _elastic_sampling(keys: Array, factor, scale, height: int, width: int):

@@ -3,6 +3,9 @@
 They mix each example with another of the same batch, so they take Keras'
 dict input ``{"images": (batch, h, w, c), "labels": (batch, classes), ...}``
 and mix the (one-hot or soft) labels with the same weights as the images.
+Labels must be floats: integer class ids are refused (one-hot them first,
+e.g. ``jax.nn.one_hot(labels, num_classes)``), as mixing them would average
+class ids.
 
 Randomness: the pairing is a permutation of the batch drawn from the key;
 each example draws its own weight (and CutMix box) from
@@ -17,7 +20,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from prepro_core._src.core.checks import check_key
+from prepro_core._src.core.factory import transform_factory
 from prepro_core._src.core.transform import EmptyState
 from prepro_core._src.core.transform import make_transform
 from prepro_core._src.core.transform import Transform
@@ -29,8 +35,9 @@ from prepro_core._src.image.factories import unit_draws
 Array = Any
 
 
-def _split_mix_inputs(x, where):
-  """Checks the dict input; returns (images4, labels, unbatch, rebuild)."""
+def _check_mix_inputs(x, where):
+  """Checks the dict input before anything is traced; returns it checked
+  (``common.check_inputs``) with float labels."""
   if not isinstance(x, dict):
     raise ValueError(
         f"{where}: expects a dict {{'images': ..., 'labels': ...}} so that "
@@ -41,41 +48,80 @@ def _split_mix_inputs(x, where):
         f"the same weights as the images, pass one-hot (or soft) labels as "
         f"x['labels'].")
   if "bounding_boxes" in x:
-    raise ValueError(f"{where}: 'bounding_boxes' are not supported.")
+    raise ValueError(
+        f"{where}: `bounding_boxes` are not supported (a mixed image has no "
+        f"single set of boxes); drop 'bounding_boxes' first.")
+  x = common.check_inputs(x, where)
+  check_mix_labels(x["labels"], where)
+  return x
+
+
+def check_mix_labels(labels, where):
+  """Mixing needs float one-hot (or soft) labels: it averages them."""
+  dtype = labels.dtype if hasattr(labels, "dtype") else np.asarray(
+      labels).dtype
+  if jnp.issubdtype(dtype, jnp.floating):
+    return
+  shape = tuple(np.shape(labels))
+  msg = (f"{where}: `labels` must be float one-hot or soft labels, shaped "
+         f"(batch, classes), to be mixed with the images' weights; got dtype "
+         f"{dtype} and shape {shape}")
+  if jnp.issubdtype(dtype, jnp.integer) or dtype == np.bool_:
+    raise TypeError(
+        f"{msg}. One-hot integer class ids first, e.g. "
+        f"jax.nn.one_hot(labels, num_classes).")
+  if getattr(dtype, "kind", "") in ("S", "U"):
+    raise TypeError(
+        f"{msg}. Turn class names into ids (pc.string_lookup) and one-hot "
+        f"them first.")
+  raise TypeError(f"{msg}.")
+
+
+def _split_mix_inputs(x, where):
+  """Checked inputs as (images4, labels, masks, unbatch, rebuild), labels
+  and masks with a batch axis."""
   images, rebuild = common.split_inputs(x, where)
   images4, unbatch = common.to_batch(images, where)
   labels = jnp.asarray(x["labels"])
-  given = tuple(labels.shape)
   if len(images.shape) == 3:
     labels = labels[None]
-  if labels.ndim < 1 or labels.shape[0] != images4.shape[0]:
-    raise ValueError(
-        f"{where}: 'labels' must have one row per image ({images4.shape[0]}), "
-        f"got shape {given}.")
   masks = x.get("segmentation_masks")
   if masks is not None:
     masks = jnp.asarray(masks)
-    given = tuple(masks.shape)
     if len(images.shape) == 3:
       masks = masks[None]
-    if masks.shape[:3] != images4.shape[:3]:
-      raise ValueError(
-          f"{where}: 'segmentation_masks' must have the images' batch, height "
-          f"and width {tuple(images4.shape[:3])}, got shape {given}.")
   return images4, labels, masks, unbatch, rebuild
 
 
 def _init(where):
   def init(sample):
-    images = sample["images"] if isinstance(sample, dict) else sample
-    if len(images.shape) not in (3, 4):
-      raise ValueError(
-          f"{where}: `images` must have rank 3 or 4, got shape "
-          f"{tuple(images.shape)}.")
+    common.check_sample(sample, where)
+    if isinstance(sample, dict) and "labels" in sample:
+      check_mix_labels(sample["labels"], where)
     return EmptyState()
   return init
 
 
+def _mixing_apply(where, mix):
+  """``apply`` of a mixing transform around its jitted
+  ``mix(images4, labels, masks, key) -> (images4, labels, masks)``."""
+
+  def mix_inputs(x, key):
+    images4, labels, masks, unbatch, rebuild = _split_mix_inputs(x, where)
+    return _rebuild(x, rebuild, unbatch, *mix(images4, labels, masks, key))
+
+  def apply(state, x, key=None):
+    del state
+    x = _check_mix_inputs(x, where)
+    key = check_key(key, where)
+    if key is None:
+      return x
+    return common.apply_batch(mix_inputs, x, key)
+
+  return apply
+
+
+@transform_factory
 def mix_up(alpha=0.2) -> Transform:
   """MixUp: ``lam x_i + (1 - lam) x_perm(i)``, labels likewise (MixUp).
 
@@ -126,14 +172,10 @@ def mix_up(alpha=0.2) -> Transform:
       masks = _blend(m, take_batch(m, perm), lam)
     return out, labels, masks
 
-  def apply(state, x, key=None):
-    del state
-    images4, labels, masks, unbatch, rebuild = _split_mix_inputs(x, where)
-    if key is None:
-      return x
-    return _rebuild(x, rebuild, unbatch, *mix(images4, labels, masks, key))
+  apply = _mixing_apply(where, mix)
 
-  return make_transform(where, init=_init(where), apply=apply, is_random=True)
+  return make_transform(where, init=_init(where), apply=apply, is_random=True,
+                        state_type=EmptyState)
 
 
 def beta_symmetric(keys, alpha):
@@ -173,6 +215,7 @@ def _unbatch_like(v, x):
   return v[0] if len(x["images"].shape) == 3 else v
 
 
+@transform_factory
 def cut_mix(factor=1.0) -> Transform:
   """CutMix: pastes a random box of a partner image; labels mixed by area.
 
@@ -232,14 +275,10 @@ def cut_mix(factor=1.0) -> Transform:
       masks = cut if masks.ndim == 4 else cut[..., 0]
     return out, labels, masks
 
-  def apply(state, x, key=None):
-    del state
-    images4, labels, masks, unbatch, rebuild = _split_mix_inputs(x, where)
-    if key is None:
-      return x
-    return _rebuild(x, rebuild, unbatch, *mix(images4, labels, masks, key))
+  apply = _mixing_apply(where, mix)
 
-  return make_transform(where, init=_init(where), apply=apply, is_random=True)
+  return make_transform(where, init=_init(where), apply=apply, is_random=True,
+                        state_type=EmptyState)
 
 
 def cut_mix_mask(height, width, x0, x1, y0, y1):

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from prepro_core._src.core.checks import check_positive_int
+from prepro_core._src.core.factory import transform_factory
 from prepro_core._src.core.transform import Transform
 from prepro_core._src.image import color
 from prepro_core._src.image import color_ops
@@ -243,6 +244,7 @@ def _policy_transform(where, kernel):
   return image_transform(where, kernel, rgb=True)
 
 
+@transform_factory
 def rand_augment(value_range=(0, 255), num_ops=2, factor=0.5,
                  interpolation="bilinear") -> Transform:
   """RandAugment: ``num_ops`` random ops in a row on each image (RandAugment).
@@ -325,6 +327,7 @@ def _parse_chain_depth(chain_depth, where):
   return int(chain_depth)
 
 
+@transform_factory
 def aug_mix(value_range=(0, 255), num_chains=3, chain_depth=3, factor=0.3,
             alpha=1.0, all_ops=True, interpolation="bilinear") -> Transform:
   """AugMix: a convex mix of ``num_chains`` augmentation chains with the

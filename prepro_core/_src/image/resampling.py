@@ -248,11 +248,8 @@ def warp_inputs(x: Any, matrices_fn: Callable[[int, int, int], Array], *,
   parts = {}
   if isinstance(x, dict):
     if "segmentation_masks" in x:
-      masks4, unbatch_m = common.to_batch(x["segmentation_masks"], where)
-      if masks4.shape[:3] != images4.shape[:3]:
-        raise ValueError(
-            f"{where}: 'segmentation_masks' must have the images' batch, "
-            f"height and width {images4.shape[:3]}, got {masks4.shape[:3]}.")
+      masks4, unbatch_m = common.masks_to_batch(x["segmentation_masks"],
+                                                images.shape, where)
       m = warp(common.to_float(masks4), matrices, interpolation="nearest",
                fill_mode=fill_mode, fill_value=fill_value,
                projective=projective)
@@ -352,9 +349,15 @@ def fused_apply(geometries, states, keys, x: Any, where: str) -> Any:
     where: the chain's name, for error messages.
   """
   # One compiled program per run and input shape, as for the transforms
-  # applied one by one (geometries are hashable: frozen dataclasses).
-  return _fused_apply_jit(tuple(geometries), tuple(states), tuple(keys), x,
-                          where)
+  # applied one by one (geometries are hashable: frozen dataclasses). The
+  # inputs are checked, and a batch of 0 images gives its empty result, as
+  # each transform's own apply does.
+  x = common.check_inputs(x, where)
+  geometries = tuple(geometries)
+  return common.apply_batch(
+      lambda x, states, keys: _fused_apply_jit(geometries, states, keys, x,
+                                               where),
+      x, tuple(states), tuple(keys))
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4))

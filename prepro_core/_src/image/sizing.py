@@ -16,7 +16,10 @@ import jax
 import jax.numpy as jnp
 
 from prepro_core._src.core.checks import check_choice
+from prepro_core._src.core.checks import check_key
 from prepro_core._src.core.checks import check_positive_int
+from prepro_core._src.core.factory import transform_factory
+from prepro_core._src.core.transform import EmptyState
 from prepro_core._src.core.transform import make_transform
 from prepro_core._src.image import common
 
@@ -85,7 +88,8 @@ def _resize_structure(x: Any, where: str, size: Tuple[int, int],
   parts = {}
   if isinstance(x, dict):
     if "segmentation_masks" in x:
-      masks4, unbatch_m = common.to_batch(x["segmentation_masks"], where)
+      masks4, unbatch_m = common.masks_to_batch(x["segmentation_masks"],
+                                                images.shape, where)
       parts["segmentation_masks"] = unbatch_m(resize(masks4, "nearest"))
     if "bounding_boxes" in x:
       fmt = common.require_box_format(bounding_box_format, where)
@@ -97,6 +101,7 @@ def _resize_structure(x: Any, where: str, size: Tuple[int, int],
   return rebuild(unbatch(resize(images4, interpolation)), **parts)
 
 
+@transform_factory
 def resizing(height: int, width: int, interpolation: str = "bilinear",
              crop_to_aspect_ratio: bool = False,
              pad_to_aspect_ratio: bool = False, fill_mode: str = "constant",
@@ -154,18 +159,16 @@ def resizing(height: int, width: int, interpolation: str = "bilinear",
 
   def apply(state, x, key=None):
     del state, key
-    return run(x)
+    return common.apply_batch(run, common.check_inputs(x, where))
 
-  return make_transform(where, init=common.stateless_init(where), apply=apply)
+  return make_transform(where, init=common.stateless_init(where), apply=apply,
+                        state_type=EmptyState)
 
 
 def _center_crop_structure(x: Any, where: str, size: Tuple[int, int],
                            bounding_box_format: Optional[str]):
-  images = x["images"] if isinstance(x, dict) else x
-  shape = jnp.shape(images)
-  if len(shape) not in (3, 4):
-    common.to_batch(images, where)  # raises the rank error
-  height, width = shape[-3], shape[-2]
+  images = common.as_images(x["images"] if isinstance(x, dict) else x, where)
+  height, width = images.shape[-3], images.shape[-2]
   th, tw = size
   if height < th or width < tw:
     # Keras: an image smaller than the crop is resized (smart_resize).
@@ -200,7 +203,8 @@ def _crop_structure(x: Any, where: str, size: Tuple[int, int],
   parts = {}
   if isinstance(x, dict):
     if "segmentation_masks" in x:
-      masks4, unbatch_m = common.to_batch(x["segmentation_masks"], where)
+      masks4, unbatch_m = common.masks_to_batch(x["segmentation_masks"],
+                                                images.shape, where)
       parts["segmentation_masks"] = unbatch_m(crop(masks4))
     if "bounding_boxes" in x:
       fmt = common.require_box_format(bounding_box_format, where)
@@ -213,6 +217,7 @@ def _crop_structure(x: Any, where: str, size: Tuple[int, int],
   return rebuild(unbatch(crop(images4)), **parts)
 
 
+@transform_factory
 def center_crop(height: int, width: int,
                 bounding_box_format: Optional[str] = None):
   """Crops the centre ``(height, width)`` window, like Keras' ``CenterCrop``.
@@ -249,11 +254,13 @@ def center_crop(height: int, width: int,
 
   def apply(state, x, key=None):
     del state, key
-    return run(x)
+    return common.apply_batch(run, common.check_inputs(x, where))
 
-  return make_transform(where, init=common.stateless_init(where), apply=apply)
+  return make_transform(where, init=common.stateless_init(where), apply=apply,
+                        state_type=EmptyState)
 
 
+@transform_factory
 def random_crop(height: int, width: int,
                 bounding_box_format: Optional[str] = None):
   """Randomly crops ``(height, width)`` windows, like Keras' ``RandomCrop``.
@@ -297,18 +304,19 @@ def random_crop(height: int, width: int,
 
   def apply(state, x, key=None):
     del state
+    x = common.check_inputs(x, where)
+    key = check_key(key, where)
     if key is None:
-      return centre(x)
-    return run(x, key)
+      return common.apply_batch(centre, x)
+    return common.apply_batch(run, x, key)
 
   # One compiled program per input shape (also gives eager calls on
   # explicitly sharded inputs their mesh).
   @jax.jit
   def run(x, key):
-    images = x["images"] if isinstance(x, dict) else x
-    shape = jnp.shape(images)
-    if len(shape) not in (3, 4):
-      common.to_batch(images, where)  # raises the rank error
+    images = common.as_images(x["images"] if isinstance(x, dict) else x,
+                              where)
+    shape = images.shape
     in_h, in_w = shape[-3], shape[-2]
     if in_h < height or in_w < width:
       return _center_crop_structure(x, where, (height, width),
@@ -324,4 +332,4 @@ def random_crop(height: int, width: int,
                            bounding_box_format)
 
   return make_transform(where, init=common.stateless_init(where), apply=apply,
-                        is_random=True)
+                        is_random=True, state_type=EmptyState)

@@ -22,12 +22,14 @@ import numpy as np
 
 from prepro_core._src.core import checks
 
+from prepro_core._src.core.factory import transform_factory
 from prepro_core._src.core import transform
 from prepro_core._src.lookup import table as lookup
 from prepro_core._src.host import vocab
 from prepro_core._src.numeric.encoding import encode_ids
 
 _WHERE = "integer_lookup"
+_WHY_HOST = "it builds a vocabulary of data-dependent size"
 
 
 class IntegerCounts(NamedTuple):
@@ -272,10 +274,21 @@ def invert_ids(state: IntegerLookupState, ids, oov_token: int, dtype,
 # ---------------------------------------------------------------------------
 
 
+def host_array(x, argname: str, where: str = _WHERE) -> np.ndarray:
+  """``np.asarray(x)``, with prepro's error for ragged nested lists."""
+  try:
+    return np.asarray(x)
+  except ValueError:
+    raise ValueError(
+        f"{where}: `{argname}` must be a rectangular array of integers, got "
+        f"ragged nested lists ({type(x).__name__} of length {len(x)}); pad "
+        f"the rows to one length (e.g. with the mask token) first.") from None
+
+
 def as_values(x, argname: str, dtype, where: str = _WHERE) -> np.ndarray:
   """Host integers as int64, checked to fit ``dtype`` (the lookup's)."""
   info = np.iinfo(dtype)
-  arr = np.asarray(x)
+  arr = host_array(x, argname, where)
   if arr.dtype.kind not in "iu" and not (arr.size == 0 and
                                          arr.dtype.kind == "f"):
     raise TypeError(f"{where}: `{argname}` must hold integers, got dtype "
@@ -291,10 +304,11 @@ def as_values(x, argname: str, dtype, where: str = _WHERE) -> np.ndarray:
 
 def batch_values(batch, dtype, where: str = _WHERE) -> np.ndarray:
   """An adapt batch as int64 values (eager only; at least one value)."""
-  lookup.check_no_trace(batch, where, "adapt")
+  checks.check_on_host(f"{where}.adapt", why=_WHY_HOST,
+                       todo=lookup.ADAPT_ON_HOST, batch=batch)
   arr = as_values(batch, "batch", dtype, where)
   if arr.size == 0:
-    raise ValueError(f"{where}.adapt: the batch is empty; adapt needs at "
+    raise ValueError(f"{where}.adapt: `batch` is empty; adapt needs at "
                      f"least one value.")
   return arr
 
@@ -395,7 +409,7 @@ def _check_sample(sample, where: str) -> None:
   if sample is not None:
     dt = getattr(sample, "dtype", None)
     if dt is None:
-      dt = np.asarray(sample).dtype
+      dt = host_array(sample, "sample", where).dtype
     if np.dtype(dt).kind not in "iu":
       raise TypeError(f"{where}: `sample` (or the `data` given to "
                       f"pc.adapt) must hold integers, got dtype "
@@ -420,6 +434,7 @@ def merge_states(a: IntegerLookupState, b: IntegerLookupState,
 
 # Over 80 lines only by its docstring (Keras' arguments, each documented);
 # the body is wiring: checks, then closures over the functions above.
+@transform_factory
 def integer_lookup(max_tokens: Optional[int] = None,
                    num_oov_indices: int = 1,
                    mask_token: Optional[int] = None,
@@ -494,6 +509,8 @@ def integer_lookup(max_tokens: Optional[int] = None,
 
   def accumulate(state, batch, axis_name=None):
     del axis_name  # host-side: adapt shards, then merge their states
+    checks.check_on_host(f"{_WHERE}.adapt", why=_WHY_HOST,
+                         todo=lookup.ADAPT_ON_HOST, state=state)
     counts = count_values(batch_values(batch, dtype), track_docs)
     return state._replace(
         counts=merge_counts(state.counts, counts, track_docs))
@@ -501,10 +518,14 @@ def integer_lookup(max_tokens: Optional[int] = None,
   def finalize(state):
     if conf.given is not None:
       return state
+    checks.check_on_host(f"{_WHERE}.adapt", why=_WHY_HOST,
+                         todo=lookup.ADAPT_ON_HOST, state=state)
     values, idf = learn_vocabulary(cfg, state.counts)
     return make_state(conf, values, idf, state.counts)
 
   def combine(a, b):
+    checks.check_on_host(f"{_WHERE}.merge", why=_WHY_HOST,
+                         todo=lookup.MERGE_ON_HOST, a=a, b=b)
     return merge_states(a, b, track_docs, conf.given is not None)
 
   def apply(state, x, key=None):
@@ -526,4 +547,5 @@ def integer_lookup(max_tokens: Optional[int] = None,
       accumulate=None if conf.given is not None else accumulate,
       combine=combine,
       finalize=finalize,
-      on_host=True)
+      on_host=True,
+      state_type=IntegerLookupState)

@@ -3,7 +3,8 @@
 Strings are looked up on the host (a NumPy hash table built once per
 vocabulary, no Python object per token); the ``one_hot``/``multi_hot``/
 ``count``/``tf_idf`` encodings of the ids then run on device with
-:func:`prepro_core._src.encoding.encode_ids`.
+:func:`prepro_core._src.numeric.encoding.encode_ids`, or in NumPy with its
+twin inside ``encoding.host_outputs("numpy")`` (input-pipeline workers).
 
 The state holds strings as UTF-8 bytes in ``uint8`` arrays
 (:class:`~prepro_core._src.host.packed.PackedStrings`), so it is a plain numeric
@@ -22,17 +23,17 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Optional
 
-import jax.numpy as jnp
 import numpy as np
 
 from prepro_core._src.core import checks
+from prepro_core._src.core.factory import transform_factory
 from prepro_core._src.core import transform
 from prepro_core._src.lookup import table as lookup
 from prepro_core._src.host import inputs
 from prepro_core._src.host import packed
 from prepro_core._src.host import vocab
 from prepro_core._src.host.kernels import backend
-from prepro_core._src.numeric.encoding import encode_ids
+from prepro_core._src.numeric import encoding
 from prepro_core._src.host.packed import PackedStrings
 
 _WHERE = "string_lookup"
@@ -369,7 +370,8 @@ def encode_lookup_ids(state: StringLookupState, ids, output_mode: str):
     return ids
   depth = layout_of(state).depth
   idf = state.idf_weights if output_mode == "tf_idf" else None
-  return encode_ids(jnp.asarray(ids), depth, output_mode, idf_weights=idf)
+  # NumPy inside encoding.host_outputs("numpy") (input-pipeline workers).
+  return encoding.encode_host_ids(ids, depth, output_mode, idf_weights=idf)
 
 
 # ---------------------------------------------------------------------------
@@ -506,14 +508,14 @@ def _check_args(max_tokens, num_oov_indices, mask_token, oov_token,
                 vocabulary, idf_weights, invert, output_mode,
                 pad_to_max_tokens, encoding, salt) -> _Config:
   where = _WHERE
-  cfg = lookup.LookupConfig(where, max_tokens, num_oov_indices, None, None,
-                            output_mode, pad_to_max_tokens, invert)
-  cfg = lookup.check_config(cfg, idf_weights, vocabulary)
-  cfg = cfg._replace(
-      mask_token=_as_token(mask_token, "mask_token", encoding, where),
-      oov_token=_as_token(oov_token, "oov_token", encoding, where))
-  if cfg.oov_token is None:
+  checks.check_encoding(encoding, where)
+  mask_token = _as_token(mask_token, "mask_token", encoding, where)
+  oov_token = _as_token(oov_token, "oov_token", encoding, where)
+  if oov_token is None:
     raise TypeError(f"{where}: `oov_token` must be a str, got None.")
+  cfg = lookup.LookupConfig(where, max_tokens, num_oov_indices, mask_token,
+                            oov_token, output_mode, pad_to_max_tokens, invert)
+  cfg = lookup.check_config(cfg, idf_weights, vocabulary)
   salt_arr = np.array(checks.check_salt(salt, where) or (), np.uint64)
   given, given_idf = None, None
   if vocabulary is not None:
@@ -541,12 +543,23 @@ def make_state(conf: _Config, words: PackedStrings, idf: Optional[np.ndarray],
                            conf.salt, idf, counts)
 
 
-def _check_sample(sample: Any, where: str) -> None:
+def _check_sample(sample: Any, where: str, invert: bool = False) -> None:
+  """``init``'s sample: strings, or with ``invert`` also the integer ids
+  that ``apply`` then takes (a Flax layer builds from its first input)."""
+  checks.check_on_host(f"{where}.init", sample=sample)
   if sample is not None and not isinstance(sample, (list, tuple, str, bytes)):
     dtype = getattr(sample, "dtype", None)
-    if dtype is not None and np.dtype(dtype).kind in "biufc":
-      raise inputs.type_error(where, "sample",
-                              f"numbers of dtype {np.dtype(dtype)}")
+    if dtype is None or np.dtype(dtype).kind not in "biufc":
+      return
+    if invert and np.dtype(dtype).kind in "iu":
+      return
+    if invert:
+      raise TypeError(
+          f"{where}: with `invert=True`, `sample` must be integer ids (what "
+          f"apply takes) or strings (what adapt takes), got numbers of dtype "
+          f"{np.dtype(dtype)}.")
+    raise inputs.type_error(where, "sample",
+                            f"numbers of dtype {np.dtype(dtype)}")
 
 
 def batch_tokens(batch: Any, encoding: str,
@@ -555,13 +568,14 @@ def batch_tokens(batch: Any, encoding: str,
   tb = inputs.to_tokens(batch, encoding, where=f"{where}.adapt",
                         argname="batch", allow_ragged=True)
   if len(tb.tokens.starts) == 0:
-    raise ValueError(f"{where}.adapt: the batch holds no strings; adapt "
-                     f"needs at least one token.")
+    raise ValueError(f"{where}.adapt: `batch` must hold at least one "
+                     f"string, got no strings; adapt needs at least one token.")
   return tb.tokens
 
 
 # Over 80 lines only by its docstring (Keras' arguments, each documented);
 # the body is wiring: checks, then closures over the functions above.
+@transform_factory
 def string_lookup(max_tokens: Optional[int] = None,
                   num_oov_indices: int = 1,
                   mask_token: Optional[str] = None,
@@ -619,7 +633,7 @@ def string_lookup(max_tokens: Optional[int] = None,
   track_docs = cfg.output_mode == "tf_idf"
 
   def init(sample=None):
-    _check_sample(sample, _WHERE)
+    _check_sample(sample, _WHERE, cfg.invert)
     if conf.given is not None:
       return make_state(conf, conf.given, conf.given_idf, empty_counts(), True)
     return make_state(conf, packed.empty_packed(), lookup.initial_idf(cfg),
@@ -627,19 +641,26 @@ def string_lookup(max_tokens: Optional[int] = None,
 
   def accumulate(state, batch, axis_name=None):
     del axis_name  # host-side: merge per-shard states instead
+    checks.check_on_host(f"{_WHERE}.adapt", todo=lookup.ADAPT_ON_HOST,
+                         state=state, batch=batch)
     return count_token_batch(state, batch_tokens(batch, encoding))
 
   def finalize(state):
+    checks.check_on_host(f"{_WHERE}.adapt", todo=lookup.ADAPT_ON_HOST,
+                         state=state)
     if layout_of(state).given:
       return state
     words, idf = learn_vocabulary(cfg, state.counts)
     return make_state(conf, words, idf, state.counts, False)
 
   def combine(a, b):
+    checks.check_on_host(f"{_WHERE}.merge", todo=lookup.MERGE_ON_HOST,
+                         a=a, b=b)
     return merge_states(a, b, track_docs)
 
   def apply(state, x, key=None):
     del key
+    checks.check_on_host(f"{_WHERE}.apply", state=state, inputs=x)
     if cfg.invert:
       return invert_ids(state, x, cfg.oov_token)
     ids = lookup_inputs(state, x, encoding)
@@ -655,4 +676,5 @@ def string_lookup(max_tokens: Optional[int] = None,
       accumulate=None if conf.given is not None else accumulate,
       combine=combine,
       finalize=finalize,
-      on_host=True)
+      on_host=True,
+      state_type=StringLookupState)

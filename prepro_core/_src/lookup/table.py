@@ -77,11 +77,13 @@ def check_config(cfg: LookupConfig, idf_weights, vocabulary) -> LookupConfig:
         f"{w}: with output_mode='tf_idf' and a given `vocabulary`, pass "
         f"`idf_weights` too (one weight per vocabulary token), or adapt "
         f"instead of giving a vocabulary.")
-  return cfg._replace(output_mode=output_mode,
-                      max_tokens=None if cfg.max_tokens is None else
-                      int(cfg.max_tokens),
-                      num_oov_indices=int(cfg.num_oov_indices),
-                      pad_to_max_tokens=bool(cfg.pad_to_max_tokens))
+  cfg = cfg._replace(output_mode=output_mode,
+                     max_tokens=None if cfg.max_tokens is None else
+                     int(cfg.max_tokens),
+                     num_oov_indices=int(cfg.num_oov_indices),
+                     pad_to_max_tokens=bool(cfg.pad_to_max_tokens))
+  check_reserved_slots(cfg)
+  return cfg
 
 
 def oov_start(cfg: LookupConfig) -> int:
@@ -179,11 +181,8 @@ def given_idf(cfg: LookupConfig, idf_weights, n_vocab: int, n_tokens: int,
   if idf_weights is None:
     raise ValueError(f"{w}: output_mode='tf_idf' with a given vocabulary "
                      f"needs `idf_weights`.")
-  try:
-    weights = np.asarray(idf_weights, dtype=np.float64)
-  except (TypeError, ValueError) as e:
-    raise TypeError(f"{w}: `idf_weights` must be a 1-D sequence of floats; "
-                    f"{e}") from None
+  checks.real_constant(idf_weights, "idf_weights", w)  # real and finite
+  weights = np.asarray(idf_weights, dtype=np.float64)
   if weights.ndim != 1:
     raise ValueError(f"{w}: `idf_weights` must be 1-D, got shape "
                      f"{weights.shape}.")
@@ -326,13 +325,21 @@ def check_has_vocabulary(cfg: LookupConfig, n_tokens: int) -> None:
         f"`pad_to_max_tokens=True`).")
 
 
-def check_no_trace(x, where: str, what: str) -> None:
-  """Host-side steps cannot run on traced values; say so clearly."""
-  if not checks.is_concrete(x):
-    raise TypeError(
-        f"{where}: {what} runs on the host (it builds a vocabulary of "
-        f"data-dependent size) and cannot run under jit/pmap/vmap. Adapt "
-        f"each shard eagerly and combine the states with `merge`.")
+ADAPT_ON_HOST = ("adapt each shard eagerly, outside jit, and combine the "
+                 "states with `merge`")
+MERGE_ON_HOST = "merge the states eagerly, outside jit"
+
+
+def check_reserved_slots(cfg: LookupConfig) -> None:
+  """``max_tokens`` must leave room for the mask and OOV slots it counts."""
+  reserved = token_start(cfg)
+  if cfg.max_tokens is not None and cfg.max_tokens < reserved:
+    raise ValueError(
+        f"{cfg.where}: `max_tokens` must be at least the {reserved} reserved "
+        f"slot(s) it includes (mask {'1' if oov_start(cfg) else '0'} + OOV "
+        f"{cfg.num_oov_indices}), got max_tokens={cfg.max_tokens}; the "
+        f"vocabulary could not even hold them. Raise `max_tokens`, or lower "
+        f"`num_oov_indices`.")
 
 
 def get_vocabulary(state: State) -> list:

@@ -27,8 +27,10 @@ import numpy as np
 
 from prepro_core._src.core import checks
 
+from prepro_core._src.core.factory import transform_factory
 from prepro_core._src.core import transform
 from prepro_core._src.lookup import string_lookup as sl
+from prepro_core._src.lookup import table as lookup
 from prepro_core._src.host import inputs
 from prepro_core._src.host import tokenize
 from prepro_core._src.host import vocab
@@ -42,6 +44,7 @@ class TextVectorizationState(NamedTuple):
   """State of :func:`text_vectorization` (a pytree of NumPy arrays)."""
   lookup: sl.StringLookupState  # vocabulary, idf weights, adapt counts
   table: vocab.TokenTable  # hash table over lookup.vocabulary
+  tokenizer: np.ndarray  # (k,) uint8: tokenizer_settings, checked by merge
 
   def vocabulary_in_order(self) -> list:
     """Keras' ``get_vocabulary()``: ``""``, ``"[UNK]"``, then the tokens."""
@@ -165,8 +168,7 @@ def call_split(tk: Tokenizer, buf: np.ndarray, starts: np.ndarray):
         f"{where}: the `split` callable must return one sequence of "
         f"tokens per document ({len(docs)} documents): a list of lists of "
         f"str or a 2-D str array; got {type(rows).__name__}.")
-  return tokenize.tokens_from_lists(rows, tk.encoding, "split(...) result",
-                                    where)
+  return tokenize.tokens_from_lists(rows, tk.encoding, "split", where)
 
 
 # ---------------------------------------------------------------------------
@@ -246,12 +248,46 @@ def vectorize_fused(state: TextVectorizationState, x: Any, standardize: Any,
 # ---------------------------------------------------------------------------
 
 
-def with_table(lookup_state: sl.StringLookupState) -> TextVectorizationState:
-  """The state over a string_lookup state, with its hash table built once."""
-  return TextVectorizationState(lookup_state, sl.token_table(lookup_state))
+def with_table(lookup_state: sl.StringLookupState,
+               tokenizer: np.ndarray) -> TextVectorizationState:
+  """The state over a string_lookup state, with its hash table built once;
+  ``tokenizer`` is :func:`tokenizer_settings`."""
+  return TextVectorizationState(lookup_state, sl.token_table(lookup_state),
+                                tokenizer)
+
+
+def tokenizer_settings(tk: Tokenizer) -> np.ndarray:
+  """What decides the tokens counted (standardize, split, ngrams), as UTF-8
+  bytes in the state, so that ``merge`` refuses states tokenized otherwise
+  (a callable is known by its qualified name)."""
+  def name(v):
+    return v if v is None or isinstance(v, str) else "callable " + getattr(
+        v, "__qualname__", type(v).__name__)
+  text = (f"standardize={name(tk.standardize)};split={name(tk.split)};"
+          f"ngrams={tk.widths}")
+  return np.frombuffer(text.encode("utf-8"), np.uint8).copy()
+
+
+def merge_states(a: TextVectorizationState, b: TextVectorizationState,
+                 combine_lookups, where: str = _WHERE):
+  """``a`` with ``b``'s counts (``combine_lookups``: the inner lookup's).
+
+  Raises:
+    ValueError: the states were tokenized differently (standardize, split,
+      ngrams), or have different fixed vocabularies.
+  """
+  ta, tb = (bytes(np.asarray(s.tokenizer, np.uint8)).decode("utf-8")
+            for s in (a, b))
+  if ta != tb:
+    raise ValueError(
+        f"{where}.merge: the two states were made by text_vectorization "
+        f"transforms that tokenize differently ({ta} vs {tb}); their token "
+        f"counts do not add up. Merge only states of the same transform.")
+  return a._replace(lookup=combine_lookups(a.lookup, b.lookup))
 
 
 def _check_sample(sample: Any, where: str) -> None:
+  checks.check_on_host(f"{where}.init", sample=sample)
   dtype = getattr(sample, "dtype", None)
   if dtype is not None and np.dtype(dtype).kind in "biufc":
     raise TypeError(
@@ -291,8 +327,36 @@ def _check_args(standardize, split, ngrams, output_mode,
                  output_mode, output_sequence_length, fused)
 
 
+def count_batch(tk: Tokenizer, state: TextVectorizationState, batch,
+                given: bool) -> TextVectorizationState:
+  """adapt's step: tokenize ``batch`` and count its tokens into ``state``."""
+  if given:
+    raise ValueError(
+        f"{_WHERE}.adapt: this transform was built with a fixed "
+        f"`vocabulary`; adapt learns one only when `vocabulary` is None.")
+  toks = tokenize_inputs(tk, batch, "batch").tokens
+  # A document (for tf-idf) is one input row, as Keras counts them.
+  return state._replace(lookup=sl.count_token_batch(state.lookup, toks))
+
+
+def vectorize(conf, state: TextVectorizationState, x, standardize,
+              one_per_document: bool, pad_to_max_tokens: bool):
+  """apply: documents to ids (``"int"``) or to bag-of-token vectors."""
+  if conf.fused:
+    out = vectorize_fused(state, x, standardize, conf.output_sequence_length)
+    if out is not None:
+      return out
+  tz = tokenize_inputs(conf.tokenizer, x, "inputs")
+  ids = sl.lookup_token_ids(state.lookup, tz.tokens, state.table, _WHERE)
+  if conf.output_mode == "int":
+    return int_output(ids, tz, conf.output_sequence_length,
+                      one_per_document and tz.dense_width is None)
+  return bag_output(state, ids, tz, conf.output_mode, pad_to_max_tokens)
+
+
 # Over 80 lines only by its docstring (Keras' arguments, each documented);
 # the body is wiring: checks, then closures over the functions above.
+@transform_factory
 def text_vectorization(max_tokens: Optional[int] = None,
                        standardize: Any = "lower_and_strip_punctuation",
                        split: Any = "whitespace",
@@ -365,43 +429,35 @@ def text_vectorization(max_tokens: Optional[int] = None,
   given = vocabulary is not None
   # Keras: split=None on a flat input gives one id per document, shape (n,).
   one_per_document = split is None and output_sequence_length is None
+  settings = tokenizer_settings(tk)
 
   def init(sample=None):
     _check_sample(sample, _WHERE)
-    return with_table(inner.init(None))
+    return with_table(inner.init(None), settings)
 
   def accumulate(state, batch, axis_name=None):
     del axis_name  # host-side: adapt shards eagerly, then merge the states
-    if given:
-      raise ValueError(
-          f"{_WHERE}.adapt: this transform was built with a fixed "
-          f"`vocabulary`; adapt learns one only when `vocabulary` is None.")
-    toks = tokenize_inputs(tk, batch, "batch").tokens
-    # A document (for tf-idf) is one input row, as Keras counts them.
-    return state._replace(lookup=sl.count_token_batch(state.lookup, toks))
+    checks.check_on_host(f"{_WHERE}.adapt", todo=lookup.ADAPT_ON_HOST,
+                         state=state, batch=batch)
+    return count_batch(tk, state, batch, given)
 
   def finalize(state):
     if given:
       return state
-    return with_table(inner.finalize(state.lookup))
+    checks.check_on_host(f"{_WHERE}.adapt", todo=lookup.ADAPT_ON_HOST,
+                         state=state)
+    return with_table(inner.finalize(state.lookup), state.tokenizer)
 
   def combine(a, b):
-    if given:
-      return a
-    return a._replace(lookup=inner.combine(a.lookup, b.lookup))
+    checks.check_on_host(f"{_WHERE}.merge", todo=lookup.MERGE_ON_HOST,
+                         a=a, b=b)
+    return merge_states(a, b, inner.combine)
 
   def apply(state, x, key=None):
     del key
-    if conf.fused:
-      out = vectorize_fused(state, x, standardize, conf.output_sequence_length)
-      if out is not None:
-        return out
-    tz = tokenize_inputs(tk, x, "inputs")
-    ids = sl.lookup_token_ids(state.lookup, tz.tokens, state.table, _WHERE)
-    if output_mode == "int":
-      return int_output(ids, tz, conf.output_sequence_length,
-                        one_per_document and tz.dense_width is None)
-    return bag_output(state, ids, tz, output_mode, pad_to_max_tokens)
+    checks.check_on_host(f"{_WHERE}.apply", state=state, inputs=x)
+    return vectorize(conf, state, x, standardize, one_per_document,
+                     pad_to_max_tokens)
 
   return transform.make_transform(
       _WHERE,
@@ -410,4 +466,5 @@ def text_vectorization(max_tokens: Optional[int] = None,
       accumulate=accumulate,
       combine=combine,
       finalize=finalize,
-      on_host=True)
+      on_host=True,
+      state_type=TextVectorizationState)

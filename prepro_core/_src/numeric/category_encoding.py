@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from prepro_core._src.core import checks
+from prepro_core._src.core.factory import transform_factory
 from prepro_core._src.core import transform
 from prepro_core._src.numeric import encoding
 
@@ -21,6 +22,7 @@ _WHERE = "category_encoding"
 _MODES = ("one_hot", "multi_hot", "count")
 
 
+@transform_factory
 def category_encoding(num_tokens: int,
                       output_mode: str = "multi_hot",
                       sparse: bool = False) -> transform.Transform:
@@ -60,7 +62,9 @@ def category_encoding(num_tokens: int,
         f"needed).")
 
   def init(sample):
-    del sample  # nothing depends on the data
+    # Nothing depends on the data; None is accepted.
+    if sample is not None:
+      _check_id_dtype(sample, "sample", f"{_WHERE}.init")
     return transform.EmptyState()
 
   def apply(state, x, key=None, count_weights=None):
@@ -76,20 +80,29 @@ def category_encoding(num_tokens: int,
     return encoding.encode_ids(ids, num_tokens, output_mode,
                                count_weights=count_weights)
 
-  return transform.make_transform(_WHERE, init=init, apply=apply)
+  return transform.make_transform(_WHERE, init=init, apply=apply,
+                                  state_type=transform.EmptyState)
 
 
 def _check_ids(x, num_tokens: int) -> None:
   """Integer ids of rank <= 2 in ``[0, num_tokens)`` (range checked eagerly)."""
-  dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
-  if not np.issubdtype(dtype, np.integer):
-    raise TypeError(
-        f"{_WHERE}.apply: `x` must hold integer ids, got dtype {dtype}.")
+  _check_id_dtype(x, "x", f"{_WHERE}.apply")
   if np.ndim(x) > 2:
     raise ValueError(
         f"{_WHERE}.apply: `x` must have rank 0, 1 or 2 (Keras encodes up to "
         f"rank-2 outputs), got shape {np.shape(x)}.")
   encoding.check_ids_in_range(x, num_tokens, "x", f"{_WHERE}.apply")
+
+
+def _check_id_dtype(x, argname: str, where: str) -> None:
+  try:
+    dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+  except ValueError:  # ragged nested lists
+    dtype = np.dtype(object)
+  if not np.issubdtype(dtype, np.integer):
+    raise TypeError(
+        f"{where}: `{argname}` must hold integer ids, got dtype {dtype}; "
+        f"cast ids to an integer dtype (floats: discretize or round first).")
 
 
 def _check_count_weights(count_weights, x, output_mode: str):

@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from prepro_core._src.core import checks
+from prepro_core._src.core.factory import transform_factory
 from prepro_core._src.core import transform
 from prepro_core._src.numeric import encoding
 
@@ -243,8 +244,11 @@ def _merge_summary(state, values, weights, size, epsilon):
 @jax.jit  # one compiled program when called eagerly; inlined in a caller's jit
 def _bucketize(x, boundaries):
   """digitize: the index of the first boundary greater than x."""
-  return jnp.searchsorted(boundaries, x.astype(jnp.float32), side="right",
-                          method="scan_unrolled").astype(jnp.int32)
+  # Searched flat: searchsorted recurses once per axis of x (a rank-64 input
+  # hit Python's recursion limit), and the result is elementwise anyway.
+  ids = jnp.searchsorted(boundaries, jnp.ravel(x).astype(jnp.float32),
+                         side="right", method="scan_unrolled")
+  return ids.astype(jnp.int32).reshape(x.shape)
 
 
 # Compiled once per (batch shape, epsilon / num_bins) and shared by every
@@ -376,6 +380,7 @@ def _check_apply(state: DiscretizationState, x, constants: bool,
 
 # Over 80 lines only by its docstring; the body is wiring: checks, then
 # closures over the module-level functions.
+@transform_factory
 def discretization(bin_boundaries: Optional[Sequence[float]] = None,
                    num_bins: Optional[int] = None,
                    epsilon: float = 0.01,
@@ -432,7 +437,9 @@ def discretization(bin_boundaries: Optional[Sequence[float]] = None,
     depth = _percents(1.0 / num_bins).size  # Keras: len(boundaries) + 1
 
   def init(sample):
-    del sample  # the state's shapes depend only on the arguments
+    # The state's shapes depend only on the arguments; None is accepted.
+    if sample is not None:
+      checks.check_real_dtype(sample, "sample", f"{_WHERE}.init")
     if constants:
       return _constant_state(bounds)
     return _empty_state(_capacity(epsilon), depth)
@@ -466,4 +473,5 @@ def discretization(bin_boundaries: Optional[Sequence[float]] = None,
       accumulate=accumulate,
       combine=combine,
       finalize=finalize,
+      state_type=DiscretizationState,
   )

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from prepro_core._src.core import checks
+from prepro_core._src.core.factory import transform_factory
 from prepro_core._src.core import transform
 
 # Keras' backend.epsilon(): the floor on the standard deviation.
@@ -45,6 +46,7 @@ class NormalizationState(NamedTuple):
 
 # Over 80 lines only by its docstring; the body is wiring: checks, then
 # closures over the module-level functions.
+@transform_factory
 def normalization(axis: Union[int, Sequence[int], None] = -1,
                   mean=None,
                   variance=None,
@@ -112,7 +114,10 @@ def normalization(axis: Union[int, Sequence[int], None] = -1,
     return a if constants is not None else _chan(a, b.count, b.mean, b.m2)
 
   def finalize(state):
-    return state if constants is not None else _population_variance(state)
+    if constants is not None:
+      return state
+    _check_representable(state)
+    return _population_variance(state)
 
   def apply(state, x, key=None):
     del key  # deterministic
@@ -128,6 +133,7 @@ def normalization(axis: Union[int, Sequence[int], None] = -1,
       accumulate=accumulate,
       combine=combine,
       finalize=finalize,
+      state_type=NormalizationState,
   )
 
 
@@ -273,6 +279,28 @@ def _chan(state: NormalizationState, n_b, mean_b, m2_b) -> NormalizationState:
   mean = state.mean + delta * (n_b / safe_n)
   m2 = state.m2 + m2_b + jnp.square(delta) * (n_a * n_b / safe_n)
   return state._replace(count=n, mean=mean, m2=m2)
+
+
+def _check_representable(state: NormalizationState) -> None:
+  """Eagerly, refuses statistics that overflowed float32 (a no-op traced).
+
+  Batches are checked finite before they are reduced, so an infinite mean or
+  sum of squares means finite data beyond float32's range (values near
+  3e38, or squares of values near 2e19): apply would silently map every
+  value to 0. The statistics stay float32 (the dtype the state and Keras
+  use); such data must be rescaled.
+  """
+  if not checks.is_concrete(state.m2):
+    return
+  if np.all(np.isfinite(np.asarray(state.mean))) and np.all(
+      np.isfinite(np.asarray(state.m2))):
+    return
+  raise ValueError(
+      f"{_WHERE}.adapt: the mean or variance of `data` overflows float32 "
+      f"(every value is finite, but the statistics exceed ~3.4e38, e.g. values "
+      f"near 3e38 or with a spread beyond ~1e19); apply would map everything "
+      f"to 0. Rescale `data` first (e.g. divide it by 1e20, or take a log) "
+      f"and apply the same scaling before normalizing.")
 
 
 def _population_variance(state: NormalizationState) -> NormalizationState:

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from prepro_core._src.core import checks
+from prepro_core._src.core.factory import transform_factory
 from prepro_core._src.core import transform
 
 _WHERE = "rescaling"
@@ -25,6 +26,7 @@ class RescalingState(NamedTuple):
   offset: jax.Array  # () or broadcastable to the input's trailing axes
 
 
+@transform_factory
 def rescaling(scale, offset=0.0) -> transform.Transform:
   """Rescales values by ``scale`` then shifts them by ``offset``.
 
@@ -48,7 +50,9 @@ def rescaling(scale, offset=0.0) -> transform.Transform:
   offset_c = checks.real_constant(offset, "offset", _WHERE)
 
   def init(sample):
-    del sample  # nothing depends on the data
+    # Nothing depends on the data; None is accepted.
+    if sample is not None:
+      checks.check_real_dtype(sample, "sample", f"{_WHERE}.init")
     return RescalingState(scale=jnp.asarray(scale_c),
                           offset=jnp.asarray(offset_c))
 
@@ -65,4 +69,5 @@ def rescaling(scale, offset=0.0) -> transform.Transform:
       ) from None
     return x * state.scale + state.offset
 
-  return transform.make_transform(_WHERE, init=init, apply=apply)
+  return transform.make_transform(_WHERE, init=init, apply=apply,
+                                  state_type=RescalingState)

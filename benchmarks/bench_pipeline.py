@@ -1,0 +1,174 @@
+"""Input pipelines: prepro in grain (0, 1, 2 workers) vs Keras on tf.data.
+
+    .venv-bench/bin/python benchmarks/bench_pipeline.py [--quick]
+
+Text: records {"text": document, "tag": its first word} from
+../shared/bench/corpus.py (50,000 documents; 10,000 with --quick), batched
+by 256. prepro: TextVectorization(int, output_sequence_length=64) on "text"
+and StringLookup on "tag", both adapted beforehand, as `pc.grain.map` steps
+of a grain pipeline, in process and with `mp_prefetch` over 1 and 2 worker
+processes. Keras: the same two layers adapted on the same data, mapped over
+`tf.data` with `num_parallel_calls=AUTOTUNE` and `prefetch(AUTOTUNE)`, read
+as NumPy (prepro's pipeline yields NumPy too).
+
+Images: flip + rotation + zoom on 2,048 64x64x3 float32 images in batches of
+128: `pc.chain` as a keyed `pc.grain.map` in 2 grain workers (on the CPU
+backend), against the same chain applied in a jitted step in this process.
+
+Each pipeline is timed over all batches after the first (worker start-up,
+~8 s per worker here, and compilation are left out), best of a few passes;
+`items_per_s` is documents or images per second.
+"""
+
+import os
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "shared", "bench"))
+
+import numpy as np  # noqa: E402
+
+BATCH = 256
+IMAGE_BATCH = 128
+
+
+def _steady_seconds(make_iter, repeats):
+  """Best time to read every batch after the first; and the items read."""
+  best, items = float("inf"), 0
+  for _ in range(repeats):
+    it = iter(make_iter())
+    next(it)
+    t0 = time.perf_counter()
+    items = 0
+    for batch in it:
+      first = batch["text"] if isinstance(batch, dict) else batch
+      items += len(first)
+    best = min(best, time.perf_counter() - t0)
+  return best, items
+
+
+def _text_records(n_docs):
+  from corpus import corpus  # pylint: disable=import-outside-toplevel
+  docs = corpus(n_docs=n_docs)
+  tags = [d.split()[0].lower() for d in docs]
+  return docs, tags
+
+
+def _grain_text(docs, tags, num_workers, repeats):
+  import grain  # pylint: disable=import-outside-toplevel
+  import prepro_core as pc  # pylint: disable=import-outside-toplevel
+  tv = pc.text_vectorization(output_sequence_length=64)
+  tv_state = pc.adapt(tv, docs)
+  sl = pc.string_lookup()
+  sl_state = pc.adapt(sl, tags)
+  records = [{"text": d, "tag": g} for d, g in zip(docs, tags)]
+
+  def make():
+    ds = (grain.MapDataset.source(records).batch(BATCH)
+          .map(pc.grain.map(tv, tv_state, field="text"))
+          .map(pc.grain.map(sl, sl_state, field="tag"))
+          .to_iter_dataset())
+    if num_workers:
+      ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers))
+    return ds
+  return _steady_seconds(make, repeats)
+
+
+def _tfdata_text(docs, tags, repeats):
+  import keras  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  tv = keras.layers.TextVectorization(output_mode="int",
+                                      output_sequence_length=64)
+  tv.adapt(np.array(docs))
+  sl = keras.layers.StringLookup()
+  sl.adapt(np.array(tags))
+
+  def make():
+    ds = (tf.data.Dataset.from_tensor_slices({"text": docs, "tag": tags})
+          .batch(BATCH)
+          .map(lambda r: {"text": tv(r["text"]), "tag": sl(r["tag"])},
+               num_parallel_calls=tf.data.AUTOTUNE)
+          .prefetch(tf.data.AUTOTUNE))
+    return ds.as_numpy_iterator()
+  return _steady_seconds(make, repeats)
+
+
+def _images(n):
+  rng = np.random.default_rng(0)
+  return rng.uniform(0, 255, (n, 64, 64, 3)).astype(np.float32)
+
+
+def _augment():
+  import prepro_core as pc  # pylint: disable=import-outside-toplevel
+  return pc.chain(pc.random_flip(), pc.random_rotation(0.1),
+                  pc.random_zoom(0.2))
+
+
+def _grain_images(images, repeats):
+  import grain  # pylint: disable=import-outside-toplevel
+  import prepro_core as pc  # pylint: disable=import-outside-toplevel
+  t = _augment()
+  state = t.init(images[:IMAGE_BATCH])
+  options = grain.MultiprocessingOptions(num_workers=2)
+
+  def make():
+    return (grain.MapDataset.source(images).batch(IMAGE_BATCH)
+            .map_with_index(pc.grain.map(t, state, seed=0))
+            .to_iter_dataset()
+            .mp_prefetch(options, worker_init_fn=pc.grain.cpu_worker_init))
+  return _steady_seconds(make, repeats)
+
+
+def _jitted_images(images, repeats):
+  import jax  # pylint: disable=import-outside-toplevel
+  t = _augment()
+  state = t.init(images[:IMAGE_BATCH])
+  step = jax.jit(lambda s, x, i: t.apply(
+      s, x, key=jax.random.fold_in(jax.random.key(0), i)))
+
+  def make():
+    for i in range(0, len(images), IMAGE_BATCH):
+      yield jax.block_until_ready(step(state, images[i:i + IMAGE_BATCH], i))
+  return _steady_seconds(make, repeats)
+
+
+def run(quick: bool = False) -> list:
+  n_docs = 10_000 if quick else 50_000
+  repeats = 1 if quick else 2
+  docs, tags = _text_records(n_docs)
+  text = {f"prepro in grain, {k} workers" if k else "prepro in grain, in process":
+          _grain_text(docs, tags, k, repeats) for k in (0, 1, 2)}
+  text["keras on tf.data (AUTOTUNE, prefetch)"] = _tfdata_text(docs, tags,
+                                                               repeats)
+  images = _images(256 if quick else 2048)
+  pictures = {"prepro in grain, 2 workers (cpu)": _grain_images(images, repeats),
+              "prepro in the jitted step": _jitted_images(images, repeats)}
+
+  rows = []
+  for bench, times, ref in (
+      (f"text pipeline tv(int,64)+string_lookup, {n_docs} docs", text,
+       "prepro in grain, in process"),
+      (f"flip+rotation+zoom pipeline, {len(images)}x64x64x3", pictures,
+       "prepro in grain, 2 workers (cpu)")):
+    ref_rate = times[ref][1] / times[ref][0]
+    for impl, (sec, items) in times.items():
+      rate = items / sec
+      rows.append({"benchmark": bench, "impl": impl, "seconds": sec,
+                   "items_per_s": rate, "ratio_vs_prepro": ref_rate / rate})
+  return rows
+
+
+def main():
+  rows = run(quick="--quick" in sys.argv)
+  for r in rows:
+    print(f"{r['benchmark'][:48]:48s} {r['impl']:40s} {r['seconds']:8.3f}s "
+          f"{r['items_per_s']:10.0f}/s x{r['ratio_vs_prepro']:6.2f}")
+
+
+if __name__ == "__main__":
+  main()

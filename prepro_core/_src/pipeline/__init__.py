@@ -1,0 +1,1 @@
+"""Input pipelines: applying transforms to records in loader workers (not specific to one loader)."""

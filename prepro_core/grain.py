@@ -1,0 +1,277 @@
+"""prepro transforms in grain pipelines: ``pc.grain.map``, ``pc.grain.adapt``.
+
+Imported on first use (``pc.grain`` or ``import prepro_core.grain``), so
+``import prepro_core`` never imports grain; install it with
+``pip install 'prepro[grain]'``.
+
+  >>> import grain, numpy as np, prepro_core as pc
+  >>> t = pc.text_vectorization(vocabulary=["a", "b"], output_sequence_length=3)
+  >>> ds = (grain.MapDataset.source(["a b", "b z"])
+  ...       .map_with_index(pc.grain.map(t, t.init(None))))
+  >>> [row.tolist() for row in ds]
+  [[2, 3, 0], [3, 1, 0]]
+
+A record is whatever the transform's ``apply`` takes: one example (one image,
+one document), or a batch after ``.batch()``. The key of record ``i`` is
+``jax.random.fold_in(jax.random.key(seed), i)``; a batched record is applied
+as a batch with the one key of its (batch) index, the transform folding in
+each example's position in the batch, so its result differs from mapping the
+examples before batching. Either way the output depends only on (state,
+seed, index): the same with 0, 1 or N workers, after an iterator checkpoint
+restore, and on every host.
+
+Where the index comes from (grain's ``map_with_index``): on a ``MapDataset``
+it is the record's position in that dataset, whatever worker reads it; on an
+``IterDataset`` it counts the elements that iterator produced (restored with
+its checkpoint), which inside ``mp_prefetch`` workers is per worker. Put
+random maps on the ``MapDataset`` (before ``to_iter_dataset``/``mp_prefetch``,
+and before any per-host slicing) for worker-count and host independence.
+"""
+
+from __future__ import annotations
+
+import functools
+import pickle
+from typing import Any, Callable, Optional, Sequence
+
+import jax
+import numpy as np
+
+try:
+  import grain
+except ImportError as e:  # grain is an optional extra
+  raise ImportError(
+      "prepro_core.grain needs grain: pip install 'prepro[grain]' (or "
+      "grain>=0.2.18).") from e
+
+from absl import flags as absl_flags  # a grain dependency
+
+from prepro_core._src.core import checks
+from prepro_core._src.core.adapt import adapt as pc_adapt
+from prepro_core._src.core.transform import State
+from prepro_core._src.core.transform import Transform
+from prepro_core._src.pipeline import records
+
+
+
+def _let_mp_prefetch_run_without_parsed_flags() -> None:
+  # grain 0.2.18's mp_prefetch reads the absl flag below with `.value`, which
+  # raises UnparsedFlagAccessError in any program that did not parse absl
+  # flags (no absl.app.run: scripts, notebooks, pytest). Marking that one flag
+  # as given keeps its default value (False); a later parse still sets it.
+  name = "grain_enable_multiprocess_worker_profiling"
+  if name in absl_flags.FLAGS and not absl_flags.FLAGS.is_parsed():
+    absl_flags.FLAGS[name].present = max(absl_flags.FLAGS[name].present, 1)
+
+
+_let_mp_prefetch_run_without_parsed_flags()
+
+__all__ = ["map", "adapt", "cpu_worker_init", "TransformMap",
+           "RandomTransformMap"]
+
+
+class TransformMap(grain.transforms.Map, grain.transforms.MapWithIndex):
+  """A non-random prepro transform as a grain ``Map`` (also a
+  ``MapWithIndex``, whose errors then name the record index).
+
+  ``ds.map(m)``, ``ds.map_with_index(m)`` and ``ds.apply(m)`` all work, on a
+  ``MapDataset`` or an ``IterDataset``. Built by :func:`map`.
+  """
+
+  def __init__(self, fn: records.RecordFn):
+    self.fn = fn
+
+  def map(self, element):
+    return self.fn(None, element)
+
+  def map_with_index(self, index: int, element):
+    return self.fn(index, element)
+
+  def output_spec(self, input_spec: Any) -> Any:
+    """grain's element-spec hook (device transforms: ``jax.eval_shape``)."""
+    return self.fn.output_spec(input_spec)
+
+  def __repr__(self) -> str:
+    return self.fn.where
+
+
+class RandomTransformMap(grain.transforms.MapWithIndex):
+  """A random prepro transform as a grain ``MapWithIndex``: record ``i`` gets
+  the key ``fold_in(key(seed), i)``.
+
+  Use ``ds.map_with_index(m)`` or ``ds.apply(m)``; ``ds.map(m)`` cannot give
+  the index and raises on the first record. Built by :func:`map`.
+  """
+
+  def __init__(self, fn: records.RecordFn):
+    self.fn = fn
+
+  def map_with_index(self, index: int, element):
+    return self.fn(index, element)
+
+  def output_spec(self, input_spec: Any) -> Any:
+    """grain's element-spec hook (``jax.eval_shape``)."""
+    return self.fn.output_spec(input_spec)
+
+  def __call__(self, *args):
+    # grain's `ds.map` calls a non-`Map` transform with the element alone.
+    raise TypeError(
+        f"{self.fn.where}: a random transform needs each record's index for "
+        f"its key: use `ds.map_with_index(...)` or `ds.apply(...)`, not "
+        f"`ds.map(...)`.")
+
+  def __repr__(self) -> str:
+    return self.fn.where
+
+
+# pylint: disable-next=redefined-builtin
+def map(transform: Transform,
+        state: Optional[State] = None,
+        seed: Optional[int] = None,
+        output: str = "numpy",
+        *,
+        field: Any = None):
+  """A prepro transform as a grain transformation.
+
+  Args:
+    transform: a prepro :class:`~prepro_core.Transform`.
+    state: its state (``pc.adapt(t, data)``, or ``t.init(...)`` when built
+      with a vocabulary or constants); None only for transforms that learn
+      nothing.
+    seed: an int, needed by random transforms: record ``i`` is applied with
+      ``jax.random.fold_in(jax.random.key(seed), i)``.
+    output: ``"numpy"`` (default; host transforms then never create device
+      arrays nor start a JAX backend) or ``"jax"``.
+    field: with records that are mappings (``{"text": ..., "label": ...}``),
+      the key to transform; the other keys pass through.
+
+  Returns:
+    A :class:`TransformMap` (a ``grain.transforms.Map``, also usable with
+    ``map_with_index``) for a non-random transform, a
+    :class:`RandomTransformMap` (a ``grain.transforms.MapWithIndex``) for a
+    random one. Either works with ``ds.map_with_index(...)`` and
+    ``ds.apply(...)``.
+
+  Raises:
+    TypeError / ValueError at construction (naming the argument): not a
+    Transform, a random transform without a seed, an adaptable transform
+    without a state or with an un-adapted one. A record the transform
+    refuses raises its error prefixed with the record index.
+  """
+  where = f"pc.grain.map({getattr(transform, 'name', '?')})"
+  records.check_pipeline_args(transform, state, seed, output, where)
+  fn = records.RecordFn(transform, state, seed, output, field, where)
+  return RandomTransformMap(fn) if transform.is_random else TransformMap(fn)
+
+
+def cpu_worker_init(worker_index: int = 0, worker_count: int = 1) -> None:
+  """A ``worker_init_fn`` for ``mp_prefetch``: the worker's JAX runs on CPU.
+
+  ``ds.mp_prefetch(options, worker_init_fn=pc.grain.cpu_worker_init)``
+  keeps random image transforms (and any device kernel) in the workers off
+  the accelerator, as ``JAX_PLATFORMS=cpu`` in the workers' environment does.
+  Host transforms need neither: with NumPy outputs they start no backend.
+  """
+  del worker_index, worker_count
+  jax.config.update("jax_platforms", "cpu")
+
+
+class _ShardAdapter:
+  """Adapts ``transform`` on records ``[lo, hi)`` of ``dataset``; returns the
+  pickled state (NumPy leaves), so it travels between processes as bytes."""
+
+  def __init__(self, transform: Transform, dataset: grain.MapDataset,
+               batch_size: Optional[int]):
+    self.transform = transform
+    self.dataset = dataset
+    self.batch_size = batch_size
+
+  def __call__(self, bounds) -> bytes:
+    lo, hi = bounds
+    state = pc_adapt(self.transform, self._batches(lo, hi))
+    state = jax.tree_util.tree_map(
+        lambda x: np.asarray(x) if isinstance(x, jax.Array) else x, state)
+    return pickle.dumps(state)
+
+  def _batches(self, lo: int, hi: int):
+    ds, step = self.dataset, self.batch_size
+    if step is None:  # each record is a batch
+      for i in range(lo, hi):
+        yield ds[i]
+      return
+    for start in range(lo, hi, step):
+      yield records.stack_records(
+          [ds[i] for i in range(start, min(start + step, hi))])
+
+
+def adapt(transform: Transform,
+          dataset: Any,
+          num_workers: int = 0,
+          batch_size: Optional[int] = None,
+          *,
+          worker_init_fn: Optional[Callable[[int, int], None]] = None) -> State:
+  """Adapts ``transform`` over a grain ``MapDataset`` in ``num_workers``
+  worker processes, merging their states.
+
+  The records are split into ``num_workers`` contiguous shards; each worker
+  runs ``pc.adapt`` on its shard (in batches of ``batch_size`` records) and
+  the states are merged in shard order with ``transform.merge``. Mergeable
+  states make that equal to one ``pc.adapt`` over all the records: exactly
+  for the lookups and text_vectorization (counts), up to float rounding for
+  normalization (Chan's merge), within ``epsilon`` for discretization.
+
+  Args:
+    transform: a prepro :class:`~prepro_core.Transform`.
+    dataset: a ``grain.MapDataset`` (or a sequence, wrapped with
+      ``MapDataset.source``) of examples, or of batches with
+      ``batch_size=None``.
+    num_workers: worker processes (grain's ``mp_prefetch``); 0 adapts in
+      this process.
+    batch_size: records per adapt batch (examples are stacked: strings as a
+      list, arrays with ``np.stack``); None: every record is a batch.
+    worker_init_fn: passed to ``mp_prefetch`` (e.g. :func:`cpu_worker_init`).
+
+  Returns:
+    A state ready to apply.
+  """
+  where = f"pc.grain.adapt({getattr(transform, 'name', '?')})"
+  if not isinstance(transform, Transform):
+    raise TypeError(
+        f"{where}: `transform` must be a prepro Transform (e.g. "
+        f"pc.normalization()), got {type(transform).__name__}.")
+  if isinstance(dataset, grain.IterDataset):
+    raise TypeError(
+        f"{where}: `dataset` must be a grain.MapDataset (it is split into "
+        f"shards by index), got an IterDataset; adapt an IterDataset in one "
+        f"process with pc.adapt(t, iter_dataset).")
+  if not isinstance(dataset, grain.MapDataset):
+    if not isinstance(dataset, (Sequence, np.ndarray)) or isinstance(
+        dataset, (str, bytes)):
+      raise TypeError(
+          f"{where}: `dataset` must be a grain.MapDataset or a sequence of "
+          f"records, got {type(dataset).__name__}.")
+    if isinstance(dataset, np.ndarray):
+      dataset = list(dataset)  # rows
+    dataset = grain.MapDataset.source(dataset)
+  checks.check_positive_int(num_workers, "num_workers", where, minimum=0)
+  if batch_size is not None:
+    checks.check_positive_int(batch_size, "batch_size", where)
+  n = len(dataset)
+  if n == 0:
+    raise ValueError(f"{where}: `dataset` is empty; adapt needs at least one "
+                     f"record.")
+  shards = min(max(num_workers, 1), n)
+  bounds = [(w * n // shards, (w + 1) * n // shards) for w in range(shards)]
+  parts = grain.MapDataset.source(bounds).map(
+      _ShardAdapter(transform, dataset, batch_size)).to_iter_dataset()
+  if num_workers > 0:
+    parts = parts.mp_prefetch(
+        grain.MultiprocessingOptions(num_workers=shards),
+        worker_init_fn=worker_init_fn)
+  it = iter(parts)
+  try:
+    states = [pickle.loads(b) for b in it]
+  finally:
+    if hasattr(it, "close"):
+      it.close()  # ends the worker processes now, not at garbage collection
+  return functools.reduce(transform.merge, states)

@@ -1,0 +1,331 @@
+"""pc.grain: prepro transforms in grain pipelines, in process and in workers.
+
+Worker start-up is the cost here (each mp_prefetch iterator spawns fresh
+processes that import jax), so each multi-worker pipeline is built once per
+module and its outputs reused across assertions.
+"""
+import subprocess
+import sys
+
+import cloudpickle
+import jax
+import numpy as np
+import pytest
+
+import grain  # in the test extra  # pylint: disable=g-import-not-at-top
+
+import prepro_core as pc  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+# Classes defined here travel to the workers by value (the workers need not
+# import this test module).
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+DOCS = ["the cat sat", "the dog", "a cat and a dog", "the end", "dog dog cat",
+        "zebra", "cat", "the the the", "a b c", "end"]
+SEED = 3
+N_IMAGES = 12
+
+
+def _images():
+  rng = np.random.default_rng(0)
+  return rng.uniform(size=(N_IMAGES, 6, 6, 3)).astype(np.float32)
+
+
+def _key(index):
+  return jax.random.fold_in(jax.random.key(SEED), index)
+
+
+class BackendProbe(grain.transforms.Map):
+  """Adds whether this process has started a JAX backend."""
+
+  def map(self, element):
+    from jax._src import xla_bridge  # pylint: disable=import-outside-toplevel
+    return {"out": element, "backend": xla_bridge.backends_are_initialized()}
+
+
+def _text():
+  tv = pc.text_vectorization(output_mode="tf_idf")
+  return tv, pc.adapt(tv, DOCS)
+
+
+def _augment():
+  t = pc.random_rotation(0.2)
+  return t, t.init(_images())
+
+
+def _flip():
+  t = pc.random_flip()
+  return t, t.init(_images())
+
+
+def _image_pipeline(num_workers, batched=True):
+  t, s = _flip()
+  aug, aug_s = _augment()
+  ds = grain.MapDataset.source(list(_images()))
+  ds = ds.map_with_index(pc.grain.map(t, s, seed=SEED))
+  ds = ds.map(lambda x: {"flip": x, "aug": x})
+  ds = ds.map_with_index(pc.grain.map(aug, aug_s, seed=SEED + 1,
+                                      field="aug"))
+  if batched:
+    ds = ds.batch(4)
+  it = ds.to_iter_dataset()
+  if num_workers:
+    it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers),
+                        worker_init_fn=pc.grain.cpu_worker_init)
+  return it
+
+
+def _read(it_ds, state_after=None):
+  """All elements; and the iterator state after `state_after` of them."""
+  it = iter(it_ds)
+  out, saved = [], None
+  for i, x in enumerate(it):
+    out.append(x)
+    if state_after is not None and i + 1 == state_after:
+      saved = it.get_state()
+  if hasattr(it, "close"):
+    it.close()
+  return out, saved
+
+
+@pytest.fixture(scope="module")
+def image_runs():
+  """The image pipeline read in process and with 2 workers, each with the
+  iterator state saved after the first batch."""
+  runs = {}
+  runs[0], runs["state0"] = _read(_image_pipeline(0), state_after=1)
+  runs[2], runs["state2"] = _read(_image_pipeline(2), state_after=1)
+  return runs
+
+
+@pytest.fixture(scope="module")
+def text_runs():
+  """Host-only pipeline (tf_idf text) in process and in 1 worker (the 2-worker
+  runs are the image pipeline's and the parallel adapt's), with a probe."""
+  tv, ts = _text()
+
+  def pipeline(num_workers):
+    ds = grain.MapDataset.source(DOCS).batch(2, batch_fn=list)
+    ds = ds.map_with_index(pc.grain.map(tv, ts)).map(BackendProbe())
+    it = ds.to_iter_dataset()
+    if num_workers:
+      it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers))
+    return it
+
+  return {0: _read(pipeline(0))[0], 1: _read(pipeline(1))[0]}
+
+
+# --- import -----------------------------------------------------------------
+
+def test_import_prepro_core_does_not_import_grain():
+  code = ("import sys, prepro_core as pc\n"
+          "assert 'grain' not in sys.modules\n"
+          "assert pc.grain.map is not None and 'grain' in sys.modules\n"
+          "import prepro_core.grain\n"
+          "assert prepro_core.grain is pc.grain\n")
+  done = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                        text=True, timeout=120)
+  assert done.returncode == 0, done.stderr
+
+
+def test_map_kinds():
+  tv, ts = _text()
+  m = pc.grain.map(tv, ts)
+  assert isinstance(m, grain.transforms.Map)
+  assert isinstance(m, grain.transforms.MapWithIndex)
+  t, s = _flip()
+  r = pc.grain.map(t, s, seed=0)
+  assert isinstance(r, grain.transforms.MapWithIndex)
+  assert not isinstance(r, grain.transforms.Map)
+  assert "random_flip" in repr(r)
+
+
+# --- in process -------------------------------------------------------------
+
+def test_text_in_process_equals_apply_and_is_numpy():
+  tv, ts = _text()
+  ds = grain.MapDataset.source(DOCS).batch(4, batch_fn=list).map(
+      pc.grain.map(tv, ts))
+  got = list(ds)
+  assert all(isinstance(b, np.ndarray) for b in got)
+  np.testing.assert_array_equal(np.concatenate(got),
+                                np.asarray(tv.apply(ts, DOCS)))
+  # The same on an IterDataset, and with ds.apply.
+  it = grain.MapDataset.source(DOCS).to_iter_dataset().apply(
+      [pc.grain.map(tv, ts)])
+  for doc, row in zip(DOCS, it):
+    np.testing.assert_array_equal(row, np.asarray(tv.apply(ts, doc)))
+
+
+def test_random_examples_use_their_index_key(image_runs):
+  t, s = _flip()
+  aug, aug_s = _augment()
+  x = _images()
+  got = image_runs[0]
+  flips = np.concatenate([b["flip"] for b in got])
+  augs = np.concatenate([b["aug"] for b in got])
+  for i in range(N_IMAGES):
+    # Applied on device with the same keys: flips bit for bit ...
+    want = np.asarray(t.apply(s, x[i], key=_key(i)))
+    np.testing.assert_array_equal(flips[i], want)
+    # ... rotation (bilinear) to float rounding (jit vs eager).
+    y = np.asarray(t.apply(s, x[i], key=_key(i)))
+    want = aug.apply(aug_s, y,
+                     key=jax.random.fold_in(jax.random.key(SEED + 1), i))
+    np.testing.assert_allclose(augs[i], np.asarray(want), atol=1e-5)
+  assert isinstance(flips, np.ndarray)
+
+
+def test_a_batched_record_is_applied_as_a_batch():
+  t, s = _flip()
+  x = _images()
+  ds = grain.MapDataset.source(list(x)).batch(4).map_with_index(
+      pc.grain.map(t, s, seed=SEED))
+  for b, batch in enumerate(ds):
+    want = t.apply(s, x[4 * b:4 * b + 4], key=_key(b))
+    np.testing.assert_array_equal(batch, np.asarray(want))
+
+
+def test_iter_dataset_index_counts_the_elements():
+  t, s = _flip()
+  x = _images()
+  it = grain.MapDataset.source(list(x)).to_iter_dataset().map_with_index(
+      pc.grain.map(t, s, seed=SEED))
+  for i, y in enumerate(it):
+    np.testing.assert_array_equal(y, np.asarray(t.apply(s, x[i], key=_key(i))))
+
+
+def test_jax_output():
+  t, s = _flip()
+  ds = grain.MapDataset.source(list(_images())).map_with_index(
+      pc.grain.map(t, s, seed=SEED, output="jax"))
+  assert isinstance(ds[0], jax.Array)
+
+
+def test_output_spec():
+  t, s = _flip()
+  m = pc.grain.map(t, s, seed=SEED)
+  spec = m.output_spec(jax.ShapeDtypeStruct((6, 6, 3), np.float32))
+  assert spec.shape == (6, 6, 3) and spec.dtype == np.float32
+  r = pc.grain.map(pc.rescaling(1 / 255), None, field="image")
+  spec = r.output_spec({"image": jax.ShapeDtypeStruct((2, 4, 4, 3), np.uint8),
+                        "label": jax.ShapeDtypeStruct((2,), np.int32)})
+  assert spec["image"].dtype == np.float32 and spec["label"].shape == (2,)
+  tv, ts = _text()
+  with pytest.raises(ValueError, match="host"):
+    pc.grain.map(tv, ts).output_spec(jax.ShapeDtypeStruct((2,), np.int32))
+
+
+# --- worker processes -------------------------------------------------------
+
+def _assert_same_runs(a, b):
+  assert len(a) == len(b)
+  for x, y in zip(a, b):
+    for k in x:
+      np.testing.assert_array_equal(x[k], y[k])
+
+
+def test_worker_count_does_not_change_random_outputs(image_runs):
+  assert len(image_runs[0]) == N_IMAGES // 4
+  _assert_same_runs(image_runs[0], image_runs[2])
+  assert isinstance(image_runs[2][0]["flip"], np.ndarray)
+
+
+def test_iterator_resume_gives_the_same_batches(image_runs):
+  for workers, key in ((0, "state0"), (2, "state2")):
+    it = iter(_image_pipeline(workers))
+    it.set_state(image_runs[key])
+    rest = list(it)
+    if hasattr(it, "close"):
+      it.close()
+    _assert_same_runs(rest, image_runs[0][1:])
+
+
+def test_text_workers_give_numpy_and_start_no_backend(text_runs):
+  tv, ts = _text()
+  for workers in (0, 1):
+    got = text_runs[workers]
+    assert all(isinstance(b["out"], np.ndarray) for b in got)
+    np.testing.assert_array_equal(np.concatenate([b["out"] for b in got]),
+                                  np.asarray(tv.apply(ts, DOCS)))
+  # In the worker processes, a host transform with NumPy outputs never
+  # started a JAX backend (in this process the test itself has started one).
+  assert not any(b["backend"] for b in text_runs[1])
+
+
+# --- parallel adapt ---------------------------------------------------------
+
+def test_parallel_adapt_equals_one_process_adapt():
+  rng = np.random.default_rng(0)
+  numbers = rng.normal(size=(40, 3)).astype(np.float32) * 3 + 1
+  words = [f"w{int(i)}" for i in rng.integers(0, 15, size=60)]
+  cases = [
+      (pc.normalization(), list(numbers), 8),
+      (pc.string_lookup(), words, 7),
+      (pc.text_vectorization(output_mode="tf_idf"), DOCS, 3),
+  ]
+  # One grain pipeline with two workers per transform is the cost here:
+  # check the worker path once on the text, the sharded merge for all.
+  for t, data, bs in cases:
+    want = pc.adapt(t, data if isinstance(data[0], str) else numbers,
+                    batch_size=bs)
+    workers = 2 if t.name == "text_vectorization" else 0
+    got = pc.grain.adapt(t, data, num_workers=workers, batch_size=bs)
+    if t.name == "normalization":
+      np.testing.assert_allclose(got.mean, want.mean, rtol=1e-6)
+      np.testing.assert_allclose(got.variance, want.variance, rtol=1e-5)
+      assert float(got.count) == float(want.count)
+    else:
+      assert pc.get_vocabulary(got) == pc.get_vocabulary(want)
+      if t.name == "text_vectorization":
+        np.testing.assert_array_equal(got.lookup.idf_weights,
+                                      want.lookup.idf_weights)
+
+
+def test_parallel_adapt_of_batched_records():
+  norm = pc.normalization()
+  x = np.arange(48, dtype=np.float32).reshape(16, 3)
+  got = pc.grain.adapt(norm, grain.MapDataset.source(list(x)).batch(4))
+  want = pc.adapt(norm, x)
+  np.testing.assert_allclose(got.mean, want.mean, rtol=1e-6)
+
+
+# --- bad input --------------------------------------------------------------
+
+def test_bad_arguments_raise_at_construction():
+  with pytest.raises(TypeError, match=r"pc.grain.map\(\?\): `transform`"):
+    pc.grain.map("text_vectorization")
+  with pytest.raises(ValueError, match="`seed` is None"):
+    pc.grain.map(pc.random_flip())
+  tv = pc.text_vectorization()
+  with pytest.raises(ValueError, match="`state` is None"):
+    pc.grain.map(tv)
+  with pytest.raises(ValueError, match="un-adapted"):
+    pc.grain.map(tv, tv.init(None))
+  with pytest.raises(TypeError, match="IterDataset"):
+    pc.grain.adapt(tv, grain.MapDataset.source(DOCS).to_iter_dataset())
+  with pytest.raises(TypeError, match="`transform`"):
+    pc.grain.adapt(None, DOCS)
+  with pytest.raises(ValueError, match="empty"):
+    pc.grain.adapt(tv, [])
+
+
+def test_a_bad_record_raises_with_its_index():
+  tv, ts = _text()
+  ds = grain.MapDataset.source(["fine", 3.5, "fine"]).map_with_index(
+      pc.grain.map(tv, ts))
+  with pytest.raises(TypeError, match=r"pc.grain.map\(text_vectorization\): "
+                     r"record 1"):
+    list(ds)
+  images = grain.MapDataset.source(["not an image"]).map_with_index(
+      pc.grain.map(pc.rescaling(2.0)))
+  with pytest.raises(TypeError, match="record 0"):
+    list(images)
+
+
+def test_random_map_through_ds_map_says_what_to_do():
+  t, s = _flip()
+  ds = grain.MapDataset.source(list(_images())).map(
+      pc.grain.map(t, s, seed=0))
+  with pytest.raises(TypeError, match="map_with_index"):
+    ds[0]  # pylint: disable=pointless-statement
