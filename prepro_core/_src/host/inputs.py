@@ -314,8 +314,9 @@ def to_tokens(x: Any,
       np.cumsum(lengths, out=row_splits[1:])
       return TokenBatch(Tokens(buf, starts, ends, row_splits), shape, lengths)
     try:  # a flat list: no scan of its items unless packing fails
-      buf, starts, ends = pack_items(list(x), encoding, where, argname,
-                                     raw=raw)
+      buf, starts, ends = pack_items(
+          x if isinstance(x, list) else list(x), encoding, where, argname,
+          raw=raw)
     except TypeError:
       if _row_kinds(x)[1]:
         raise _mixed_rows(where, argname) from None
@@ -442,7 +443,8 @@ def pack_items(items: list, encoding: str = "utf-8", where: str = "strings",
     starts = np.zeros(n, np.int64)
     np.cumsum(sizes[:-1] + 1, out=starts[1:])
     ends = starts + sizes
-  return buf, starts.astype(np.int64), ends.astype(np.int64)
+  return (buf, starts.astype(np.int64, copy=False),
+          ends.astype(np.int64, copy=False))
 
 
 def pack_fixed(flat: np.ndarray, encoding: str = "utf-8",
