@@ -956,6 +956,187 @@ room; either way its keys come from explicit indices.
 '''),
 ]
 
+# ---------------------------------------------------------------------------
+
+STRUCTURED = [
+    md('''
+# Structured data: `FeatureSpace`
+
+Keras' `FeatureSpace` turns a dict of raw columns (floats, integer and
+string categories) into one feature vector. `pf.FeatureSpace` is the same
+as an NNX layer. It runs in two stages: a **host** stage (NumPy: strings and
+integer categories become ids) and a jittable **device** stage (normalization,
+bins, crosses, one-hot, concatenation). Here: a heart-disease style table,
+end to end.
+'''),
+    code(SETUP),
+    md('''
+## A synthetic heart-disease table
+
+1,000 rows, seeded. The target depends on several columns, so there is
+something to learn. The test split gets an unseen `thal` value
+(`"unknown"`) and missing values: `None` in `thal`, `NaN` in `ca`.
+'''),
+    code('''
+rng = np.random.default_rng(0)
+n = 1000
+table = {
+    "age": rng.integers(29, 78, n).astype(np.float32),
+    "sex": rng.integers(0, 2, n),
+    "cp": rng.integers(0, 4, n),
+    "trestbps": rng.normal(131, 17, n).round().astype(np.float32),
+    "chol": rng.normal(246, 50, n).round().astype(np.float32),
+    "fbs": (rng.random(n) < 0.15).astype(np.int64),
+    "restecg": rng.integers(0, 3, n),
+    "thalach": rng.normal(150, 22, n).round().astype(np.float32),
+    "exang": (rng.random(n) < 0.33).astype(np.int64),
+    "oldpeak": np.abs(rng.normal(0, 1.2, n)).round(1).astype(np.float32),
+    "ca": rng.integers(0, 4, n).astype(np.float64),  # float: room for NaN
+    "thal": rng.choice(np.array(["normal", "fixed", "reversible"], object), n,
+                       p=[0.55, 0.1, 0.35]),
+}
+logit = (0.08 * (table["age"] - 54) + 1.2 * table["sex"] - 1.0 * (table["cp"] == 0)
+         - 0.05 * (table["thalach"] - 150) + 1.2 * table["oldpeak"] + 1.0 * table["ca"]
+         + 2.0 * (table["thal"] == "reversible") + 1.2 * table["exang"] - 3.5)
+target = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.float32)
+
+perm = rng.permutation(n)
+train = {k: v[perm[:800]] for k, v in table.items()}
+test = {k: v[perm[800:]].copy() for k, v in table.items()}
+y_train, y_test = target[perm[:800]], target[perm[800:]]
+test["thal"][:3] = "unknown"   # never seen in training
+test["thal"][3:5] = None       # missing
+test["ca"][5:8] = np.nan       # missing
+print(f"{len(y_train)} train rows, {len(y_test)} test rows, {y_train.mean():.0%} positive")
+print("thal:", test["thal"][:8])
+print("ca:  ", test["ca"][:8])
+'''),
+    md('''
+## The feature space
+
+Feature specs are reached on the class, as in Keras. `missing="oov"` (a
+prepro option; Keras has none) sends `None`/`NaN` to the out-of-vocabulary
+index, as unseen values are; without it a missing value raises. The cross
+hashes `sex` with `age`'s bin.
+'''),
+    code('''
+FS = pf.FeatureSpace
+
+def make_features():
+  return FS(
+      {
+          "age": FS.float_discretized(num_bins=6),
+          "trestbps": FS.float_normalized(),
+          "chol": FS.float_normalized(),
+          "thalach": FS.float_normalized(),
+          "oldpeak": FS.float_normalized(),
+          "sex": FS.integer_categorical(missing="oov"),
+          "cp": FS.integer_categorical(missing="oov"),
+          "fbs": FS.integer_categorical(missing="oov"),
+          "restecg": FS.integer_categorical(missing="oov"),
+          "exang": FS.integer_categorical(missing="oov"),
+          "ca": FS.integer_categorical(missing="oov"),
+          "thal": FS.string_categorical(missing="oov"),
+      },
+      crosses=[FS.cross(("sex", "age"), crossing_dim=16)],
+  )
+
+features = make_features()
+features.adapt(train)              # one pass over the train columns
+layout = features.output_layout()  # name -> slice of the output vector
+width = max(s.stop for s in layout.values())
+for name, s in layout.items():
+  print(f"{name:10s} columns {s.start:2d}:{s.stop:2d}")
+'''),
+    md('''
+## A model: FeatureSpace, then `nnx.Linear` layers
+
+The model's `__call__` applies its `FeatureSpace`. Under `nnx.jit` it gets
+`model.features.host_stage(batch)` (run before the jitted step, in NumPy);
+on that, the layer runs only its device stage, which traces.
+'''),
+    code('''
+class HeartModel(nnx.Module):
+  def __init__(self, features, width, rngs):
+    self.features = features
+    self.hidden = nnx.Linear(width, 16, rngs=rngs)
+    self.out = nnx.Linear(16, 1, rngs=rngs)
+
+  def __call__(self, columns):
+    return self.out(nnx.relu(self.hidden(self.features(columns))))[:, 0]
+
+model = HeartModel(features, width, nnx.Rngs(0))
+optimizer = nnx.Optimizer(model, optax.adam(3e-3), wrt=nnx.Param)
+
+@nnx.jit
+def train_step(model, optimizer, batch, y):
+  def loss_fn(model):
+    return optax.sigmoid_binary_cross_entropy(model(batch), y).mean()
+  loss, grads = nnx.value_and_grad(loss_fn)(model)
+  optimizer.update(model, grads)
+  return loss
+
+batch_size, losses = 100, []
+for step in range(200):
+  i = step * batch_size % len(y_train)
+  rows = {k: v[i:i + batch_size] for k, v in train.items()}
+  losses.append(float(train_step(model, optimizer, model.features.host_stage(rows),
+                                 y_train[i:i + batch_size])))
+
+predict = pf.predict_fn(model, model.features)  # host stage, then one jit
+logits = predict(test)                          # raw test rows, unseen/missing included
+acc = np.mean((np.asarray(logits) > 0) == y_test)
+print(f"final loss {losses[-1]:.3f}, test accuracy {acc:.2f}")
+plt.figure(figsize=(6, 2.5)); plt.plot(losses)
+plt.title(f"training loss (test accuracy {acc:.2f})"); plt.xlabel("step"); plt.show()
+'''),
+    md('''
+## Unseen and missing values
+
+`"unknown"` and `None` in `thal`, `NaN` in `ca`: all take the OOV id 0 in the
+host stage, and the model predicts on them like on any row.
+'''),
+    code('''
+host = model.features.host_stage(test)
+print("thal ids:", np.asarray(host["thal"][:8, 0]), "  ca ids:", np.asarray(host["ca"][:8, 0]))
+print("P(disease):", np.asarray(jax.nn.sigmoid(logits[:8])).round(2))
+'''),
+    md('''
+## Checkpoint: `pf.save` / `pf.restore`
+
+The bytes hold the weights and the feature space's state (vocabularies,
+means, bin boundaries). Restore into a freshly constructed model. Its
+`FeatureSpace` must hold a state of the right shapes first: today
+`pf.restore` cannot build an un-adapted `FeatureSpace` from the checkpoint,
+so adapt it on the same columns (restore then overwrites that state).
+'''),
+    code('''
+data = pf.save(model)
+fresh = HeartModel(make_features(), width, nnx.Rngs(1))
+fresh.features.adapt(train)  # needed before restore, for now (see below)
+pf.restore(fresh, data)
+restored_logits = pf.predict_fn(fresh, fresh.features)(test)
+np.testing.assert_array_equal(restored_logits, logits)
+print(f"{len(data)} bytes; restored predictions equal:", bool(np.all(restored_logits == logits)))
+'''),
+    md('''
+## The core transform, split
+
+`pf.FeatureSpace` wraps a `pc.feature_space` transform. `pc.split_host_device`
+hands out its two stages and cuts its state the same way; the device stage
+jits. `host_stage` and `predict_fn` above are built on it.
+'''),
+    code('''
+split = pc.split_host_device(model.features.transform)
+host_state, device_state = split.split_state(model.features.get_state())
+host_out = split.host.apply(host_state, test)            # NumPy: a HostColumns dict
+encoded = jax.jit(split.device.apply)(device_state, host_out)
+print(type(host_out).__name__, sorted(host_out)[:4], "...", "->", encoded.shape)
+print("thal one-hot, first 5 test rows:", np.asarray(encoded[:5, layout["thal"]]).tolist())
+'''),
+]
+
+
 NOTEBOOKS = {
     "01_adapt.ipynb": ADAPT,
     "02_inside_or_before_the_model.ipynb": INSIDE_OR_BEFORE,
@@ -964,6 +1145,7 @@ NOTEBOOKS = {
     "05_recipes_categorical.ipynb": CATEGORICAL,
     "06_recipes_text.ipynb": TEXT,
     "07_input_pipelines.ipynb": PIPELINES,
+    "08_structured_data.ipynb": STRUCTURED,
 }
 
 

@@ -6,11 +6,13 @@ pure functions ``init/adapt/merge/apply``) whose state is a pytree.
 
 # The contract.
 from prepro_core._src.core.adapt import adapt
+from prepro_core._src.core.checks import HostOnlyError
 from prepro_core._src.core.chain import chain
 from prepro_core._src.core.chain import ChainState
 from prepro_core._src.core.device_transfer import to_device
 from prepro_core._src.core.transform import EmptyState
 from prepro_core._src.core.transform import Transform
+from prepro_core import distributed  # pc.distributed.adapt: multi-process
 
 # Numeric and categorical.
 from prepro_core._src.numeric.category_encoding import category_encoding
@@ -35,6 +37,12 @@ from prepro_core._src.lookup.text_vectorization import TextVectorizationState
 # Hashing.
 from prepro_core._src.hashing.hashing import hashed_crossing
 from prepro_core._src.hashing.hashing import hashing
+
+# Structured data: a dict of raw columns to one feature vector.
+from prepro_core._src.structured.feature_space import feature_space
+from prepro_core._src.structured.feature_space import FeatureSpaceState
+from prepro_core._src.structured.split import predict_fn
+from prepro_core._src.structured.split import split_host_device
 
 # Input pipelines (pc.grain, the grain adapter, is imported on first use).
 from prepro_core._src.pipeline.records import loader_fn
@@ -74,11 +82,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "adapt",
+    "HostOnlyError",
     "chain",
     "ChainState",
     "to_device",
     "EmptyState",
     "Transform",
+    "distributed",
     "category_encoding",
     "discretization",
     "DiscretizationState",
@@ -127,13 +137,18 @@ __all__ = [
     "aug_mix",
     "rand_augment",
     "loader_fn",
+    "feature_space",
+    "FeatureSpaceState",
+    "predict_fn",
+    "split_host_device",
 ]
 
 
 def __getattr__(name):
-  # `pc.grain` imports grain (an optional extra) on first use only, so that
-  # `import prepro_core` stays free of it. Not in __all__ for the same reason.
-  if name == "grain":
+  # `pc.grain` and `pc.beam` import their optional extra on first use only, so
+  # that `import prepro_core` stays free of them. Not in __all__ for the same
+  # reason.
+  if name in ("grain", "beam"):
     import importlib  # pylint: disable=g-import-not-at-top
-    return importlib.import_module("prepro_core.grain")
+    return importlib.import_module(f"prepro_core.{name}")
   raise AttributeError(f"module 'prepro_core' has no attribute {name!r}")

@@ -21,6 +21,10 @@ from prepro_flax._src.nnx_layers import KerasLayer
 
 globals().update(_nnx_layers.LAYERS)
 
+# Hand-written layers (see their modules for why they are not registry rows).
+from prepro_flax._src.feature_space import FeatureSpace
+from prepro_flax._src.feature_space import predict_fn
+
 __all__ = [
     "restore",
     "save",
@@ -30,5 +34,7 @@ __all__ = [
     "orbax_restore",
     "orbax_state",
     "KerasLayer",
+    "FeatureSpace",
+    "predict_fn",
     *_nnx_layers.LAYERS,
 ]

@@ -17,7 +17,7 @@ import prepro_core as pc
 # The public functions of ``pc.__all__`` that are not factories.
 NON_FACTORIES = frozenset(
     {"adapt", "to_device", "host_kernels", "save_vocabulary", "get_vocabulary",
-     "loader_fn"})
+     "loader_fn", "split_host_device", "predict_fn", "distributed"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +71,9 @@ class Entry:
   def __repr__(self):
     return self.name
 
+
+COLUMNS = {"x": np.array([1.0, 2.0, 4.0, 8.0], np.float32),
+           "n": np.array([3, 1, 3, 2]), "s": np.array(["a", "b", "a", "c"])}
 
 IMAGE_DETERMINISTIC = {"resizing", "center_crop", "auto_contrast"}
 
@@ -149,6 +152,11 @@ FACTORIES = [
           vmap=None),
     Entry("hashed_crossing", lambda: pc.hashed_crossing(16),
           lambda: (INTS[:, 0], INTS[:, 1])),
+    # Structured data: a dict of columns.
+    Entry("feature_space", lambda: pc.feature_space(
+        {"x": "float_normalized", "n": "integer_categorical",
+         "s": "string_categorical"}, crosses=[("n", "s")]),
+          lambda: COLUMNS, jittable=False, vmap=None, merge_atol=1e-6),
     # Images: geometric.
     _geometric("random_flip", lambda: pc.random_flip()),
     _geometric("random_rotation", lambda: pc.random_rotation(0.2)),

@@ -79,6 +79,8 @@ def family(entry) -> str:
     return "hashing"     # strings, or integers (hashed as decimal strings)
   if entry.name == "hashed_crossing":
     return "crossing"    # a tuple of integer or string features
+  if entry.name == "feature_space":
+    return "columns"     # a dict of columns (numbers and strings)
   return "numeric"       # arrays of numbers (integer_lookup: integers)
 
 
@@ -93,42 +95,42 @@ def family(entry) -> str:
 
 R, V, E, _ = "raise", "value", "either", None
 COLUMNS = ("numeric", "string", "hashing", "crossing", "image", "geometric",
-           "mixing")
+           "mixing", "columns")
 TABLE = {
-    #                      num str hash cross img geo mix
+    #                      num str hash cross img geo mix cols
     # Shape.
-    "scalar":             (E,  E,  E,  E,   R,  R,  R),  # 0-d: a batch of one
-    "rank_64":            (E,  E,  E,  E,   R,  R,  R),  # trailing 1s: same numbers
-    "empty_batch":        (E,  E,  E,  E,   V,  V,  V),  # empty in, empty out
-    "ragged_rank_3":      (R,  R,  R,  R,   R,  R,  R),  # nested lists of ragged rows
-    "zero_size_images":   (_,  _,  _,  _,   E,  E,  E),  # 0x0: nothing invented
+    "scalar":             (E,  E,  E,  E,   R,  R,  R,  E),  # 0-d: a batch of one
+    "rank_64":            (E,  E,  E,  E,   R,  R,  R,  E),  # trailing 1s: same numbers
+    "empty_batch":        (E,  E,  E,  E,   V,  V,  V,  E),  # empty in, empty out
+    "ragged_rank_3":      (R,  R,  R,  R,   R,  R,  R,  R),  # nested lists of ragged rows
+    "zero_size_images":   (_,  _,  _,  _,   E,  E,  E,  _),  # 0x0: nothing invented
     # Dtype and kind.
-    "complex":            (R,  R,  R,  R,   R,  R,  R),
-    "none":               (R,  R,  R,  R,   R,  R,  R),
-    "strings":            (R,  _,  _,  _,   R,  R,  R),  # strings into numbers
-    "numbers":            (_,  R,  V,  _,   _,  _,  _),  # ints into strings
-    "none_in_strings":    (_,  R,  R,  R,   _,  _,  _),  # a missing value
-    "mixed_str_bytes":    (_,  V,  V,  V,   _,  _,  _),  # as if all str
+    "complex":            (R,  R,  R,  R,   R,  R,  R,  R),
+    "none":               (R,  R,  R,  R,   R,  R,  R,  R),
+    "strings":            (R,  _,  _,  _,   R,  R,  R,  R),  # strings into numbers
+    "numbers":            (_,  R,  V,  _,   _,  _,  _,  _),  # ints into strings
+    "none_in_strings":    (_,  R,  R,  R,   _,  _,  _,  _),  # a missing value
+    "mixed_str_bytes":    (_,  V,  V,  V,   _,  _,  _,  _),  # as if all str
     # Values (adapt): statistics stay finite, or prepro refuses the data.
-    "near_float32_max":   (E,  _,  _,  _,   _,  _,  _),  # +-3e38: var overflows
-    "nan_values":         (E,  _,  _,  _,   _,  _,  _),
+    "near_float32_max":   (E,  _,  _,  _,   _,  _,  _,  _),  # +-3e38: var overflows
+    "nan_values":         (E,  _,  _,  _,   _,  _,  _,  _),
     # State.
-    "foreign_state":      (R,  R,  R,  R,   R,  R,  R),  # another transform's
-    "foreign_chain_state": (R, R,  R,  R,   R,  R,  R),  # a ChainState of wrong parts
+    "foreign_state":      (R,  R,  R,  R,   R,  R,  R,  R),  # another transform's
+    "foreign_chain_state": (R, R,  R,  R,   R,  R,  R,  R),  # a ChainState of wrong parts
     # Random transforms' key.
-    "int_key":            (_,  _,  _,  _,   R,  R,  R),
-    "batch_of_keys":      (_,  _,  _,  _,   R,  R,  R),
+    "int_key":            (_,  _,  _,  _,   R,  R,  R,  _),
+    "batch_of_keys":      (_,  _,  _,  _,   R,  R,  R,  _),
     # Image dicts.
-    "dict_without_images": (_, _,  _,  _,   R,  R,  R),
-    "mask_size_mismatch": (_,  _,  _,  _,   _,  R,  R),  # masks' H/W != images'
-    "boxes_batch_mismatch": (_, _, _,  _,   _,  R,  _),  # boxes' batch != images'
-    "string_labels":      (_,  _,  _,  _,   _,  _,  R),
-    "int_labels":         (_,  _,  _,  _,   _,  _,  R),  # class ids, not one-hot
+    "dict_without_images": (_, _,  _,  _,   R,  R,  R,  _),
+    "mask_size_mismatch": (_,  _,  _,  _,   _,  R,  R,  _),  # masks' H/W != images'
+    "boxes_batch_mismatch": (_, _, _,  _,   _,  R,  _,  _),  # boxes' batch != images'
+    "string_labels":      (_,  _,  _,  _,   _,  _,  R,  _),
+    "int_labels":         (_,  _,  _,  _,   _,  _,  R,  _),  # class ids, not one-hot
     # Host transforms (``on_host``) under jit: a traced state or input.
-    "traced_state_apply": (V,  R,  E,  E,   _,  _,  _),
-    "traced_state_adapt": (R,  R,  _,  _,   _,  _,  _),
-    "traced_input_apply": (V,  R,  V,  V,   _,  _,  _),
-    "traced_input_adapt": (R,  _,  _,  _,   _,  _,  _),
+    "traced_state_apply": (V,  R,  E,  E,   _,  _,  _,  R),
+    "traced_state_adapt": (R,  R,  _,  _,   _,  _,  _,  R),
+    "traced_input_apply": (V,  R,  V,  V,   _,  _,  _,  R),
+    "traced_input_adapt": (R,  _,  _,  _,   _,  _,  _,  R),
 }
 
 # Which calls each kind goes through. "adapt" and "traced_*_adapt" only for

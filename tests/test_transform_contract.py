@@ -224,6 +224,9 @@ def test_apply_contract(entry):
 
 def _thirds(x):
   # Equal shards: each shard's adapt reuses one compiled program.
+  if isinstance(x, dict):  # columns: split by rows
+    parts = [_thirds(v) for v in x.values()]
+    return [dict(zip(x, p)) for p in zip(*parts)]
   n = len(x) // 3
   return [x[:n], x[n:2 * n], x[2 * n:]]
 

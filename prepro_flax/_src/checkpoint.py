@@ -316,6 +316,8 @@ def _initial_states(model: nnx.Module, raw: dict) -> dict:
       # Stateless (e.g. HashedCrossing, built from a tuple of features): the
       # state does not depend on the input layout.
       state, spec = pc.EmptyState(), None
+    elif module.builds_without_sample:
+      state, spec = t.init(None), None  # e.g. FeatureSpace: laid out by its specs
     else:
       continue
     pending[state_key] = (

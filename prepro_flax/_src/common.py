@@ -88,11 +88,10 @@ TRACER_ERRORS = (jax.errors.TracerArrayConversionError,
 
 def host_in_jit_message(layer_name: str) -> str:
   return (
-      f"`{layer_name}`: `x` must be a concrete array, got a tracer: "
-      f"{layer_name} runs on the host (NumPy) and cannot run inside "
-      f"jax.jit/nnx.jit (or vmap/grad); call it before the jitted step, e.g. "
-      f"in the input pipeline, and pass its integer output to the jitted "
-      f"function.")
+      f"{layer_name} runs on the host (NumPy), so it cannot run inside "
+      f"jax.jit/nnx.jit (or vmap/grad): `x` is a tracer there. Call it before "
+      f"the jitted step (see pc.split_host_device), e.g. in the input "
+      f"pipeline, and pass its integer output to the jitted function.")
 
 
 def missing_key_message(layer_name: str, how_to_seed: str,

@@ -99,6 +99,10 @@ class PreprocessingLayer(nnx.Module):
     True
   """
 
+  # Whether ``transform.init(None)`` lays the state out fully (no sample
+  # needed), so that a checkpoint restores into a never-built layer.
+  builds_without_sample = False
+
   def __init__(self,
                transform: Transform,
                *,
@@ -269,7 +273,7 @@ class PreprocessingLayer(nnx.Module):
       return self._call_transform(x, key, deterministic, rngs)
     try:
       return self._call_transform(x, key, deterministic, rngs)
-    except common.TRACER_ERRORS as e:
+    except (*common.TRACER_ERRORS, pc.HostOnlyError) as e:
       # A host (NumPy) step met a tracer: inside nnx.jit/jax.jit.
       raise TypeError(common.host_in_jit_message(type(self).__name__)) from e
 

@@ -65,6 +65,9 @@ NOT_LAYERS = frozenset({
     "get_vocabulary",   # a state accessor: VocabularyMixin / linen.get_vocabulary
     "save_vocabulary",  # writes a lookup state's vocabulary file
     "loader_fn",        # wraps a transform for loader workers (torch, multiprocessing)
+    "feature_space",    # a hand-written layer: prepro_flax.FeatureSpace
+    "split_host_device",  # cuts a transform in two; not a layer
+    "predict_fn",       # host then jitted device + model; pf.predict_fn for NNX
 })
 
 

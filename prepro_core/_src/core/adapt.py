@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import sys
 import time
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import jax
 import numpy as np
@@ -40,9 +40,20 @@ def _jitted_accumulate_checking_finite(accumulate):
 
 def _iter_batches(data: Any, batch_size: Optional[int]):
   """Yields batches: arrays are split along axis 0, lists of arrays and other
-  iterables are taken as batches, other lists are one array of examples."""
+  iterables are taken as batches, other lists are one array of examples.
+  A dict of columns (``pc.feature_space``) is split by rows, as is a list of
+  row dicts; a list of dicts of columns is a list of batches."""
+  if isinstance(data, Mapping):
+    yield from _column_batches(data, batch_size)
+    return
+  if isinstance(data, (list, tuple)) and data and _is_row(data[0]):
+    step = len(data) if batch_size is None else batch_size
+    for start in range(0, len(data), step):
+      yield list(data[start:start + step])
+    return
   if isinstance(data, (list, tuple)):
-    if data and isinstance(data[0], (np.ndarray, jax.Array)) and np.ndim(data[0]) >= 1:
+    if data and (isinstance(data[0], Mapping) or isinstance(
+        data[0], (np.ndarray, jax.Array)) and np.ndim(data[0]) >= 1):
       yield from data
       return
     if data and _holds_strings(data):
@@ -69,6 +80,26 @@ def _iter_batches(data: Any, batch_size: Optional[int]):
   yield from data  # any other iterable: a stream of batches
 
 
+def _is_row(item) -> bool:
+  """A dict whose values are scalars: one row of columns."""
+  return isinstance(item, Mapping) and bool(item) and all(
+      not isinstance(v, (list, tuple)) and np.ndim(v) == 0
+      for v in item.values())
+
+
+def _column_batches(columns: Mapping, batch_size: Optional[int]):
+  """A dict of equal-length columns, split by rows into dicts."""
+  lengths = {len(v) if isinstance(v, (list, tuple)) else
+             (np.shape(v)[0] if np.ndim(v) else 1) for v in columns.values()}
+  n = max(lengths) if lengths else 0
+  step = n if batch_size is None else batch_size
+  if step >= n or len(lengths) > 1:  # one batch; the transform checks lengths
+    yield columns
+    return
+  for start in range(0, n, step):
+    yield {k: v[start:start + step] for k, v in columns.items()}
+
+
 def _holds_batches(data) -> bool:
   """False for what adapt cannot split into batches: None, scalars, a str."""
   if isinstance(data, (np.ndarray, jax.Array)):
@@ -93,6 +124,9 @@ def _holds_strings(data) -> bool:
 
 
 def _is_empty(batch) -> bool:
+  if isinstance(batch, Mapping):
+    return all(len(v) == 0 if isinstance(v, (list, tuple)) else
+               np.ndim(v) > 0 and np.shape(v)[0] == 0 for v in batch.values())
   if isinstance(batch, (list, tuple)):
     return len(batch) == 0
   return np.ndim(batch) > 0 and np.shape(batch)[0] == 0
@@ -107,6 +141,32 @@ def _check_device_dtype(batch: Any, where: str) -> None:
     raise TypeError(
         f"{where}: `data` must hold numbers (bool, int or float), got dtype "
         f"{dtype}; strings go through a host-side transform first.")
+
+
+def accumulate_batch(transform: Transform, state: Optional[State], batch: Any,
+                     where: Optional[str] = None) -> State:
+  """One step of :func:`adapt`: folds a non-empty ``batch`` into ``state``.
+
+  ``state=None`` initialises it from ``batch`` first. Numeric batches are
+  checked (numbers, all finite) in the same compiled program that
+  accumulates them. The result is not finalized: accumulate every batch
+  (merging partial states with ``transform.combine``), then call
+  ``transform.finalize`` once. Shared by :func:`adapt` and the Beam
+  analyzers (``prepro_core.beam``), so both fold a batch alike.
+  """
+  where = where or f"adapt({transform.name})"
+  if not transform.on_host:
+    _check_device_dtype(batch, where)
+  if state is None:
+    state = transform.init(batch)
+  if transform.on_host:
+    return transform.accumulate(state, batch)
+  batch = device_transfer.to_device(batch)
+  new_state, finite = _jitted_accumulate_checking_finite(
+      transform.accumulate)(state, batch)
+  if not finite:
+    checks.check_finite(batch, "data", where)  # raises
+  return new_state
 
 
 def adapt(transform: Transform,
@@ -157,26 +217,12 @@ def adapt(transform: Transform,
         raise ValueError(f"adapt({transform.name}): `data` is empty.")
       state = transform.init(first)
     return transform.finalize(state)  # checks a given state (identity otherwise)
-  accumulate = transform.accumulate
-  if not transform.on_host:
-    accumulate = _jitted_accumulate_checking_finite(accumulate)
   seen = 0
   started = time.monotonic()
   for batch in _iter_batches(data, batch_size):
     if _is_empty(batch):
       continue
-    if not transform.on_host:
-      _check_device_dtype(batch, f"adapt({transform.name})")
-    if state is None:
-      state = transform.init(batch)
-    if transform.on_host:
-      state = accumulate(state, batch)
-    else:
-      batch = device_transfer.to_device(batch)
-      new_state, finite = accumulate(state, batch)
-      if not finite:
-        checks.check_finite(batch, "data", f"adapt({transform.name})")  # raises
-      state = new_state
+    state = accumulate_batch(transform, state, batch)
     seen += 1
     if progress:
       rate = seen / max(time.monotonic() - started, 1e-9)

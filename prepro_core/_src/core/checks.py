@@ -259,8 +259,9 @@ def _is_traced_tree(value: Any) -> bool:
 
 def check_on_host(where: str, *,
                   why: str = "strings become integers in NumPy",
-                  todo: str = ("call it before the jitted step, e.g. in the "
-                               "input pipeline"),
+                  todo: str = ("call it before the jitted step, e.g. in "
+                               "the input pipeline (see "
+                               "pc.split_host_device)"),
                   **values: Any) -> None:
   """Refuses traced values in a step that runs on the host.
 

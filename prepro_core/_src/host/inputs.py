@@ -75,7 +75,8 @@ def element_type_error(items: Sequence, where: str,
   if bad is None:
     return type_error(
         where, argname, f"None at element {at}",
-        "Fill in missing values first (e.g. with \"\" or the mask token).")
+        "Fill in missing values first (e.g. with \"\" or the mask token), or "
+        "give the lookup missing='oov'.")
   if _is_row(bad):
     return type_error(where, argname, f"a nested sequence at element {at}",
                       "Pass a flat list of strings or a list of rows.")

@@ -57,6 +57,16 @@ def concat_packed(a: PackedStrings, b: PackedStrings) -> PackedStrings:
   return PackedStrings(np.concatenate([a.data, b.data]), offsets)
 
 
+def slice_packed(packed: PackedStrings, start: int, stop: int) -> PackedStrings:
+  """Strings ``start`` to ``stop - 1``, sharing ``packed``'s bytes (the
+  offsets are views too when ``start`` is 0, else rebased copies)."""
+  offsets = packed.offsets[start:stop + 1]
+  base = int(offsets[0])
+  if base:
+    offsets = offsets - base
+  return PackedStrings(packed.data[base:base + int(offsets[-1])], offsets)
+
+
 # Decoded Python views of packed arrays, cached per array object (states are
 # immutable; a cache entry dies with its array).
 _CACHE: dict = {}

@@ -19,15 +19,16 @@ Python ``str`` per token:
 
 from __future__ import annotations
 
+import codecs
 import os
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
 from prepro_core._src.host import keys as keys_lib
 from prepro_core._src.host.kernels import backend
-from prepro_core._src.host.packed import (Tokens, max_end, ragged_take,
-                                          with_slack)
+from prepro_core._src.host.packed import (PackedStrings, Tokens, max_end,
+                                          ragged_take, unpack, with_slack)
 
 
 class TokenTable(NamedTuple):
@@ -42,32 +43,29 @@ class TokenTable(NamedTuple):
   slot_ids: np.ndarray  # (2**bits,) int32; -1 for an empty slot
 
 
+def table_bits(n: int) -> int:
+  """log2 of a table's size for ``n`` tokens: a load under 2/3 (linear
+  probing stays short, and a table is 12 bytes a slot)."""
+  return max(4, int(np.ceil(np.log2(max(n, 1) * 3 / 2 + 1))))
+
+
 def build_table(data: np.ndarray, offsets: np.ndarray) -> TokenTable:
   """A :class:`TokenTable` for the distinct tokens laid out in ``data``."""
-  data = np.asarray(data, np.uint8)
-  offsets = np.asarray(offsets, np.int64)
-  n = len(offsets) - 1
-  bits = max(4, int(np.ceil(np.log2(max(n, 1) * 2 + 1))))  # load < 1/2
-  size = 1 << bits
-  slot_keys = np.zeros(size, np.uint64)
-  slot_ids = np.full(size, -1, np.int32)
-  keys = keys_lib.token_keys(data, offsets[:-1], offsets[1:])
-  pending = np.arange(n, dtype=np.int64)
-  slot = keys_lib.slot_of(keys, bits)
-  while len(pending):
-    # Per empty target slot, place the first pending token aiming at it; the
-    # others probe on (linear probing), as lookups will.
-    target = slot[pending]
-    free = slot_ids[target] == -1
-    uniq, first = np.unique(target[free], return_index=True)
-    placed = pending[free][first]
-    slot_keys[uniq] = keys[placed]
-    slot_ids[uniq] = placed
-    done = np.zeros(n, dtype=bool)
-    done[placed] = True
-    pending = pending[~done[pending]]
-    slot[pending] = (slot[pending] + 1) & (size - 1)
-  return TokenTable(slot_keys, slot_ids)
+  return build_table_and_find_repeat(data, offsets)[0]
+
+
+def build_table_and_find_repeat(data: np.ndarray, offsets: np.ndarray
+                                ) -> tuple[TokenTable, np.ndarray]:
+  """A :class:`TokenTable` for the tokens laid out in ``data``, and the
+  first repeated token: ``[i, j]`` for the smallest ``j`` equal to an
+  earlier token ``i`` (``[-1, -1]`` when the tokens are distinct). Built by
+  the host kernels, with no Python object per token."""
+  data = np.ascontiguousarray(data, np.uint8)
+  offsets = np.ascontiguousarray(offsets, np.int64)
+  bits = table_bits(len(offsets) - 1)
+  slot_keys, slot_ids, repeat = backend.kernels("text").build_table(
+      data, offsets, bits)
+  return TokenTable(slot_keys, slot_ids), repeat
 
 
 def table_lookup(table: TokenTable, data: np.ndarray, offsets: np.ndarray,
@@ -345,41 +343,166 @@ def bytes_rank(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
   return rank
 
 
+# Bytes (or lines) handled per step of the file reader: its scratch arrays
+# stay this small whatever the file's size.
+_BLOCK = 1 << 22
+_BOM = b"\xef\xbb\xbf"
+
+
 def read_vocabulary_file(path: str, encoding: str = "utf-8", *,
                          where: str = "vocabulary",
                          argname: str = "vocabulary") -> list:
-  """One token per line (``\\n`` or ``\\r\\n``); a final newline is optional.
+  """:func:`read_vocabulary_packed`'s tokens as a list of ``str``."""
+  return unpack(read_vocabulary_packed(path, encoding, where=where,
+                                       argname=argname))
 
-  A leading byte-order mark is dropped.
+
+def read_vocabulary_packed(path: str, encoding: str = "utf-8", *,
+                           where: str = "vocabulary",
+                           argname: str = "vocabulary",
+                           append: Sequence[bytes] = ()) -> PackedStrings:
+  """A vocabulary file's tokens as UTF-8 :class:`PackedStrings`.
+
+  One token per line (``\n`` or ``\r\n``, a line kept verbatim otherwise);
+  a final newline is optional; a leading byte-order mark is dropped. The
+  file is read once into one byte array, which becomes the tokens' bytes in
+  place (the line breaks squeezed out): no Python object per token, and
+  besides the file's bytes only the offsets (8 bytes a token).
+
+  Args:
+    path: the file.
+    encoding: its encoding; UTF-8 files are checked and used as they are,
+      others are decoded and re-encoded to UTF-8.
+    where, argname: for error messages.
+    append: UTF-8 tokens laid out after the file's (one buffer for both).
 
   Raises:
     ValueError: the file is missing, empty, or not valid in ``encoding``.
   """
   if not os.path.isfile(path):
     raise ValueError(f"{where}: `{argname}` file {path!r} does not exist.")
-  with open(path, "rb") as f:
-    raw = f.read()
   try:
-    text = raw.decode(encoding)
+    is_utf8 = codecs.lookup(encoding).name == "utf-8"
+  except LookupError:
+    raise ValueError(f"{where}: unknown `encoding` {encoding!r}.") from None
+  raw = np.fromfile(path, np.uint8)
+  if is_utf8:
+    skip = 3 if raw[:3].tobytes() == _BOM else 0
+    _check_utf8(raw, path, encoding, where, argname)
+  else:
+    raw, skip = _to_utf8(raw, path, encoding, where, argname), 0
+  breaks = _line_breaks(raw)
+  # A last line without a newline is a token; an empty one is not.
+  last = len(raw) > (breaks[-1] + 1 if len(breaks) else skip)
+  n = len(breaks) + last
+  if n == 0:
+    raise ValueError(f"{where}: `{argname}` file {path!r} is empty; it must "
+                     f"hold one token per line.")
+  extra = [bytes(t) for t in append]
+  offsets = np.empty(n + 1 + len(extra), np.int64)
+  offsets[0] = skip - 1  # where the (virtual) line break before line 0 is
+  offsets[1:len(breaks) + 1] = breaks
+  if last:
+    offsets[n] = len(raw)
+  size = _squeeze_lines(raw, offsets[:n + 1])
+  for i, token in enumerate(extra):
+    offsets[n + 1 + i] = offsets[n + i] + len(token)
+  data = _shrink(raw, int(offsets[-1]))
+  at = size
+  for token in extra:
+    data[at:at + len(token)] = np.frombuffer(token, np.uint8)
+    at += len(token)
+  return PackedStrings(data, offsets)
+
+
+def _check_utf8(raw: np.ndarray, path: str, encoding: str, where: str,
+                argname: str) -> None:
+  """Python's strict UTF-8 decoder over the file, a block at a time (no
+  ``str`` of the whole file); pure-ASCII blocks are skipped."""
+  at = 0
+  while at < len(raw):
+    block = raw[at:at + _BLOCK]
+    final = at + len(block) == len(raw)
+    if block.max() < 0x80:
+      at += len(block)
+      continue
+    try:
+      _, used = codecs.utf_8_decode(memoryview(block), "strict", final)
+    except UnicodeDecodeError as e:
+      line = int(np.count_nonzero(raw[:at + e.start] == 10)) + 1
+      raise ValueError(
+          f"{where}: `{argname}` file {path!r} is not valid {encoding!r} at "
+          f"line {line} ({e.reason}); pass the right `encoding`.") from None
+    at += used  # a character cut by the block's end starts the next block
+
+
+def _to_utf8(raw: np.ndarray, path: str, encoding: str, where: str,
+             argname: str) -> np.ndarray:
+  """A file in another encoding as UTF-8 bytes (byte-order mark dropped)."""
+  blob = raw.tobytes()
+  try:
+    text = blob.decode(encoding)
   except UnicodeDecodeError as e:
-    line = raw[:e.start].count(b"\n") + 1
+    line = blob[:e.start].count(b"\n") + 1
     raise ValueError(
         f"{where}: `{argname}` file {path!r} is not valid {encoding!r} at "
         f"line {line} ({e.reason}); pass the right `encoding`.") from None
-  except LookupError:
-    raise ValueError(f"{where}: unknown `encoding` {encoding!r}.") from None
-  # A byte-order mark (U+FEFF at the very start, as Windows editors write
-  # UTF-8) marks the encoding; it is not part of the first token.
+  # A byte-order mark (U+FEFF at the very start) marks the encoding; it is
+  # not part of the first token.
   if text.startswith("\ufeff"):
     text = text[1:]
-  lines = text.split("\n")
-  if lines and lines[-1] == "":
-    lines.pop()
-  lines = [l[:-1] if l.endswith("\r") else l for l in lines]
-  if not lines:
-    raise ValueError(f"{where}: `{argname}` file {path!r} is empty; it must "
-                     f"hold one token per line.")
-  return lines
+  return np.frombuffer(text.encode("utf-8"), np.uint8).copy()
+
+
+def _line_breaks(raw: np.ndarray) -> np.ndarray:
+  """Positions of the ``\n`` bytes (int64), found a block at a time."""
+  counts = [int(np.count_nonzero(raw[a:a + _BLOCK] == 10))
+            for a in range(0, len(raw), _BLOCK)]
+  out = np.empty(sum(counts), np.int64)
+  at = 0
+  for b, a in enumerate(range(0, len(raw), _BLOCK)):
+    out[at:at + counts[b]] = np.flatnonzero(raw[a:a + _BLOCK] == 10) + a
+    at += counts[b]
+  return out
+
+
+def _squeeze_lines(raw: np.ndarray, offsets: np.ndarray) -> int:
+  """Moves the lines' bytes to the front of ``raw``, without their line
+  breaks (and a ``\r`` ending a line), and turns ``offsets`` from line
+  ends (``offsets[0]``: the break before line 0) into token offsets, in
+  place, a block of lines at a time. Returns the tokens' total size."""
+  n = len(offsets) - 1
+  out = 0  # bytes kept so far
+  begin = int(offsets[0]) + 1  # first byte of the block's first line
+  for i0 in range(0, n, _BLOCK):
+    ends = offsets[i0 + 1:min(i0 + _BLOCK, n) + 1]
+    stop = int(ends[-1])
+    cr = raw[np.maximum(ends - 1, 0)] == 13
+    cr &= ends > np.concatenate([[begin - 1], ends[:-1]]) + 1  # non-empty
+    keep = np.ones(stop - begin, bool)
+    keep[ends[:-1] - begin] = False
+    keep[ends[cr] - 1 - begin] = False
+    piece = raw[begin:stop][keep]
+    # Bytes kept before each line's end: all of the block's, less the line
+    # breaks before it and the carriage returns up to it.
+    new_ends = out + (ends - begin) - np.arange(len(ends)) - np.cumsum(cr)
+    raw[out:out + len(piece)] = piece
+    ends[:] = new_ends
+    out += len(piece)
+    begin = stop + 1
+  offsets[0] = 0
+  return out
+
+
+def _shrink(raw: np.ndarray, size: int) -> np.ndarray:
+  """``raw`` cut (or grown) to ``size`` bytes, in place when it can be."""
+  try:
+    raw.resize(size, refcheck=False)
+    return raw
+  except ValueError:  # not the owner of its memory
+    out = np.zeros(size, np.uint8)
+    out[:min(size, len(raw))] = raw[:size]
+    return out
 
 
 def write_vocabulary_file(tokens: list, path: str, encoding: str = "utf-8",

@@ -25,6 +25,7 @@ from prepro_core._src.core import checks
 from prepro_core._src.core.factory import transform_factory
 from prepro_core._src.core import transform
 from prepro_core._src.lookup import table as lookup
+from prepro_core._src.host import missing as missing_values
 from prepro_core._src.host import vocab
 from prepro_core._src.numeric.encoding import encode_ids
 
@@ -405,8 +406,10 @@ def make_state(conf: _Config, tokens: np.ndarray, idf: Optional[np.ndarray],
                             counts)
 
 
-def _check_sample(sample, where: str) -> None:
-  if sample is not None:
+def _check_sample(sample, where: str, with_missing: bool = False) -> None:
+  if sample is not None and with_missing:
+    missing_values.split_integers(sample, where, "sample")  # raises if not
+  elif sample is not None:
     dt = getattr(sample, "dtype", None)
     if dt is None:
       dt = host_array(sample, "sample", where).dtype
@@ -446,7 +449,8 @@ def integer_lookup(max_tokens: Optional[int] = None,
                    output_mode: str = "int",
                    pad_to_max_tokens: bool = False,
                    oov_method: str = "floormod",
-                   salt: Any = None) -> transform.Transform:
+                   salt: Any = None,
+                   missing: Optional[str] = None) -> transform.Transform:
   """Maps integers to (possibly encoded) indices, like Keras' ``IntegerLookup``.
 
   Index layout (mask at 0 in "int" mode, then the OOV slots, then the
@@ -477,6 +481,12 @@ def integer_lookup(max_tokens: Optional[int] = None,
     oov_method: "floormod" (Keras' default) or "farmhash".
     salt: with ``oov_method="farmhash"``: an int or a pair of ints, the
       SipHash-2-4 key.
+    missing: not in Keras (whose default, None, is kept): "oov" maps missing
+      values (None, NaN) to the first OOV index, "mask" to the mask's index
+      (needs ``mask_token``); adapt never counts them. Host (NumPy, list)
+      inputs may then be floats holding whole numbers, as columns with
+      gaps are read (2.5 raises). Not with tf_idf or ``invert``. See
+      ``host/missing.py``.
 
   Returns:
     A :class:`~prepro_core._src.transform.Transform`. Adapt runs on the host
@@ -494,6 +504,7 @@ def integer_lookup(max_tokens: Optional[int] = None,
                      output_mode, pad_to_max_tokens, oov_method, salt)
   cfg, dtype = conf.lookup, conf.dtype
   track_docs = cfg.output_mode == "tf_idf"
+  missing_id = lookup.missing_id(cfg, missing)
   # Jitted as a whole: eager calls compile once instead of dispatching the
   # hashing kernels op by op; under an outer jit it is simply inlined.
   lookup_core = jax.jit(functools.partial(
@@ -501,7 +512,7 @@ def integer_lookup(max_tokens: Optional[int] = None,
       mask_id=lookup.mask_id(cfg)))
 
   def init(sample=None):
-    _check_sample(sample, _WHERE)
+    _check_sample(sample, _WHERE, missing_id is not None)
     if conf.given is not None:
       return make_state(conf, conf.given, conf.given_idf, empty_counts())
     return make_state(conf, np.zeros((0,), np.int64), lookup.initial_idf(cfg),
@@ -511,6 +522,15 @@ def integer_lookup(max_tokens: Optional[int] = None,
     del axis_name  # host-side: adapt shards, then merge their states
     checks.check_on_host(f"{_WHERE}.adapt", why=_WHY_HOST,
                          todo=lookup.ADAPT_ON_HOST, state=state)
+    if missing_id is not None:
+      checks.check_on_host(f"{_WHERE}.adapt", why=_WHY_HOST,
+                           todo=lookup.ADAPT_ON_HOST, batch=batch)
+      batch, gaps = missing_values.split_integers(batch, f"{_WHERE}.adapt",
+                                                  "batch")
+      if gaps is not None:  # missing values are not counted
+        batch = batch[~gaps]
+        if batch.size == 0:
+          return state
     counts = count_values(batch_values(batch, dtype), track_docs)
     return state._replace(
         counts=merge_counts(state.counts, counts, track_docs))
@@ -532,10 +552,16 @@ def integer_lookup(max_tokens: Optional[int] = None,
     del key
     if cfg.invert:
       return invert_ids(state, x, cfg.oov_token, dtype)
+    gaps = None
+    if missing_id is not None and checks.is_concrete(x) and not isinstance(
+        x, jax.Array):
+      x, gaps = missing_values.split_integers(x, _WHERE, "inputs")
     x = check_input(x, dtype)
     ids = lookup_core(*table_arrays(state, dtype), x)
     if cfg.num_oov_indices == 0:
       check_known(x, ids)
+    if gaps is not None:
+      ids = jnp.where(gaps, jnp.asarray(missing_id, ids.dtype), ids)
     if cfg.output_mode == "int":
       return ids
     return encode_lookup_ids(cfg, state, ids)

@@ -30,6 +30,7 @@ from prepro_core._src.core.factory import transform_factory
 from prepro_core._src.core import transform
 from prepro_core._src.lookup import table as lookup
 from prepro_core._src.host import inputs
+from prepro_core._src.host import missing as missing_values
 from prepro_core._src.host import packed
 from prepro_core._src.host import vocab
 from prepro_core._src.host.kernels import backend
@@ -103,18 +104,31 @@ def table_vocabulary(state: StringLookupState) -> PackedStrings:
   if len(state.mask) == 0:
     return state.vocabulary
   return packed.cached(
-      state.vocabulary.offsets, "with_mask:" + state.mask.data.tobytes().hex(),
+      state.vocabulary.offsets, _with_mask_tag(state.mask),
       lambda: packed.concat_packed(state.vocabulary, state.mask))
 
 
-def token_table(state: StringLookupState) -> vocab.TokenTable:
-  """A new hash table over the vocabulary (and the mask token) of ``state``.
+def _with_mask_tag(mask: PackedStrings) -> str:
+  return "with_mask:" + mask.data.tobytes().hex()
 
-  text_vectorization keeps one in its state; :func:`lookup_token_ids`
-  builds (and caches) one when not given.
+
+def _table_tag(mask: PackedStrings) -> str:
+  return "table:" + mask.data.tobytes().hex()
+
+
+def token_table(state: StringLookupState) -> vocab.TokenTable:
+  """The hash table over the vocabulary (and the mask token) of ``state``,
+  built once per vocabulary (cached; a vocabulary file's is built as it is
+  read).
+
+  text_vectorization keeps it in its state; :func:`lookup_token_ids`
+  uses it when not given one.
   """
-  vocab_bytes = table_vocabulary(state)
-  return vocab.build_table(vocab_bytes.data, vocab_bytes.offsets)
+  def build():
+    vocab_bytes = table_vocabulary(state)
+    return vocab.build_table(vocab_bytes.data, vocab_bytes.offsets)
+  return packed.cached(state.vocabulary.offsets, _table_tag(state.mask),
+                       build)
 
 
 def id_layout(state: StringLookupState) -> lookup.IdLayout:
@@ -146,17 +160,13 @@ def lookup_token_ids(state: StringLookupState,
   """
   vocab_bytes = table_vocabulary(state)
   if table is None:
-    table = _cached_table(state)
+    table = token_table(state)
   tokens = packed.with_slack(tokens)
   ids = vocab.lookup_ids(table, vocab_bytes.data, vocab_bytes.offsets,
                          tokens, *id_layout(state))
   return _resolve_unknown(state, ids, tokens, where)
 
 
-def _cached_table(state: StringLookupState) -> vocab.TokenTable:
-  return packed.cached(state.vocabulary.offsets,
-                       "table:" + state.mask.data.tobytes().hex(),
-                       lambda: token_table(state))
 
 
 def _resolve_unknown(state: StringLookupState, ids: np.ndarray,
@@ -191,7 +201,7 @@ def _lookup_str_array(state: StringLookupState, x: np.ndarray,
   if n == 0 or w == 0 or len(state.vocabulary) == 0:
     return None
   vocab_bytes = table_vocabulary(state)
-  table = _cached_table(state)
+  table = token_table(state)
   cps = np.ascontiguousarray(x.reshape(-1)).view(np.uint32).reshape(n, w)
   ids, bad = fast.lookup_ucs4(cps, table.slot_keys, table.slot_ids,
                               vocab_bytes.data, vocab_bytes.offsets,
@@ -518,16 +528,68 @@ def _check_args(max_tokens, num_oov_indices, mask_token, oov_token,
   cfg = lookup.check_config(cfg, idf_weights, vocabulary)
   salt_arr = np.array(checks.check_salt(salt, where) or (), np.uint64)
   given, given_idf = None, None
-  if vocabulary is not None:
+  mask = packed.pack([] if cfg.mask_token is None else [cfg.mask_token])
+  if vocabulary is not None and lookup.is_vocabulary_path(vocabulary):
+    given, given_idf = read_file_vocabulary(
+        cfg, lookup.vocabulary_path(vocabulary), encoding, idf_weights, mask)
+  elif vocabulary is not None:
     tokens, given_idf = lookup.split_vocabulary(
         cfg, read_vocabulary(vocabulary, encoding, where), idf_weights)
     # Packed once: every init shares these arrays (and their cached tables).
     given = packed.pack(tokens)
     packed.seed_cache(given.offsets, "list", list(tokens))
   return _Config(cfg, encoding, salt_arr,
-                 packed.pack(lookup.special_prefix(cfg)),
-                 packed.pack([] if cfg.mask_token is None else
-                             [cfg.mask_token]), given, given_idf)
+                 packed.pack(lookup.special_prefix(cfg)), mask, given,
+                 given_idf)
+
+
+def read_file_vocabulary(cfg: lookup.LookupConfig, path: str, encoding: str,
+                         idf_weights, mask: PackedStrings):
+  """A vocabulary file as packed tokens, checked as a list would be, with no
+  Python object per token.
+
+  The file's bytes become the vocabulary in place, with the mask token laid
+  out after it (what :func:`table_vocabulary` needs); one hash table over
+  both finds repeated tokens (and the mask token among them) and is kept for
+  the lookups.
+
+  Returns:
+    ``(tokens, idf)``: the vocabulary without Keras' special prefix, and
+    the idf vector (or None outside tf_idf).
+  """
+  words = vocab.read_vocabulary_packed(path, encoding, where=cfg.where,
+                                       append=[mask.data.tobytes()] *
+                                       len(mask))
+  n_lines = len(words) - len(mask)
+  head = packed.unpack(packed.slice_packed(words, 0, min(
+      n_lines, len(lookup.special_prefix(cfg)))))
+  skip = lookup.special_prefix_length(cfg, head)
+  with_mask = words
+  if skip:  # drop the prefix; rebased in place, `words` being ours alone
+    base = int(words.offsets[skip])
+    offsets = words.offsets[skip:]
+    offsets -= base
+    with_mask = PackedStrings(words.data[base:], offsets)
+  table, repeat = vocab.build_table_and_find_repeat(with_mask.data,
+                                                    with_mask.offsets)
+  n_tokens = n_lines - skip
+  oov_at = -1
+  if cfg.invert:
+    oov = packed.pack([cfg.oov_token])
+    oov_at = int(vocab.table_lookup(
+        table, with_mask.data, with_mask.offsets,
+        packed.Tokens(oov.data, oov.offsets[:-1], oov.offsets[1:],
+                      np.array([0, 1])))[0])
+    oov_at = oov_at if oov_at < n_tokens else -1  # the mask is no token
+  token_at = lambda i: packed.unpack(packed.slice_packed(with_mask, i,
+                                                         i + 1))[0]
+  idf = lookup.check_file_vocabulary(cfg, path, n_lines, skip, repeat,
+                                     oov_at, token_at, idf_weights)
+  tokens = packed.slice_packed(with_mask, 0, n_tokens)
+  if len(mask):
+    packed.seed_cache(tokens.offsets, _with_mask_tag(mask), with_mask)
+  packed.seed_cache(tokens.offsets, _table_tag(mask), table)
+  return tokens, idf
 
 
 def make_state(conf: _Config, words: PackedStrings, idf: Optional[np.ndarray],
@@ -586,7 +648,8 @@ def string_lookup(max_tokens: Optional[int] = None,
                   output_mode: str = "int",
                   pad_to_max_tokens: bool = False,
                   encoding: str = "utf-8",
-                  salt: Any = None) -> transform.Transform:
+                  salt: Any = None,
+                  missing: Optional[str] = None) -> transform.Transform:
   """Maps strings to (possibly encoded) indices, like Keras' ``StringLookup``.
 
   Index layout, vocabulary order (count descending, ties by token
@@ -612,6 +675,10 @@ def string_lookup(max_tokens: Optional[int] = None,
     encoding: the encoding of bytes inputs and of the vocabulary file;
       bytes not valid in it raise ``ValueError``.
     salt: an int or a pair of ints: SipHash-2-4 key for OOV buckets.
+    missing: not in Keras (whose default, None, is kept): "oov" maps missing
+      values (None, NaN, "") to the first OOV index, "mask" to the mask's
+      index (needs ``mask_token``); adapt never counts them. Not with
+      tf_idf or ``invert``. See ``host/missing.py``.
 
   Returns:
     A host-side :class:`~prepro_core._src.transform.Transform` (``on_host=True``).
@@ -631,6 +698,7 @@ def string_lookup(max_tokens: Optional[int] = None,
                      pad_to_max_tokens, encoding, salt)
   cfg = conf.lookup
   track_docs = cfg.output_mode == "tf_idf"
+  missing_id = lookup.missing_id(cfg, missing)
 
   def init(sample=None):
     _check_sample(sample, _WHERE, cfg.invert)
@@ -643,6 +711,13 @@ def string_lookup(max_tokens: Optional[int] = None,
     del axis_name  # host-side: merge per-shard states instead
     checks.check_on_host(f"{_WHERE}.adapt", todo=lookup.ADAPT_ON_HOST,
                          state=state, batch=batch)
+    if missing_id is not None:
+      batch, gaps = missing_values.split_strings(batch, f"{_WHERE}.adapt",
+                                                 "batch")
+      if gaps is not None:  # missing values are not counted
+        batch = np.asarray(batch, dtype=object)[~gaps].tolist()
+        if not batch:
+          return state
     return count_token_batch(state, batch_tokens(batch, encoding))
 
   def finalize(state):
@@ -663,7 +738,11 @@ def string_lookup(max_tokens: Optional[int] = None,
     checks.check_on_host(f"{_WHERE}.apply", state=state, inputs=x)
     if cfg.invert:
       return invert_ids(state, x, cfg.oov_token)
-    ids = lookup_inputs(state, x, encoding)
+    gaps = None
+    if missing_id is not None:
+      x, gaps = missing_values.split_strings(x, _WHERE, "inputs")
+    ids = missing_values.fill_ids(lookup_inputs(state, x, encoding), gaps,
+                                  missing_id)
     if cfg.output_mode == "int":
       return ids
     lookup.check_has_vocabulary(cfg, len(state.vocabulary))

@@ -101,6 +101,32 @@ def mask_id(cfg: LookupConfig) -> int:
   return 0 if cfg.output_mode == "int" else DROPPED_ID
 
 
+def missing_id(cfg: LookupConfig, missing: Optional[str]) -> Optional[int]:
+  """The id a missing value takes under the ``missing=`` policy (see
+  ``host/missing.py``): the first OOV slot, or the mask's id; None when no
+  policy is set. Checks that the policy fits the other arguments."""
+  w = cfg.where
+  checks.check_choice(missing, "missing", (None, "oov", "mask"), w)
+  if missing is None:
+    return None
+  if cfg.invert or cfg.output_mode == "tf_idf":
+    raise ValueError(
+        f"{w}: `missing={missing!r}` needs invert=False and an output_mode "
+        f"other than 'tf_idf' (a missing value is not a term of a "
+        f"document), got invert={cfg.invert}, output_mode="
+        f"{cfg.output_mode!r}.")
+  if missing == "mask" and cfg.mask_token is None:
+    raise ValueError(
+        f"{w}: `missing='mask'` needs a `mask_token` (missing values take "
+        f"its index, 0), got mask_token=None; set one, or use "
+        f"missing='oov'.")
+  if missing == "oov" and cfg.num_oov_indices < 1:
+    raise ValueError(
+        f"{w}: `missing='oov'` needs `num_oov_indices` >= 1 (missing values "
+        f"take the first OOV index), got {cfg.num_oov_indices}.")
+  return mask_id(cfg) if missing == "mask" else oov_start(cfg)
+
+
 def special_prefix(cfg: LookupConfig) -> list:
   """Keras' ``get_vocabulary()`` prefix: mask slot, then the OOV slots."""
   return [cfg.mask_token] * oov_start(cfg) + [cfg.oov_token
@@ -128,6 +154,15 @@ def find_repeated(tokens: Sequence) -> list:
   return [t for t, c in collections.Counter(tokens).items() if c > 1]
 
 
+def special_prefix_length(cfg: LookupConfig, head: Sequence) -> int:
+  """How many of a given vocabulary's first entries (``head``: at least the
+  first ``len(special_prefix(cfg))``) are Keras' special prefix: all of it,
+  or 0 when the vocabulary does not start with it."""
+  prefix = special_prefix(cfg)
+  found = len(prefix) > 0 and list(head[:len(prefix)]) == prefix
+  return len(prefix) if found else 0
+
+
 def split_vocabulary(cfg: LookupConfig, vocab: list, idf_weights,
                      argname: str = "vocabulary"):
   """Validates a given vocabulary as Keras' ``set_vocabulary`` does.
@@ -145,33 +180,89 @@ def split_vocabulary(cfg: LookupConfig, vocab: list, idf_weights,
   w = cfg.where
   if len(vocab) == 0:
     raise ValueError(f"{w}: `{argname}` is empty; give at least one token.")
-  prefix = special_prefix(cfg)
-  found_special = len(prefix) > 0 and vocab[:len(prefix)] == prefix
-  tokens = vocab[len(prefix):] if found_special else vocab
+  skip = special_prefix_length(cfg, vocab)
+  tokens = vocab[skip:]
   repeated = find_repeated(tokens)
   if repeated:
     raise ValueError(
         f"{w}: `{argname}` has repeated entries {repeated[:10]!r}; every "
         f"token must appear once.")
+  what = f"`{argname}`"
   if cfg.mask_token is not None and cfg.mask_token in set(tokens):
-    raise ValueError(
-        f"{w}: `{argname}` contains the mask token {cfg.mask_token!r}. Leave "
-        f"the mask and OOV tokens out of the vocabulary, or put them only at "
-        f"its start in exactly this order: {prefix!r}.")
+    raise special_token_error(cfg, what, "mask", "")
   if cfg.invert and cfg.oov_token is not None and cfg.oov_token in set(tokens):
+    raise special_token_error(cfg, what, "OOV", "")
+  idf = checked_size_and_idf(cfg, what, len(vocab), len(tokens), skip > 0,
+                             idf_weights)
+  return tokens, idf
+
+
+def check_file_vocabulary(cfg: LookupConfig, path: str, n_lines: int,
+                          skip: int, repeat: tuple, oov_at: int,
+                          token_at, idf_weights) -> Optional[np.ndarray]:
+  """:func:`split_vocabulary`'s checks, for a vocabulary file read as bytes.
+
+  Args:
+    cfg: the lookup's settings.
+    path: the file, for messages.
+    n_lines: the file's entries (lines).
+    skip: the entries of Keras' special prefix it starts with
+      (:func:`special_prefix_length`), which are not tokens.
+    repeat: ``(i, j)``: the first token ``j`` equal to an earlier ``i``
+      (positions among the tokens; ``j == n_lines - skip`` means that ``i``
+      is the mask token); ``(-1, -1)`` when none is.
+    oov_at: the OOV token's position among the tokens, else -1.
+    token_at: ``token_at(i)`` is token ``i`` as a ``str``.
+    idf_weights: None or a 1-D sequence of floats (tf_idf only).
+
+  Returns:
+    The ``(depth,)`` float32 idf vector (or None outside tf_idf).
+  """
+  what = f"`vocabulary` file {path!r}"
+  n_tokens = n_lines - skip
+  i, j = (int(v) for v in repeat)
+  if 0 <= j < n_tokens:
     raise ValueError(
-        f"{w}: `{argname}` contains the OOV token {cfg.oov_token!r}, which "
-        f"`invert=True` returns for unknown ids. Leave it out, or put the "
-        f"special tokens only at its start in this order: {prefix!r}.")
-  size = token_start(cfg) + len(tokens)
+        f"{cfg.where}: {what} has repeated entries: line {j + skip + 1} "
+        f"repeats line {i + skip + 1}, {token_at(j)!r}; every token must "
+        f"appear once.")
+  if j == n_tokens and cfg.mask_token is not None:
+    raise special_token_error(cfg, what, "mask", f" at line {i + skip + 1}")
+  if cfg.invert and oov_at >= 0:
+    raise special_token_error(cfg, what, "OOV", f" at line {oov_at + skip + 1}")
+  return checked_size_and_idf(cfg, what, n_lines, n_tokens, skip > 0,
+                              idf_weights)
+
+
+def special_token_error(cfg: LookupConfig, what: str, which: str,
+                        at: str) -> ValueError:
+  """A given vocabulary holds the mask token, or (``invert=True``) the OOV
+  token; ``what`` names the argument, ``at`` where the token is."""
+  prefix = special_prefix(cfg)
+  if which == "mask":
+    return ValueError(
+        f"{cfg.where}: {what} contains the mask token {cfg.mask_token!r}"
+        f"{at}. Leave the mask and OOV tokens out of the vocabulary, or put "
+        f"them only at its start in exactly this order: {prefix!r}.")
+  return ValueError(
+      f"{cfg.where}: {what} contains the OOV token {cfg.oov_token!r}{at}, "
+      f"which `invert=True` returns for unknown ids. Leave it out, or put the "
+      f"special tokens only at its start in this order: {prefix!r}.")
+
+
+def checked_size_and_idf(cfg: LookupConfig, what: str, n_vocab: int,
+                         n_tokens: int, found_special: bool,
+                         idf_weights) -> Optional[np.ndarray]:
+  """``max_tokens`` must hold the vocabulary; its idf vector in tf_idf
+  mode (else None)."""
+  size = token_start(cfg) + n_tokens
   if cfg.max_tokens is not None and size > cfg.max_tokens:
     raise ValueError(
-        f"{w}: `{argname}` gives a vocabulary of {size} entries (mask and OOV "
-        f"slots included), more than `max_tokens`={cfg.max_tokens}.")
-  idf = None
-  if cfg.output_mode == "tf_idf":
-    idf = given_idf(cfg, idf_weights, len(vocab), len(tokens), found_special)
-  return tokens, idf
+        f"{cfg.where}: {what} gives a vocabulary of {size} entries (mask and "
+        f"OOV slots included), more than `max_tokens`={cfg.max_tokens}.")
+  if cfg.output_mode != "tf_idf":
+    return None
+  return given_idf(cfg, idf_weights, n_vocab, n_tokens, found_special)
 
 
 def given_idf(cfg: LookupConfig, idf_weights, n_vocab: int, n_tokens: int,

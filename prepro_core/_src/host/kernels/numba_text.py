@@ -13,7 +13,8 @@ whole-array NumPy operation:
 * :func:`tokenize_whitespace`: ASCII lowering, punctuation stripping and
   whitespace splitting of a batch (two branch-free passes).
 * :func:`lookup`: probes of a ``vocab.TokenTable``, with the bytes of every
-  key match compared (exact), mapped to a lookup's ids.
+  key match compared (exact), mapped to a lookup's ids; :func:`build_table`
+  builds one (and finds repeated tokens) with one int32 of scratch a token.
 * :func:`keys`, :func:`first_in_doc`, :func:`long_representatives`: the
   loops of vocab.count_distinct (distinct keys are counted by NumPy's sort).
 * :func:`pad_rows`: ragged ids to a padded matrix.
@@ -153,6 +154,120 @@ def lookup(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends, keys,
                  voffsets)
     out[i] = _layout_id(res, id_offset, mask_pos, mask_id, unknown_id)
   return out
+
+
+# build_table sweeps the table in spans of this many slots (log2): a span's
+# slots and tokens stay in cache while it is filled.
+_SPAN_BITS = 13
+
+
+@_jit
+def build_table(vdata, voffsets, bits):
+  """vocab.build_table's slots for the tokens ``vdata[voffsets[i]:
+  voffsets[i + 1]]``, laid out exactly as the NumPy twin's rounds lay them
+  out, but in one sweep over the slots: each slot goes to the waiting token
+  that reached it first (the largest home slot, then the lowest index), so
+  the waiting tokens form a stack. Tokens are bucketed by span of home
+  slots first, so each span is filled while in cache. A token equal to an
+  earlier one (same key, same bytes) is a repeat and is not placed.
+
+  Returns ``(slot_keys, slot_ids, repeat)``: ``repeat`` is ``[i, j]`` for
+  the smallest ``j`` that repeats an earlier token ``i``, else ``[-1, -1]``.
+  """
+  n = voffsets.shape[0] - 1
+  size = 1 << bits
+  shift = np.uint64(64 - bits)
+  span_bits = min(bits, _SPAN_BITS)
+  span = 1 << span_bits
+  n_spans = size >> span_bits
+  slot_keys = np.zeros(size, np.uint64)
+  slot_ids = np.full(size, -1, np.int32)
+  repeat = np.full(2, -1, np.int64)
+  # Tokens by span of their home slot (in index order within a span).
+  first = np.zeros(n_spans + 1, np.int64)
+  for i in range(n):
+    home = np.int64((_key(vdata, voffsets[i], voffsets[i + 1]) * _M1) >> shift)
+    first[(home >> span_bits) + 1] += 1
+  for p in range(n_spans):
+    first[p + 1] += first[p]
+  cursor = first[:-1].copy()
+  keys = np.empty(n, np.uint64)
+  ids = np.empty(n, np.int32)
+  for i in range(n):
+    key = _key(vdata, voffsets[i], voffsets[i + 1])
+    p = np.int64((key * _M1) >> shift) >> span_bits
+    keys[cursor[p]] = key
+    ids[cursor[p]] = i
+    cursor[p] += 1
+  at_home = np.zeros(span + 1, np.int64)  # a span's tokens by home slot
+  order = np.empty(0, np.int64)
+  stack = np.empty(1 << 10, np.int64)  # waiting tokens (positions in keys)
+  depth = 0
+  for p in range(n_spans):
+    lo, hi = first[p], first[p + 1]
+    if order.shape[0] < hi - lo:
+      order = np.empty(2 * (hi - lo), np.int64)
+    at_home[:] = 0
+    for q in range(lo, hi):
+      at_home[(np.int64((keys[q] * _M1) >> shift) & (span - 1)) + 1] += 1
+    for h in range(span):
+      at_home[h + 1] += at_home[h]
+    for q in range(lo, hi):  # stable: index order within a home slot
+      h = np.int64((keys[q] * _M1) >> shift) & (span - 1)
+      order[at_home[h]] = q
+      at_home[h] += 1
+    k = 0
+    for h in range(span):
+      # at_home[h] is now the end of home slot h's tokens in order.
+      group = k
+      while k < at_home[h]:
+        q = order[k]
+        k += 1
+        r = _repeat_of(vdata, voffsets, keys, ids, order, group, k - 1, q)
+        if r >= 0:
+          if repeat[1] < 0 or ids[q] < repeat[1]:
+            repeat[0] = r
+            repeat[1] = ids[q]
+          order[k - 1] = -1  # not placed
+      if depth + (k - group) > stack.shape[0]:
+        grown = np.empty(2 * (depth + k - group), np.int64)
+        grown[:depth] = stack[:depth]
+        stack = grown
+      for g in range(k - 1, group - 1, -1):  # the lowest index on top
+        if order[g] >= 0:
+          stack[depth] = order[g]
+          depth += 1
+      if depth:
+        depth -= 1
+        slot = (p << span_bits) + h
+        slot_keys[slot] = keys[stack[depth]]
+        slot_ids[slot] = ids[stack[depth]]
+  slot = 0
+  while depth:  # tokens that ran past the last slot wrap to the first
+    if slot_ids[slot] < 0:
+      depth -= 1
+      slot_keys[slot] = keys[stack[depth]]
+      slot_ids[slot] = ids[stack[depth]]
+    slot += 1
+  return slot_keys, slot_ids, repeat
+
+
+@_inline
+def _repeat_of(vdata, voffsets, keys, ids, order, group, at, q):
+  """The index of an earlier token of the home group ``order[group:at]``
+  equal to token ``q`` (key and bytes), else -1. The bytes are read only
+  after a key matches (rare: they are far away in memory)."""
+  for g in range(group, at):
+    o = order[g]
+    if o >= 0 and keys[o] == keys[q]:
+      i = ids[q]
+      j = ids[o]
+      s = voffsets[i]
+      n = voffsets[i + 1] - s
+      if n <= 7 or (voffsets[j + 1] - voffsets[j] == n and
+                    _same(vdata, s, vdata, voffsets[j], n)):
+        return j
+  return -1
 
 
 _SPACE = (CLASS_KEEP == 1).astype(np.int64)

@@ -7,7 +7,8 @@ a composition of whole-array NumPy operations (no Python loop per token):
 
 * :func:`keys`: :func:`prepro_core._src.host.keys.token_keys`.
 * :func:`lookup`: vectorised linear probing of a ``TokenTable``, the bytes
-  of long matches confirmed word by word, mapped to a lookup's ids.
+  of long matches confirmed word by word, mapped to a lookup's ids;
+  :func:`build_table`: the table, built in rounds (finding repeated tokens).
 * :func:`pack_ucs4`, :func:`lookup_ucs4`: a ``str_`` code point matrix
   narrowed to bytes in one cast (non-ASCII rows encoded one by one).
 * :func:`tokenize_whitespace`, :func:`vectorize_int`: byte-table lowering
@@ -110,6 +111,60 @@ def lookup(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends, keys,
     keys = keys_lib.token_keys(buf, starts, ends)
   pos = _probe(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends, keys)
   return _layout_ids(pos, id_offset, mask_pos, mask_id, unknown_id)
+
+
+def build_table(vdata, voffsets, bits):
+  """The slots of a ``2**bits`` vocab.TokenTable over the tokens
+  ``vdata[voffsets[i]:voffsets[i + 1]]``, in rounds: each round, every
+  empty slot goes to the first pending token aiming at it, and the others
+  probe on (linear probing, as lookups will). A token equal to the one in
+  its slot (same key, same bytes) is a repeat and is not placed.
+
+  Returns ``(slot_keys, slot_ids, repeat)``: ``repeat`` is ``[i, j]`` for
+  the smallest ``j`` that repeats an earlier token ``i``, else ``[-1, -1]``.
+  """
+  n = voffsets.shape[0] - 1
+  size = 1 << bits
+  slot_keys = np.zeros(size, np.uint64)
+  slot_ids = np.full(size, -1, np.int32)
+  repeat = np.full(2, -1, np.int64)
+  starts, ends = voffsets[:-1], voffsets[1:]
+  reader = keys_lib.Words(vdata, int(voffsets[-1]))
+  keys = keys_lib.token_keys(vdata, starts, ends, reader)
+  pending = np.arange(n, dtype=np.int64)
+  slot = keys_lib.slot_of(keys, bits)  # of each pending token
+  while len(pending):
+    free = np.flatnonzero(slot_ids[slot] == -1)
+    uniq, first = np.unique(slot[free], return_index=True)
+    placed = pending[free[first]]
+    slot_keys[uniq] = keys[placed]
+    slot_ids[uniq] = placed
+    lost = np.ones(len(pending), bool)
+    lost[free[first]] = False
+    pending, slot = pending[lost], slot[lost]
+    rep = _repeats(vdata, starts, ends, reader, keys, pending,
+                   slot_keys[slot], slot_ids[slot])
+    if len(rep):
+      j = int(rep.min())
+      if repeat[1] < 0 or j < repeat[1]:
+        repeat[:] = (slot_ids[slot[np.searchsorted(pending, j)]], j)
+      stay = ~np.isin(pending, rep)
+      pending, slot = pending[stay], slot[stay]
+    slot = (slot + 1) & (size - 1)
+  return slot_keys, slot_ids, repeat
+
+
+def _repeats(vdata, starts, ends, reader, keys, pending, occupant_keys,
+             occupants):
+  """The pending tokens equal to the token in the slot they aim at."""
+  cand = np.flatnonzero(occupant_keys == keys[pending])
+  a, b = pending[cand], occupants[cand].astype(np.int64)
+  length = ends[a] - starts[a]
+  same = length == ends[b] - starts[b]
+  same[same] = keys_lib.same_bytes(vdata, starts[a[same]], vdata,
+                                   starts[b[same]], length[same], reader,
+                                   reader)
+  return a[same]
 
 
 def pack_ucs4(cps):
