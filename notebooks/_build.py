@@ -1105,15 +1105,12 @@ print("P(disease):", np.asarray(jax.nn.sigmoid(logits[:8])).round(2))
 ## Checkpoint: `pf.save` / `pf.restore`
 
 The bytes hold the weights and the feature space's state (vocabularies,
-means, bin boundaries). Restore into a freshly constructed model. Its
-`FeatureSpace` must hold a state of the right shapes first: today
-`pf.restore` cannot build an un-adapted `FeatureSpace` from the checkpoint,
-so adapt it on the same columns (restore then overwrites that state).
+means, bin boundaries). Restore into a freshly constructed, never adapted
+model: no training data is needed.
 '''),
     code('''
 data = pf.save(model)
 fresh = HeartModel(make_features(), width, nnx.Rngs(1))
-fresh.features.adapt(train)  # needed before restore, for now (see below)
 pf.restore(fresh, data)
 restored_logits = pf.predict_fn(fresh, fresh.features)(test)
 np.testing.assert_array_equal(restored_logits, logits)

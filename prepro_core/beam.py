@@ -31,7 +31,7 @@ tf-idf), as ``pc.adapt`` takes them in a list.
   >>> with beam.Pipeline() as p:  # the in-process DirectRunner
   ...   states = (p | beam.Create([1., 2., 3., 4., 5.])
   ...               | pc.beam.Adapt(t, batch_size=2))
-  ...   _ = states | beam.Map(lambda s: print(float(s.mean), float(s.variance)))
+  ...   _ = states | beam.Map(lambda s: print(s.mean[0], s.variance[0]))
   3.0 2.0
 
 The same pipeline runs on other runners with their options only, e.g. two

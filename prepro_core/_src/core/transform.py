@@ -119,6 +119,12 @@ class Transform(NamedTuple):
       return hash(self.recipe)
     return tuple.__hash__(self)
 
+  def __repr__(self):
+    # The recipe (factory and arguments), not a screenful of closures.
+    if self.recipe is not None:
+      return f"Transform({self.recipe!r})"
+    return f"Transform({self.name}, made by make_transform)"
+
   def __copy__(self):
     return self
 

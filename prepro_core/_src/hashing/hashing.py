@@ -32,6 +32,7 @@ from prepro_core._src.hashing import device_hash
 from prepro_core._src.hashing import u64
 from prepro_core._src.host import farmhash
 from prepro_core._src.host import inputs
+from prepro_core._src.host import missing as missing_values
 from prepro_core._src.numeric.encoding import encode_ids
 
 HASHING_OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
@@ -243,7 +244,8 @@ def hashing(num_bins: int,
             mask_value: Any = None,
             salt: Any = None,
             output_mode: str = "int",
-            sparse: bool = False) -> Transform:
+            sparse: bool = False,
+            missing: Optional[str] = None) -> Transform:
   """Hashes strings or integers into ``num_bins`` bins, like Keras' Hashing.
 
   Without a salt a value goes to ``Fingerprint64(bytes) % num_bins``
@@ -268,6 +270,9 @@ def hashing(num_bins: int,
     output_mode: "int" (bin ids), "one_hot", "multi_hot" or "count", encoded
       by the same kernel as ``category_encoding``.
     sparse: must be False; JAX outputs are dense.
+    missing: not in Keras (whose default, None, is kept): "mask" sends
+      missing values (None, NaN, "") to the mask's bin 0 (needs
+      ``mask_value``). See ``host/missing.py``.
 
   Returns:
     A :class:`Transform`; ``apply(state, x)`` returns int32 bin ids with the
@@ -287,6 +292,11 @@ def hashing(num_bins: int,
   _check_mask_value(mask_value, num_bins)
   salt = checks.check_salt(salt, where)
   bins = num_bins - 1 if mask_value is not None else num_bins
+  checks.check_choice(missing, "missing", (None, "mask"), where)
+  if missing == "mask" and mask_value is None:
+    raise ValueError(
+        f"{where}: `missing='mask'` needs a `mask_value` (missing values take "
+        f"its bin, 0), got mask_value=None.")
 
   def init(sample):
     dtype = getattr(sample, "dtype", None)
@@ -296,8 +306,14 @@ def hashing(num_bins: int,
 
   def apply(state, x, key=None):
     del state, key
-    return encode_ids(hash_bins(x, bins, salt, mask_value), num_bins,
-                      output_mode)
+    gaps = None
+    if missing is not None and checks.is_concrete(x) and not isinstance(
+        x, jax.Array):
+      x, gaps = missing_values.split_values(x, where, "inputs")
+    ids = hash_bins(x, bins, salt, mask_value)
+    if gaps is not None:  # the mask's bin
+      ids = np.where(gaps, np.asarray(0, np.asarray(ids).dtype), ids)
+    return encode_ids(ids, num_bins, output_mode)
 
   return make_transform("hashing", init=init, apply=apply, on_host=True,
                         state_type=EmptyState)

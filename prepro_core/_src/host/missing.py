@@ -130,3 +130,32 @@ def fill_ids(ids: Any, missing: Optional[np.ndarray], missing_id: int) -> Any:
   if missing is None:
     return ids
   return np.where(missing, np.asarray(missing_id, np.asarray(ids).dtype), ids)
+
+
+def split_values(x: Any, where: str,
+                 argname: str) -> tuple[Any, Optional[np.ndarray]]:
+  """``(values, missing)`` for an input of strings or of numbers (hashing
+  takes both): :func:`split_strings` for strings; for numbers, None and NaN
+  replaced by 0 (floats, as hashing truncates them). ``missing`` is None
+  when nothing is missing."""
+  if isinstance(x, (str, bytes)) or (isinstance(x, np.ndarray) and
+                                     x.dtype.kind in "US"):
+    return split_strings(x, where, argname)
+  arr = np.asarray(x) if not isinstance(x, (list, tuple)) else _object_array(
+      x, where, argname)
+  if arr.dtype.kind == "f":
+    missing = np.isnan(arr)
+    return (x, None) if not missing.any() else (np.where(missing, 0, arr),
+                                                missing)
+  if arr.dtype != object:
+    return x, None
+  flat = arr.reshape(-1)
+  if any(isinstance(v, (str, bytes)) for v in flat):
+    return split_strings(arr, where, argname)
+  missing = np.fromiter((is_missing_scalar(v, False) for v in flat), bool,
+                        count=flat.size).reshape(arr.shape)
+  if not missing.any():
+    return x, None
+  filled = arr.copy()
+  filled[missing] = 0
+  return filled.astype(np.float64), missing

@@ -343,8 +343,7 @@ def bytes_rank(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
   return rank
 
 
-# Bytes (or lines) handled per step of the file reader: its scratch arrays
-# stay this small whatever the file's size.
+# Bytes checked per step of the UTF-8 check (no ``str`` of the whole file).
 _BLOCK = 1 << 22
 _BOM = b"\xef\xbb\xbf"
 
@@ -363,7 +362,7 @@ def read_vocabulary_packed(path: str, encoding: str = "utf-8", *,
                            append: Sequence[bytes] = ()) -> PackedStrings:
   """A vocabulary file's tokens as UTF-8 :class:`PackedStrings`.
 
-  One token per line (``\n`` or ``\r\n``, a line kept verbatim otherwise);
+  One token per line (``\\n`` or ``\\r\\n``, a line kept verbatim otherwise);
   a final newline is optional; a leading byte-order mark is dropped. The
   file is read once into one byte array, which becomes the tokens' bytes in
   place (the line breaks squeezed out): no Python object per token, and
@@ -391,20 +390,12 @@ def read_vocabulary_packed(path: str, encoding: str = "utf-8", *,
     _check_utf8(raw, path, encoding, where, argname)
   else:
     raw, skip = _to_utf8(raw, path, encoding, where, argname), 0
-  breaks = _line_breaks(raw)
-  # A last line without a newline is a token; an empty one is not.
-  last = len(raw) > (breaks[-1] + 1 if len(breaks) else skip)
-  n = len(breaks) + last
+  extra = [bytes(t) for t in append]
+  offsets, size = backend.kernels("text").split_lines(raw, skip, len(extra))
+  n = len(offsets) - 1 - len(extra)
   if n == 0:
     raise ValueError(f"{where}: `{argname}` file {path!r} is empty; it must "
                      f"hold one token per line.")
-  extra = [bytes(t) for t in append]
-  offsets = np.empty(n + 1 + len(extra), np.int64)
-  offsets[0] = skip - 1  # where the (virtual) line break before line 0 is
-  offsets[1:len(breaks) + 1] = breaks
-  if last:
-    offsets[n] = len(raw)
-  size = _squeeze_lines(raw, offsets[:n + 1])
   for i, token in enumerate(extra):
     offsets[n + 1 + i] = offsets[n + i] + len(token)
   data = _shrink(raw, int(offsets[-1]))
@@ -452,46 +443,6 @@ def _to_utf8(raw: np.ndarray, path: str, encoding: str, where: str,
   if text.startswith("\ufeff"):
     text = text[1:]
   return np.frombuffer(text.encode("utf-8"), np.uint8).copy()
-
-
-def _line_breaks(raw: np.ndarray) -> np.ndarray:
-  """Positions of the ``\n`` bytes (int64), found a block at a time."""
-  counts = [int(np.count_nonzero(raw[a:a + _BLOCK] == 10))
-            for a in range(0, len(raw), _BLOCK)]
-  out = np.empty(sum(counts), np.int64)
-  at = 0
-  for b, a in enumerate(range(0, len(raw), _BLOCK)):
-    out[at:at + counts[b]] = np.flatnonzero(raw[a:a + _BLOCK] == 10) + a
-    at += counts[b]
-  return out
-
-
-def _squeeze_lines(raw: np.ndarray, offsets: np.ndarray) -> int:
-  """Moves the lines' bytes to the front of ``raw``, without their line
-  breaks (and a ``\r`` ending a line), and turns ``offsets`` from line
-  ends (``offsets[0]``: the break before line 0) into token offsets, in
-  place, a block of lines at a time. Returns the tokens' total size."""
-  n = len(offsets) - 1
-  out = 0  # bytes kept so far
-  begin = int(offsets[0]) + 1  # first byte of the block's first line
-  for i0 in range(0, n, _BLOCK):
-    ends = offsets[i0 + 1:min(i0 + _BLOCK, n) + 1]
-    stop = int(ends[-1])
-    cr = raw[np.maximum(ends - 1, 0)] == 13
-    cr &= ends > np.concatenate([[begin - 1], ends[:-1]]) + 1  # non-empty
-    keep = np.ones(stop - begin, bool)
-    keep[ends[:-1] - begin] = False
-    keep[ends[cr] - 1 - begin] = False
-    piece = raw[begin:stop][keep]
-    # Bytes kept before each line's end: all of the block's, less the line
-    # breaks before it and the carriage returns up to it.
-    new_ends = out + (ends - begin) - np.arange(len(ends)) - np.cumsum(cr)
-    raw[out:out + len(piece)] = piece
-    ends[:] = new_ends
-    out += len(piece)
-    begin = stop + 1
-  offsets[0] = 0
-  return out
 
 
 def _shrink(raw: np.ndarray, size: int) -> np.ndarray:

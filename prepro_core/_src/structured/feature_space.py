@@ -29,7 +29,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from prepro_core._src.core import checks
-from prepro_core._src.core.adapt import accumulate_batch
 from prepro_core._src.core.factory import transform_factory
 from prepro_core._src.core.transform import EmptyState
 from prepro_core._src.core.transform import make_transform
@@ -498,6 +497,17 @@ def output_names(plan: Plan) -> list:
   return list(plan.features) + [c.name for c in plan.crosses]
 
 
+def accumulate_device_parts(plan: Plan, names: tuple, states: dict,
+                            read: dict) -> dict:
+  """The device preprocessors ``names`` accumulate their columns; traced
+  by ``jit`` as one function. The other states pass through."""
+  out = dict(states)
+  for name in names:
+    out[name] = plan.features[name].preprocessor.accumulate(
+        states[name], jnp.asarray(read[name]))
+  return out
+
+
 def column_layout(plan: Plan, sample: Any) -> dict:
   """Each column's trailing shape in ``sample`` (``(1,)`` for a column of
   one value per row); checks the sample's columns are there."""
@@ -586,6 +596,13 @@ def feature_space(features: Mapping[str, Any],
   plan = make_plan(features, output_mode, crosses, crossing_dim, hashing_dim,
                    num_discretization_bins)
   adaptable = [n for n, s in plan.features.items() if _learns(s)]
+  host_adaptable = [n for n in adaptable if n in plan.host]
+  # Every device part accumulates in one compiled step (one compile per
+  # batch shape, not one per column). Their columns are finite: read_column
+  # refuses NaN and inf in float columns.
+  device_adaptable = tuple(n for n in adaptable if n in plan.device)
+  device_accumulate = jax.jit(functools.partial(
+      accumulate_device_parts, plan, device_adaptable))
   device_apply = jax.jit(functools.partial(device_stage, plan))
 
   def init(sample=None):
@@ -607,15 +624,12 @@ def feature_space(features: Mapping[str, Any],
     read, _ = read_columns(plan, batch, f"{_WHERE}.adapt", "batch")
     host = dict(state.host.preprocessors)
     device = dict(state.device.preprocessors)
-    for name in adaptable:
-      pre = plan.features[name].preprocessor
-      if name in plan.host:
-        host[name] = _about_column(name, pre.accumulate, host[name],
-                                   read[name])
-      else:  # checked as pc.adapt checks a numeric batch (finite...)
-        device[name] = _about_column(name, accumulate_batch, pre,
-                                     device[name], read[name],
-                                     f"{_WHERE}.adapt")
+    for name in host_adaptable:
+      host[name] = _about_column(name, plan.features[name].preprocessor.accumulate,
+                                 host[name], read[name])
+    if device_adaptable:
+      device = device_accumulate(device,
+                                 {n: read[n] for n in device_adaptable})
     return state._replace(host=HostStageState(host),
                           device=state.device._replace(preprocessors=device))
 

@@ -14,7 +14,8 @@ whole-array NumPy operation:
   whitespace splitting of a batch (two branch-free passes).
 * :func:`lookup`: probes of a ``vocab.TokenTable``, with the bytes of every
   key match compared (exact), mapped to a lookup's ids; :func:`build_table`
-  builds one (and finds repeated tokens) with one int32 of scratch a token.
+  builds one (and finds repeated tokens), tokens bucketed by span of slots.
+* :func:`split_lines`: a vocabulary file's lines squeezed in place.
 * :func:`keys`, :func:`first_in_doc`, :func:`long_representatives`: the
   loops of vocab.count_distinct (distinct keys are counted by NumPy's sort).
 * :func:`pad_rows`: ragged ids to a padded matrix.
@@ -156,6 +157,44 @@ def lookup(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends, keys,
   return out
 
 
+@_jit
+def split_lines(buf, skip, spare):
+  """The lines of ``buf[skip:]`` squeezed to the front of ``buf``, in
+  place: the ``\\n`` ending each line dropped, and a ``\\r`` before it; a
+  last line without ``\\n`` kept when not empty. Returns ``(offsets,
+  size)``: line i is ``buf[offsets[i]:offsets[i + 1]]``, ``size`` bytes in
+  all; ``offsets`` has ``spare`` more entries at its end, left unset."""
+  n_buf = buf.shape[0]
+  breaks = 0
+  for i in range(skip, n_buf):
+    breaks += buf[i] == 10
+  last = 1 if n_buf > skip and buf[n_buf - 1] != 10 else 0
+  begin = skip  # the current line's first byte
+  out = 0  # bytes kept so far (never ahead of i)
+  prev = 0
+  line = 0
+  offsets = np.empty(breaks + last + 1 + spare, np.int64)
+  offsets[0] = 0
+  for i in range(skip, n_buf):
+    b = buf[i]
+    if b == 10:
+      if prev == 13 and i > begin:
+        out -= 1
+      line += 1
+      offsets[line] = out
+      begin = i + 1
+      prev = 0
+    else:
+      buf[out] = b
+      out += 1
+      prev = b
+  if last:
+    if prev == 13:
+      out -= 1
+    offsets[line + 1] = out
+  return offsets, out
+
+
 # build_table sweeps the table in spans of this many slots (log2): a span's
 # slots and tokens stay in cache while it is filled.
 _SPAN_BITS = 13
@@ -174,7 +213,6 @@ def build_table(vdata, voffsets, bits):
   Returns ``(slot_keys, slot_ids, repeat)``: ``repeat`` is ``[i, j]`` for
   the smallest ``j`` that repeats an earlier token ``i``, else ``[-1, -1]``.
   """
-  n = voffsets.shape[0] - 1
   size = 1 << bits
   shift = np.uint64(64 - bits)
   span_bits = min(bits, _SPAN_BITS)
@@ -183,22 +221,7 @@ def build_table(vdata, voffsets, bits):
   slot_keys = np.zeros(size, np.uint64)
   slot_ids = np.full(size, -1, np.int32)
   repeat = np.full(2, -1, np.int64)
-  # Tokens by span of their home slot (in index order within a span).
-  first = np.zeros(n_spans + 1, np.int64)
-  for i in range(n):
-    home = np.int64((_key(vdata, voffsets[i], voffsets[i + 1]) * _M1) >> shift)
-    first[(home >> span_bits) + 1] += 1
-  for p in range(n_spans):
-    first[p + 1] += first[p]
-  cursor = first[:-1].copy()
-  keys = np.empty(n, np.uint64)
-  ids = np.empty(n, np.int32)
-  for i in range(n):
-    key = _key(vdata, voffsets[i], voffsets[i + 1])
-    p = np.int64((key * _M1) >> shift) >> span_bits
-    keys[cursor[p]] = key
-    ids[cursor[p]] = i
-    cursor[p] += 1
+  first, keys, ids = _by_span(vdata, voffsets, shift, span_bits, n_spans)
   at_home = np.zeros(span + 1, np.int64)  # a span's tokens by home slot
   order = np.empty(0, np.int64)
   stack = np.empty(1 << 10, np.int64)  # waiting tokens (positions in keys)
@@ -250,6 +273,31 @@ def build_table(vdata, voffsets, bits):
       slot_ids[slot] = ids[stack[depth]]
     slot += 1
   return slot_keys, slot_ids, repeat
+
+
+@_inline
+def _by_span(vdata, voffsets, shift, span_bits, n_spans):
+  """The tokens' keys and indices bucketed by span of their home slot (in
+  index order within a span): ``(first, keys, ids)``, span p's tokens being
+  ``first[p]`` to ``first[p + 1]``. Keys are computed twice (counting, then
+  placing): cheaper than a second array of them."""
+  n = voffsets.shape[0] - 1
+  first = np.zeros(n_spans + 1, np.int64)
+  for i in range(n):
+    home = np.int64((_key(vdata, voffsets[i], voffsets[i + 1]) * _M1) >> shift)
+    first[(home >> span_bits) + 1] += 1
+  for p in range(n_spans):
+    first[p + 1] += first[p]
+  cursor = first[:-1].copy()
+  keys = np.empty(n, np.uint64)
+  ids = np.empty(n, np.int32)
+  for i in range(n):
+    key = _key(vdata, voffsets[i], voffsets[i + 1])
+    p = np.int64((key * _M1) >> shift) >> span_bits
+    keys[cursor[p]] = key
+    ids[cursor[p]] = i
+    cursor[p] += 1
+  return first, keys, ids
 
 
 @_inline

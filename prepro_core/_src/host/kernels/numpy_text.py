@@ -9,6 +9,8 @@ a composition of whole-array NumPy operations (no Python loop per token):
 * :func:`lookup`: vectorised linear probing of a ``TokenTable``, the bytes
   of long matches confirmed word by word, mapped to a lookup's ids;
   :func:`build_table`: the table, built in rounds (finding repeated tokens).
+* :func:`split_lines`: a vocabulary file's lines squeezed in place, a block
+  of lines at a time.
 * :func:`pack_ucs4`, :func:`lookup_ucs4`: a ``str_`` code point matrix
   narrowed to bytes in one cast (non-ASCII rows encoded one by one).
 * :func:`tokenize_whitespace`, :func:`vectorize_int`: byte-table lowering
@@ -165,6 +167,68 @@ def _repeats(vdata, starts, ends, reader, keys, pending, occupant_keys,
                                    starts[b[same]], length[same], reader,
                                    reader)
   return a[same]
+
+
+# Bytes (or lines) handled per step of split_lines: its scratch arrays
+# stay this small whatever the file's size.
+_LINE_BLOCK = 1 << 22
+
+
+def split_lines(buf, skip, spare):
+  """The lines of ``buf[skip:]`` squeezed to the front of ``buf``, in
+  place: the ``\\n`` ending each line dropped, and a ``\\r`` before it; a
+  last line without ``\\n`` kept when not empty. Returns ``(offsets,
+  size)``: line i is ``buf[offsets[i]:offsets[i + 1]]``, ``size`` bytes in
+  all; ``offsets`` has ``spare`` more entries at its end, left unset."""
+  breaks = _line_breaks(buf)
+  last = len(buf) > (breaks[-1] + 1 if len(breaks) else skip)
+  n = len(breaks) + last
+  offsets = np.empty(n + 1 + spare, np.int64)
+  offsets[0] = skip - 1  # where the (virtual) line break before line 0 is
+  offsets[1:len(breaks) + 1] = breaks
+  if last:
+    offsets[n] = len(buf)
+  return offsets, _squeeze_lines(buf, offsets[:n + 1])
+
+
+def _line_breaks(raw: np.ndarray) -> np.ndarray:
+  """Positions of the ``\\n`` bytes (int64), found a block at a time."""
+  counts = [int(np.count_nonzero(raw[a:a + _LINE_BLOCK] == 10))
+            for a in range(0, len(raw), _LINE_BLOCK)]
+  out = np.empty(sum(counts), np.int64)
+  at = 0
+  for b, a in enumerate(range(0, len(raw), _LINE_BLOCK)):
+    out[at:at + counts[b]] = np.flatnonzero(raw[a:a + _LINE_BLOCK] == 10) + a
+    at += counts[b]
+  return out
+
+
+def _squeeze_lines(raw: np.ndarray, offsets: np.ndarray) -> int:
+  """Moves the lines' bytes to the front of ``raw``, without their line
+  breaks (and a ``\\r`` ending a line), and turns ``offsets`` from line
+  ends (``offsets[0]``: the break before line 0) into token offsets, in
+  place, a block of lines at a time. Returns the tokens' total size."""
+  n = len(offsets) - 1
+  out = 0  # bytes kept so far
+  begin = int(offsets[0]) + 1  # first byte of the block's first line
+  for i0 in range(0, n, _LINE_BLOCK):
+    ends = offsets[i0 + 1:min(i0 + _LINE_BLOCK, n) + 1]
+    stop = int(ends[-1])
+    cr = raw[np.maximum(ends - 1, 0)] == 13
+    cr &= ends > np.concatenate([[begin - 1], ends[:-1]]) + 1  # non-empty
+    keep = np.ones(stop - begin, bool)
+    keep[ends[:-1] - begin] = False
+    keep[ends[cr] - 1 - begin] = False
+    piece = raw[begin:stop][keep]
+    # Bytes kept before each line's end: all of the block's, less the line
+    # breaks before it and the carriage returns up to it.
+    new_ends = out + (ends - begin) - np.arange(len(ends)) - np.cumsum(cr)
+    raw[out:out + len(piece)] = piece
+    ends[:] = new_ends
+    out += len(piece)
+    begin = stop + 1
+  offsets[0] = 0
+  return out
 
 
 def pack_ucs4(cps):
