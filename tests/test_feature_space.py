@@ -267,3 +267,17 @@ def test_nnx_layer_eager_jitted_and_checkpointed():
   np.testing.assert_allclose(fresh(cols), eager, rtol=1e-6, atol=1e-6)
   assert pickle.loads(pickle.dumps(model.features)).output_layout() == \
       model.features.output_layout()
+
+
+def test_a_host_state_moved_to_device_is_refused():
+  # jax.device_put cuts the lookups' uint64 keys to 32 bits: refused, not
+  # looked up with wrong keys.
+  fs, cols = _space(), _table()
+  state = jax.device_put(pc.adapt(fs, cols))
+  with pytest.raises(TypeError, match=r"`state` must hold NumPy arrays.*"
+                     r"pc\.split_host_device"):
+    fs.apply(state, cols)
+  t = pc.string_lookup(vocabulary=["a", "b"])
+  with pytest.raises(TypeError, match=r"string_lookup.apply: `state` must "
+                     r"hold NumPy arrays"):
+    t.apply(jax.device_put(t.init(None)), ["a"])

@@ -280,6 +280,15 @@ def check_on_host(where: str, *,
           f"{where} runs on the host ({why}), so `{argname}` must be a "
           f"concrete value, got a tracer (inside jax.jit, nnx.jit, vmap or "
           f"grad); {todo}.")
+    if hasattr(value, "_fields") and any(
+        isinstance(leaf, jax.Array) for leaf in jax.tree_util.tree_leaves(value)):
+      # A host state moved with jax.device_put: its uint64 hash keys and
+      # int64 counts were cut to 32 bits (without x64), so refuse it.
+      raise TypeError(
+          f"{where}: `{argname}` must hold NumPy arrays (it is a host-side "
+          f"state), got jax.Array leaves; keep host states on the host "
+          f"(jax.device_put cuts their 64-bit keys to 32 bits) and move only "
+          f"the device part (see pc.split_host_device).")
 
 
 def check_key(key: Any, where: str) -> Any:

@@ -134,7 +134,7 @@ def float_discretized(num_bins: int,
   if bin_boundaries is None:
     pre = discretization(num_bins=num_bins)
   else:
-    if len(bin_boundaries) != num_bins - 1:  # Keras checks the same
+    if len(bin_boundaries) != num_bins - 1:
       raise ValueError(
           f"{where}: `bin_boundaries` must have num_bins - 1 = "
           f"{num_bins - 1} values, got {len(bin_boundaries)}.")
@@ -486,7 +486,14 @@ def device_stage(plan: Plan, state: DeviceStageState, x: HostColumns) -> Any:
 
 def _encode(values, output_mode: str, width_marker) -> Any:
   if output_mode == "one_hot":
-    return encode_ids(values, int(np.shape(width_marker)[0]), "multi_hot")
+    # Keras' multi_hot of one id a row: a compare with the id range, which
+    # XLA fuses (a scatter does not); ids outside it give all zeros, as the
+    # scatter does.
+    width = int(np.shape(width_marker)[0])
+    values = jnp.asarray(values)
+    if values.shape[-1] != 1:  # several ids a row (a custom preprocessor)
+      return encode_ids(values, width, "multi_hot")
+    return (values == jnp.arange(width)).astype(jnp.float32)
   if output_mode == "float":
     return jnp.asarray(values, jnp.float32)
   return values
@@ -620,7 +627,8 @@ def feature_space(features: Mapping[str, Any],
   def accumulate(state, batch, axis_name=None):
     del axis_name  # host-side: adapt shards, then merge their states
     checks.check_on_host(f"{_WHERE}.adapt", why="columns are read in NumPy",
-                         todo="adapt before the jitted step", state=state)
+                         todo="adapt before the jitted step",
+                         state=state.host)
     read, _ = read_columns(plan, batch, f"{_WHERE}.adapt", "batch")
     host = dict(state.host.preprocessors)
     device = dict(state.device.preprocessors)
@@ -656,7 +664,7 @@ def feature_space(features: Mapping[str, Any],
     if isinstance(x, HostColumns):  # the host stage's output: device only
       return device_apply(state.device, x)
     checks.check_on_host(f"{_WHERE}.apply", why="columns are read in NumPy",
-                         todo=SPLIT_TODO, state=state)
+                         todo=SPLIT_TODO, state=state.host)
     read, unbatched = read_columns(plan, x, f"{_WHERE}.apply", "inputs")
     out = device_apply(state.device, host_stage(plan, state.host, read))
     if unbatched:
