@@ -22,7 +22,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 FAMILIES = ["normalization", "lookups", "text", "hashing", "augment", "images_color",
-            "pipeline"]
+            "pipeline", "feature_space", "vocab_files", "beam"]
 
 
 def _versions() -> dict:

@@ -159,3 +159,18 @@ def split_values(x: Any, where: str,
   filled = arr.copy()
   filled[missing] = 0
   return filled.astype(np.float64), missing
+
+
+def without_missing(batch: Any, strings: bool, where: str,
+                    argname: str) -> Any:
+  """An adapt batch without its missing values (flattened when it had
+  some: adapt counts values, so their layout does not matter), or None
+  when nothing is left."""
+  split = split_strings if strings else split_integers
+  values, gaps = split(batch, where, argname)
+  if gaps is None:
+    return values
+  present = np.asarray(values, dtype=object if strings else None)[~gaps]
+  if present.size == 0:
+    return None
+  return present.tolist() if strings else present

@@ -241,6 +241,25 @@ def encode_lookup_ids(cfg: lookup.LookupConfig, state: IntegerLookupState,
                     idf_weights=idf)
 
 
+def lookup_and_encode(cfg: lookup.LookupConfig, dtype, lookup_core,
+                      missing_id: Optional[int], state: IntegerLookupState,
+                      x) -> Any:
+  """``apply`` (not inverted): ids of ``x``, encoded in ``cfg.output_mode``;
+  with a ``missing=`` policy, host inputs' gaps take ``missing_id``."""
+  gaps = None
+  if missing_id is not None and isinstance(x, (np.ndarray, list, tuple)):
+    x, gaps = missing_values.split_integers(x, _WHERE, "inputs")
+  x = check_input(x, dtype)
+  ids = lookup_core(*table_arrays(state, dtype), x)
+  if cfg.num_oov_indices == 0:
+    check_known(x, ids)
+  if gaps is not None:
+    ids = jnp.where(gaps, jnp.asarray(missing_id, ids.dtype), ids)
+  if cfg.output_mode == "int":
+    return ids
+  return encode_lookup_ids(cfg, state, ids)
+
+
 def check_known(x, ids, where: str = _WHERE) -> None:
   """With no OOV slot, eager unknown values (id -1) are an error.
 
@@ -481,12 +500,9 @@ def integer_lookup(max_tokens: Optional[int] = None,
     oov_method: "floormod" (Keras' default) or "farmhash".
     salt: with ``oov_method="farmhash"``: an int or a pair of ints, the
       SipHash-2-4 key.
-    missing: not in Keras (whose default, None, is kept): "oov" maps missing
-      values (None, NaN) to the first OOV index, "mask" to the mask's index
-      (needs ``mask_token``); adapt never counts them. Host (NumPy, list)
-      inputs may then be floats holding whole numbers, as columns with
-      gaps are read (2.5 raises). Not with tf_idf or ``invert``. See
-      ``host/missing.py``.
+    missing: not in Keras (None, its behaviour, is the default): "oov" or
+      "mask" (see ``host/missing.py``): None and NaN take that index; host
+      inputs may then be whole-valued floats (2.5 raises).
 
   Returns:
     A :class:`~prepro_core._src.transform.Transform`. Adapt runs on the host
@@ -521,16 +537,12 @@ def integer_lookup(max_tokens: Optional[int] = None,
   def accumulate(state, batch, axis_name=None):
     del axis_name  # host-side: adapt shards, then merge their states
     checks.check_on_host(f"{_WHERE}.adapt", why=_WHY_HOST,
-                         todo=lookup.ADAPT_ON_HOST, state=state)
-    if missing_id is not None:
-      checks.check_on_host(f"{_WHERE}.adapt", why=_WHY_HOST,
-                           todo=lookup.ADAPT_ON_HOST, batch=batch)
-      batch, gaps = missing_values.split_integers(batch, f"{_WHERE}.adapt",
-                                                  "batch")
-      if gaps is not None:  # missing values are not counted
-        batch = batch[~gaps]
-        if batch.size == 0:
-          return state
+                         todo=lookup.ADAPT_ON_HOST, state=state, batch=batch)
+    if missing_id is not None:  # missing values are not counted
+      batch = missing_values.without_missing(batch, False, f"{_WHERE}.adapt",
+                                             "batch")
+      if batch is None:
+        return state
     counts = count_values(batch_values(batch, dtype), track_docs)
     return state._replace(
         counts=merge_counts(state.counts, counts, track_docs))
@@ -552,19 +564,7 @@ def integer_lookup(max_tokens: Optional[int] = None,
     del key
     if cfg.invert:
       return invert_ids(state, x, cfg.oov_token, dtype)
-    gaps = None
-    if missing_id is not None and checks.is_concrete(x) and not isinstance(
-        x, jax.Array):
-      x, gaps = missing_values.split_integers(x, _WHERE, "inputs")
-    x = check_input(x, dtype)
-    ids = lookup_core(*table_arrays(state, dtype), x)
-    if cfg.num_oov_indices == 0:
-      check_known(x, ids)
-    if gaps is not None:
-      ids = jnp.where(gaps, jnp.asarray(missing_id, ids.dtype), ids)
-    if cfg.output_mode == "int":
-      return ids
-    return encode_lookup_ids(cfg, state, ids)
+    return lookup_and_encode(cfg, dtype, lookup_core, missing_id, state, x)
 
   return transform.make_transform(
       _WHERE,

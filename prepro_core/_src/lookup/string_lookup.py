@@ -675,10 +675,8 @@ def string_lookup(max_tokens: Optional[int] = None,
     encoding: the encoding of bytes inputs and of the vocabulary file;
       bytes not valid in it raise ``ValueError``.
     salt: an int or a pair of ints: SipHash-2-4 key for OOV buckets.
-    missing: not in Keras (whose default, None, is kept): "oov" maps missing
-      values (None, NaN, "") to the first OOV index, "mask" to the mask's
-      index (needs ``mask_token``); adapt never counts them. Not with
-      tf_idf or ``invert``. See ``host/missing.py``.
+    missing: not in Keras (None, its behaviour, is the default): "oov" or
+      "mask" (see ``host/missing.py``): None, NaN and "" take that index.
 
   Returns:
     A host-side :class:`~prepro_core._src.transform.Transform` (``on_host=True``).
@@ -711,13 +709,11 @@ def string_lookup(max_tokens: Optional[int] = None,
     del axis_name  # host-side: merge per-shard states instead
     checks.check_on_host(f"{_WHERE}.adapt", todo=lookup.ADAPT_ON_HOST,
                          state=state, batch=batch)
-    if missing_id is not None:
-      batch, gaps = missing_values.split_strings(batch, f"{_WHERE}.adapt",
-                                                 "batch")
-      if gaps is not None:  # missing values are not counted
-        batch = np.asarray(batch, dtype=object)[~gaps].tolist()
-        if not batch:
-          return state
+    if missing_id is not None:  # missing values are not counted
+      batch = missing_values.without_missing(batch, True, f"{_WHERE}.adapt",
+                                             "batch")
+      if batch is None:
+        return state
     return count_token_batch(state, batch_tokens(batch, encoding))
 
   def finalize(state):

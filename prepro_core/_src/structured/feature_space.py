@@ -515,6 +515,43 @@ def accumulate_device_parts(plan: Plan, names: tuple, states: dict,
   return out
 
 
+def _stage_states(plan: Plan, host: dict, device: dict) -> FeatureSpaceState:
+  return FeatureSpaceState(HostStageState(host),
+                           DeviceStageState(device, _widths(plan, host, device)))
+
+
+def initial_state(plan: Plan, sample: Any) -> FeatureSpaceState:
+  """``init``: every preprocessor's initial state. The sample only lays out
+  the columns (their values are read by adapt)."""
+  layout = column_layout(plan, sample) if sample is not None else {}
+  states = {n: plan.features[n].preprocessor.init(
+      _part_sample(plan.features[n], layout.get(n)))
+            for n in plan.host + plan.device}
+  return _stage_states(plan, {n: states[n] for n in plan.host},
+                       {n: states[n] for n in plan.device})
+
+
+def finalize_state(plan: Plan, state: FeatureSpaceState) -> FeatureSpaceState:
+  """Every preprocessor finalized; the one-hot widths from their states."""
+  def finalized(states):
+    return {n: plan.features[n].preprocessor.finalize(s)
+            for n, s in states.items()}
+  return _stage_states(plan, finalized(state.host.preprocessors),
+                       finalized(state.device.preprocessors))
+
+
+def combine_states(plan: Plan, a: FeatureSpaceState,
+                   b: FeatureSpaceState) -> FeatureSpaceState:
+  """``merge`` before finalize: each preprocessor's states combined."""
+  def merged(sa, sb):
+    return {n: plan.features[n].preprocessor.combine(sa[n], sb[n])
+            for n in sa}
+  return FeatureSpaceState(
+      HostStageState(merged(a.host.preprocessors, b.host.preprocessors)),
+      a.device._replace(preprocessors=merged(a.device.preprocessors,
+                                             b.device.preprocessors)))
+
+
 def column_layout(plan: Plan, sample: Any) -> dict:
   """Each column's trailing shape in ``sample`` (``(1,)`` for a column of
   one value per row); checks the sample's columns are there."""
@@ -613,16 +650,7 @@ def feature_space(features: Mapping[str, Any],
   device_apply = jax.jit(functools.partial(device_stage, plan))
 
   def init(sample=None):
-    # The sample only lays out the columns: its values are read by adapt.
-    layout = column_layout(plan, sample) if sample is not None else {}
-    states = {n: plan.features[n].preprocessor.init(
-        _part_sample(plan.features[n], layout.get(n)))
-              for n in plan.host + plan.device}
-    host = {n: states[n] for n in plan.host}
-    device = {n: states[n] for n in plan.device}
-    return FeatureSpaceState(HostStageState(host),
-                             DeviceStageState(device,
-                                              _widths(plan, host, device)))
+    return initial_state(plan, sample)
 
   def accumulate(state, batch, axis_name=None):
     del axis_name  # host-side: adapt shards, then merge their states
@@ -631,33 +659,16 @@ def feature_space(features: Mapping[str, Any],
                          state=state.host)
     read, _ = read_columns(plan, batch, f"{_WHERE}.adapt", "batch")
     host = dict(state.host.preprocessors)
-    device = dict(state.device.preprocessors)
     for name in host_adaptable:
-      host[name] = _about_column(name, plan.features[name].preprocessor.accumulate,
-                                 host[name], read[name])
+      host[name] = _about_column(
+          name, plan.features[name].preprocessor.accumulate, host[name],
+          read[name])
+    device = state.device.preprocessors
     if device_adaptable:
       device = device_accumulate(device,
                                  {n: read[n] for n in device_adaptable})
     return state._replace(host=HostStageState(host),
                           device=state.device._replace(preprocessors=device))
-
-  def finalize(state):
-    host = {n: plan.features[n].preprocessor.finalize(s)
-            for n, s in state.host.preprocessors.items()}
-    device = {n: plan.features[n].preprocessor.finalize(s)
-              for n, s in state.device.preprocessors.items()}
-    return FeatureSpaceState(HostStageState(host),
-                             DeviceStageState(device,
-                                              _widths(plan, host, device)))
-
-  def combine(a, b):
-    def merged(sa, sb):
-      return {n: plan.features[n].preprocessor.combine(sa[n], sb[n])
-              for n in sa}
-    return FeatureSpaceState(
-        HostStageState(merged(a.host.preprocessors, b.host.preprocessors)),
-        a.device._replace(preprocessors=merged(a.device.preprocessors,
-                                               b.device.preprocessors)))
 
   def apply(state, x, key=None):
     del key
@@ -674,7 +685,8 @@ def feature_space(features: Mapping[str, Any],
   return make_transform(
       _WHERE, init=init, apply=apply,
       accumulate=accumulate if adaptable else None,
-      combine=combine, finalize=finalize, on_host=True,
+      combine=functools.partial(combine_states, plan),
+      finalize=functools.partial(finalize_state, plan), on_host=True,
       state_type=FeatureSpaceState)
 
 
