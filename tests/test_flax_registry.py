@@ -88,7 +88,8 @@ def test_the_packages_export_only_registry_layers():
   linen_layers = {n for n in pfl.__all__ if isinstance(getattr(pfl, n), type)
                   and issubclass(getattr(pfl, n), pfl.PreprocessingModule)
                   and n != "PreprocessingModule"}
-  assert keras_layers == linen_layers == set(ROWS)
+  assert keras_layers == set(ROWS) | registry.HAND_WRITTEN
+  assert linen_layers == set(ROWS)
 
 
 @pytest.mark.parametrize("name", sorted(ROWS))

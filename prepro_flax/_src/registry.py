@@ -71,6 +71,12 @@ NOT_LAYERS = frozenset({
 })
 
 
+# NNX layers written by hand (prepro_flax/_src/feature_space.py). Not in
+# Linen: there `init` fixes the parameter shapes before `adapt` has learnt
+# the vocabularies that size a FeatureSpace's output.
+HAND_WRITTEN = frozenset({"FeatureSpace"})
+
+
 LAYERS: tuple[Layer, ...] = (
     # Numeric and categorical.
     Layer("Normalization", pc.normalization, ("mean", "variance"), example="""
