@@ -177,7 +177,9 @@ def string_hashed(num_bins: int, output_mode: str = "one_hot") -> Feature:
 
 def cross(feature_names: Sequence[str], crossing_dim: int,
           output_mode: str = "one_hot") -> Cross:
-  """Crosses the named features into ``crossing_dim`` hashed bins."""
+  """Crosses the named features into ``crossing_dim`` hashed bins: two or
+  more (Keras' HashedCrossing takes exactly two; with two the bins are
+  Keras')."""
   where = f"{_WHERE}.cross"
   checks.check_positive_int(crossing_dim, "crossing_dim", where)
   checks.check_choice(output_mode, "output_mode", CROSS_OUTPUT_MODES, where)
