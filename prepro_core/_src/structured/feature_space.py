@@ -443,11 +443,11 @@ def check_concrete(batch: Any, where: str, argname: str) -> None:
   refused with what to do instead."""
   if isinstance(batch, Mapping):
     checks.check_on_host(where, why="columns are read in NumPy",
-                         todo=SPLIT_TODO,
+                         todo=SPLIT_HINT,
                          **{f"{argname}[{k!r}]": v for k, v in batch.items()})
   else:
     checks.check_on_host(where, why="columns are read in NumPy",
-                         todo=SPLIT_TODO, **{argname: batch})
+                         todo=SPLIT_HINT, **{argname: batch})
 
 
 def host_stage(plan: Plan, state: HostStageState, read: dict) -> HostColumns:
@@ -677,7 +677,7 @@ def feature_space(features: Mapping[str, Any],
     if isinstance(x, HostColumns):  # the host stage's output: device only
       return device_apply(state.device, x)
     checks.check_on_host(f"{_WHERE}.apply", why="columns are read in NumPy",
-                         todo=SPLIT_TODO, state=state.host)
+                         todo=SPLIT_HINT, state=state.host)
     read, unbatched = read_columns(plan, x, f"{_WHERE}.apply", "inputs")
     out = device_apply(state.device, host_stage(plan, state.host, read))
     if unbatched:
@@ -692,7 +692,7 @@ def feature_space(features: Mapping[str, Any],
       state_type=FeatureSpaceState)
 
 
-SPLIT_TODO = ("run its host stage before the jitted step and jit the device "
+SPLIT_HINT = ("run its host stage before the jitted step and jit the device "
                "stage (see pc.split_host_device)")
 
 
