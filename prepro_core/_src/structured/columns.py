@@ -144,9 +144,9 @@ def read_integer(column: Any, argname: str, where: str,
   column is handed on as read, for the preprocessor to map its gaps.
   """
   arr = as_feature_column(column, where, argname)
-  values, gaps = missing_values.split_integers(arr, where, argname)
-  if missing is not None:
+  if missing is not None:  # the lookup reads (and checks) the gaps itself
     return arr
+  values, gaps = missing_values.split_integers(arr, where, argname)
   missing_values.refuse_missing(gaps, where, argname, "None or NaN")
   return values.astype(np.int64)
 
