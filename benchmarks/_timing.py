@@ -15,3 +15,14 @@ def best_mean_seconds(fn, repeats):
     jax.block_until_ready(out)
     best = min(best, (time.perf_counter() - t0) / repeats)
   return best
+
+
+def adaptive_seconds(fn, target=0.2, max_repeats=50):
+  """best_mean_seconds with as many repeats as fit in about ``target``
+  seconds a round (one call timed after the compiling call sets the count)."""
+  jax.block_until_ready(fn(0))
+  t0 = time.perf_counter()
+  jax.block_until_ready(fn(1))
+  once = time.perf_counter() - t0
+  repeats = int(min(max_repeats, max(1, target / max(once, 1e-6))))
+  return best_mean_seconds(fn, repeats)

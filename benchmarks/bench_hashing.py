@@ -7,6 +7,8 @@ into 2**20 bins, given as a Python list (what `split` gives) and as a NumPy
 str array (also with a salt: SipHash); and 1M int32 ids hashed into 2**20
 bins (prepro on device, jitted). prepro's string kernels are timed both ways:
 numba's (the `fast` extra, used when installed) and the pure-NumPy fallback.
+Each time is the median of `repeats` runs (3; `--repeats N`) after a warm-up
+(Keras on the whole list: one run).
 """
 import os
 import sys
@@ -26,13 +28,14 @@ import prepro_core as pc  # noqa: E402
 
 
 def _best(fn, repeats):
+  """The median time of ``repeats`` runs of ``fn`` after a warm-up."""
   fn()  # warm-up (compiles)
-  best = float("inf")
+  times = []
   for _ in range(repeats):
     t = time.perf_counter()
     jax.block_until_ready(fn())
-    best = min(best, time.perf_counter() - t)
-  return best
+    times.append(time.perf_counter() - t)
+  return float(np.median(times))
 
 
 def _host_paths():
@@ -44,11 +47,11 @@ def _host_paths():
     return [("numpy", "prepro")]
 
 
-def run(quick: bool = False) -> list:
+def run(quick: bool = False, repeats: int = 3) -> list:
+  """The rows; each time the median of ``repeats`` runs."""
   import keras
   from corpus import corpus
   n_docs = 5_000 if quick else 50_000
-  repeats = 3 if quick else 7
   toks = " ".join(corpus(n_docs=n_docs)).split()
   arr = np.array(toks)
   bins = 2**20
@@ -97,7 +100,10 @@ def run(quick: bool = False) -> list:
 
 
 if __name__ == "__main__":
-  rows = run(quick="--quick" in sys.argv)
+  argv = sys.argv[1:]
+  rows = run(quick="--quick" in argv,
+             repeats=int(argv[argv.index("--repeats") + 1])
+             if "--repeats" in argv else 3)
   print(f"{'benchmark':45s} {'impl':24s} {'seconds':>9s} {'x prepro':>9s}")
   for r in rows:
     print(f"{r['benchmark']:45s} {r['impl']:24s} {r['seconds']:9.4f} "

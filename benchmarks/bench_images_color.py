@@ -6,9 +6,9 @@
   formulation, to measure what the grouping saves), and Keras' RandAugment /
   AugMix called eagerly with ``training=True`` (their op choice is per batch
   and AugMix's uses Python's ``random``, so they are not jittable as such).
-* colour jitter (brightness, contrast, saturation, hue): prepro jitted, Keras'
-  RandomColorJitter eagerly, dm_pix's random_* ops vmapped over per-example
-  keys and jitted.
+* colour jitter (brightness, contrast, saturation, hue), at both sizes:
+  prepro jitted, Keras' RandomColorJitter eagerly, dm_pix's random_* ops
+  vmapped over per-example keys and jitted.
 * equalization: prepro jitted vs Keras' Equalization eagerly.
 
 Run: /work/peers/bin/python benchmarks/bench_images_color.py [--quick]
@@ -116,15 +116,16 @@ def run(quick: bool = False) -> list:
         ("prepro-every-op", lambda x: _every_op("aug_mix", x)),
         ("keras-eager", lambda x: _keras_eager(L.AugMix(), x)),
     ], max(1, reps // 3))
-  rows += _rows("color_jitter", small, [
-      ("prepro", lambda x: _keyed(pc.random_color_jitter(
-          brightness_factor=0.2, contrast_factor=0.5, saturation_factor=0.5,
-          hue_factor=0.2), x)),
-      ("keras-eager", lambda x: _keras_eager(L.RandomColorJitter(
-          brightness_factor=0.2, contrast_factor=0.5, saturation_factor=0.5,
-          hue_factor=0.2), x)),
-      ("dm_pix-vmap-jit", _dm_pix_jitter),
-  ], reps)
+  for x in ((small,) if quick else (small, big)):
+    rows += _rows("color_jitter", x, [
+        ("prepro", lambda x: _keyed(pc.random_color_jitter(
+            brightness_factor=0.2, contrast_factor=0.5, saturation_factor=0.5,
+            hue_factor=0.2), x)),
+        ("keras-eager", lambda x: _keras_eager(L.RandomColorJitter(
+            brightness_factor=0.2, contrast_factor=0.5, saturation_factor=0.5,
+            hue_factor=0.2), x)),
+        ("dm_pix-vmap-jit", _dm_pix_jitter),
+    ], reps if x is small else max(1, reps // 3))
   rows += _rows("equalization", small, [
       ("prepro", lambda x: _keyed(pc.equalization(), x)),
       ("keras-eager", lambda x: _keras_eager(L.Equalization(), x)),

@@ -6,10 +6,20 @@ Workload: ../shared/bench/corpus.py's corpus (200,000 documents; 20,000 with
 --quick), the same documents for both. Measured: adapt (default arguments)
 and apply with output_mode="int", output_sequence_length=32 on the whole
 corpus as one batch and in batches of 10,000 documents. Each timing is the
-best of a few runs after a warm-up; Keras runs on the JAX backend (its
-outputs are converted to jax arrays; prepro returns NumPy int32). prepro
-uses its numba kernels (host/kernels/numba_text.py) when numba is installed; set
-PREPRO_HOST_KERNELS=numpy to time the NumPy kernels.
+median of three runs (two with --quick) after a warm-up; Keras runs on the
+JAX backend (its outputs are converted to jax arrays; prepro returns NumPy
+int32). prepro uses its numba kernels (host/kernels/numba_text.py) when numba
+is installed; set PREPRO_HOST_KERNELS=numpy to time the NumPy kernels.
+
+Peer rows "pyarrow" (skipped when pyarrow is missing; prepro never imports
+it): the same standardize and split in ``pyarrow.compute`` on a
+``pa.array`` of the documents, ``ascii_lower``, ``replace_substring_regex``
+of the 32 ASCII punctuation characters, ``ascii_trim_whitespace`` (else
+``ascii_split_whitespace`` splits off empty tokens), ``ascii_split_whitespace``
+and ``list_flatten``; adapt then ``value_counts`` (ordering the counts into a
+vocabulary is left out of its time), apply then ``index_in`` the vocabulary
+and a NumPy scatter into the padded ``(n, 32)`` ids. Both are checked to
+give prepro's vocabulary and ids on the corpus.
 """
 
 import os
@@ -29,15 +39,80 @@ import prepro_core as pc  # noqa: E402
 
 
 def _best(fn, repeats):
+  """The median time of ``repeats`` runs of ``fn`` after a warm-up."""
   fn()  # warm-up
-  best = float("inf")
+  times = []
   for _ in range(repeats):
     t0 = time.perf_counter()
     out = fn()
     if hasattr(out, "block_until_ready"):
       out.block_until_ready()
-    best = min(best, time.perf_counter() - t0)
-  return best
+    times.append(time.perf_counter() - t0)
+  return float(np.median(times))
+
+
+# The 32 ASCII punctuation characters, as RE2 ranges: 33-47, 58-64, 91-96,
+# 123-126.
+_PUNCTUATION_RE = "[!-/:-@\\[-`{-~]"
+
+
+def _pyarrow_tokens(docs):
+  """pyarrow.compute's standardize and split: (flat tokens, list offsets)."""
+  import pyarrow as pa  # pylint: disable=import-outside-toplevel
+  import pyarrow.compute as pac  # pylint: disable=import-outside-toplevel
+  text = pac.ascii_lower(pa.array(docs, pa.string()))
+  text = pac.replace_substring_regex(text, _PUNCTUATION_RE, "")
+  # Trimmed first, or leading and trailing whitespace would split off "".
+  lists = pac.ascii_split_whitespace(pac.ascii_trim_whitespace(text))
+  return pac.list_flatten(lists), lists.offsets
+
+
+def _pyarrow_adapt(docs):
+  import pyarrow.compute as pac  # pylint: disable=import-outside-toplevel
+  return pac.value_counts(_pyarrow_tokens(docs)[0])
+
+
+def _pyarrow_vocabulary(counts) -> list:
+  """Keras' order: count descending, ties by token descending (bytes)."""
+  words = counts.field("values").to_pylist()
+  freq = counts.field("counts").to_pylist()
+  order = sorted((i for i in range(len(words)) if words[i]),  # "": empty docs
+                 key=lambda i: (freq[i], words[i].encode()), reverse=True)
+  return [words[i] for i in order]
+
+
+def _pyarrow_apply(docs, vocab, width):
+  import pyarrow.compute as pac  # pylint: disable=import-outside-toplevel
+  flat, offsets = _pyarrow_tokens(docs)
+  idx = pac.index_in(flat, value_set=vocab)
+  ids = pac.fill_null(pac.add(idx, 2), 1).to_numpy()  # 0 mask, 1 OOV
+  offs = offsets.to_numpy()
+  lens = np.diff(offs)
+  row = np.repeat(np.arange(len(docs)), lens)
+  col = np.arange(len(ids)) - np.repeat(offs[:-1], lens)
+  # An empty document splits into one "": it has no ids.
+  keep = (col < width) & pac.not_equal(flat, "").to_numpy(zero_copy_only=False)
+  out = np.zeros((len(docs), width), np.int32)
+  out[row[keep], col[keep]] = ids[keep]
+  return out
+
+
+def _pyarrow_rows(docs, t, state, repeats) -> dict:
+  """The pyarrow peer's times, checked against prepro; {} without pyarrow."""
+  try:
+    import pyarrow as pa  # pylint: disable=import-outside-toplevel
+  except ImportError:
+    return {}
+  vocab = pc.get_vocabulary(state)[2:]
+  assert _pyarrow_vocabulary(_pyarrow_adapt(docs)) == vocab
+  value_set = pa.array(vocab, pa.string())
+  np.testing.assert_array_equal(_pyarrow_apply(docs, value_set, 32),
+                                t.apply(state, docs))
+  return {
+      ("adapt", "pyarrow"): _best(lambda: _pyarrow_adapt(docs), repeats),
+      ("apply_int32_one_batch", "pyarrow"): _best(
+          lambda: _pyarrow_apply(docs, value_set, 32), repeats),
+  }
 
 
 def run(quick: bool = False) -> list:
@@ -86,11 +161,14 @@ def _run(quick: bool) -> list:
   times[("apply_int32_batches_10k", "prepro")] = _best(prepro_batches,
                                                        repeats)
   times[("apply_int32_batches_10k", "keras")] = _best(keras_batches, repeats)
+  times.update(_pyarrow_rows(docs, t, state, repeats))
 
   rows = []
   for bench in ("adapt", "apply_int32_one_batch", "apply_int32_batches_10k"):
     ref = times[(bench, "prepro")]
-    for impl in ("prepro", "keras"):
+    for impl in ("prepro", "keras", "pyarrow"):
+      if (bench, impl) not in times:
+        continue
       sec = times[(bench, impl)]
       rows.append({"benchmark": f"text_vectorization/{bench}/{n_docs}docs",
                    "impl": impl, "seconds": sec,

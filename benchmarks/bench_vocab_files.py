@@ -137,9 +137,15 @@ def _child(impl: str, vocab_path: str, query_path: str) -> dict:
   import gc  # pylint: disable=import-outside-toplevel
   if impl == "prepro":
     import prepro_core as pc  # pylint: disable=import-outside-toplevel
-    # Compile the kernels on a tiny vocabulary, outside the measured load.
-    warm = pc.string_lookup(vocabulary=["a", "bcdefghijk"])
-    warm.apply(warm.init(None), np.array(["a", "zzzzzzzzzzzz"]))
+    # Load (or compile) numba's kernels on a tiny vocabulary file, outside
+    # the measured load ("auto" would load them inside it: it starts on
+    # NumPy's for small inputs).
+    tiny = os.path.join(os.path.dirname(vocab_path), "warm.txt")
+    with open(tiny, "w", encoding="utf-8") as f:
+      f.write("a\nbcdefghijk\n")
+    with pc.host_kernels("numba"):
+      warm = pc.string_lookup(vocabulary=tiny)
+      warm.apply(warm.init(None), np.array(["a", "zzzzzzzzzzzz"]))
 
     def load():
       t = pc.string_lookup(vocabulary=vocab_path)

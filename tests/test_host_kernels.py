@@ -44,7 +44,9 @@ def test_kernels_follow_the_setting(family):
     assert backend.numba_kernels(family) is None
   with pc.host_kernels("numba"):
     assert backend.kernels(family) is _kernels(f"numba_{family}")
-  with pc.host_kernels("auto"):
+  with pc.host_kernels("auto"):  # a large input loads numba's
+    assert backend.kernels(family, rows=backend.NUMBA_MIN_ROWS) is _kernels(
+        f"numba_{family}")
     assert backend.kernels(family) is _kernels(f"numba_{family}")
 
 

@@ -3,6 +3,7 @@ random_erasing / random_gaussian_blur (erasing_blur.py)."""
 import os
 
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -467,3 +468,58 @@ def test_color_jitter_equals_its_four_steps_in_a_row():
   expected = in_a_row(jnp.asarray(X255), keys)
   assert float(jnp.abs(expected - X255).max()) > 10  # it did change colours
   _close(fused, expected, 1e-3)
+
+
+def _hsv_round_trip(images, scale, delta, value_range):
+  """Keras' steps: to [0, 1], HSV, scale s (clipped), rotate h, RGB, clip."""
+  x = color_ops.rescale(images, value_range, (0.0, 1.0))
+  h, s, v = jnp.moveaxis(color_ops.rgb_to_hsv(x), -1, 0)
+  if scale is not None:
+    s = jnp.clip(s * scale[:, None, None], 0.0, 1.0)
+  if delta is not None:
+    h = jnp.mod(h + delta[:, None, None], 1.0)
+  out = color_ops.hsv_to_rgb(jnp.stack([h, s, v], axis=-1))
+  return color_ops.rescale(jnp.clip(out, 0.0, 1.0), (0.0, 1.0), value_range)
+
+
+@pytest.mark.parametrize("vr", [(0.0, 255.0), (0.0, 1.0), (-1.0, 1.0),
+                                (10.0, 20.0)])
+@pytest.mark.parametrize("steps", ["saturation", "hue", "both"])
+def test_saturation_and_hue_equal_the_hsv_round_trip(vr, steps):
+  # The op never builds the HSV image; it must still be Keras' round trip,
+  # on grey, black, tied and out-of-range pixels too.
+  rng = np.random.default_rng(3)
+  u = rng.uniform(-0.1, 1.1, (24, 6, 7, 3))
+  u[:6] = np.round(u[:6] * 4) / 4          # ties between channels
+  u[6:9, :2] = 0.0                         # black
+  u[9:12, :2] = 0.5                        # grey
+  x = jnp.asarray(vr[0] + u * (vr[1] - vr[0]), jnp.float32)
+  scale = None if steps == "hue" else jnp.asarray(rng.uniform(0, 3, 24),
+                                                  jnp.float32)
+  delta = None if steps == "saturation" else jnp.asarray(
+      rng.uniform(-0.5, 0.5, 24), jnp.float32)
+  fast = jax.jit(color_ops.adjust_saturation_and_hue, static_argnums=3)
+  slow = jax.jit(_hsv_round_trip, static_argnums=3)
+  _close(fast(x, scale, delta, vr), slow(x, scale, delta, vr),
+         1e-5 * (vr[1] - vr[0]))
+
+
+def test_color_jitter_divides_once_per_pixel():
+  # The speed of colour jitter rests on one division per pixel (the hue)
+  # and no remainder; a per-pixel op creeping back in shows up here.
+  t = pc.random_color_jitter(brightness_factor=0.2, contrast_factor=0.5,
+                             saturation_factor=0.5, hue_factor=0.2)
+  x = jnp.zeros((4, 16, 16, 3))
+  jaxpr = jax.make_jaxpr(lambda v: t.apply(t.init(v), v, key=KEY))(x)
+
+  def pixel_ops(jx, name):
+    n = 0
+    for eqn in jx.eqns:
+      for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+        n += pixel_ops(sub, name)
+      if eqn.primitive.name == name:
+        n += sum(np.prod(o.aval.shape) >= 16 * 16 for o in eqn.outvars)
+    return n
+
+  assert pixel_ops(jaxpr.jaxpr, "div") == 1
+  assert pixel_ops(jaxpr.jaxpr, "rem") == 0

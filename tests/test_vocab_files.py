@@ -11,7 +11,11 @@ import numpy as np
 import pytest
 
 import prepro_core as pc
+from prepro_core._src.host import keys as keys_lib
+from prepro_core._src.host import packed
 from prepro_core._src.host import vocab as vocab_lib
+from prepro_core._src.host.kernels import backend
+from prepro_core._src.lookup import string_lookup as sl
 
 TOKENS = ["a", "hello world", "tab\there", " lead", "trail ", "é", "日本語",
           "\U0001F600", "x" * 40, "[not special]", "a b\tc d"]
@@ -165,6 +169,116 @@ def test_save_refuses_line_breaks_inside_tokens(tmp_path):
 def test_reader_keeps_no_python_object_per_token(tmp_path):
   path = _write(tmp_path / "v.txt", b"\xef\xbb\xbfab\r\ncd\n\nef")
   words = vocab_lib.read_vocabulary_packed(str(path), append=[b"[M]"])
-  assert words.data.dtype == np.uint8 and words.offsets.dtype == np.int64
+  assert words.data.dtype == np.uint8 and words.offsets.dtype == np.int32
   assert words.data.tobytes() == b"abcdef[M]"
   assert words.offsets.tolist() == [0, 2, 4, 4, 6, 9]
+
+
+# ---------------------------------------------------------------------------
+# The token table: 4 bytes a slot, no keys, exact lookups.
+# ---------------------------------------------------------------------------
+
+
+def _packed(tokens):
+  data = b"".join(tokens)
+  offsets = np.zeros(len(tokens) + 1, np.int64)
+  np.cumsum([len(t) for t in tokens], out=offsets[1:])
+  return np.frombuffer(data, np.uint8).copy(), offsets
+
+
+def _lookup(data, offsets, table, queries):
+  q, qoff = _packed(queries)
+  tokens = packed.Tokens(q, qoff[:-1], qoff[1:], np.array([0, len(queries)]))
+  return vocab_lib.table_lookup(table, data, offsets, tokens).tolist()
+
+
+def _probe_heavy_vocab(rng, n):
+  """Tokens sharing long prefixes, many of one length, a few short."""
+  stems = [b"prefix-shared-", b"p", b"", "é日".encode()]
+  out = {stems[i % 4] + b"%06d" % v for i, v in
+         enumerate(rng.integers(0, 10 * n, n))}
+  out |= {bytes(rng.integers(97, 100, k, dtype=np.uint8))
+          for k in rng.integers(0, 6, n // 4)}
+  return sorted(out)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_table_lookups_equal_a_dict_and_the_twins_agree(seed):
+  rng = np.random.default_rng(seed)
+  vocab = _probe_heavy_vocab(rng, [5, 60, 3000, 40000][seed])
+  rng.shuffle(vocab)
+  data, offsets = _packed(vocab)
+  queries = vocab[::3] + _probe_heavy_vocab(rng, 2000)
+  index = {t: i for i, t in enumerate(vocab)}
+  want = [index.get(q, -1) for q in queries]
+  slots = {}
+  for acc in ("numpy", "numba"):
+    with pc.host_kernels(acc):
+      for off in (offsets, offsets.astype(np.int32)):
+        table, repeat = vocab_lib.build_table_and_find_repeat(data, off)
+        assert repeat.tolist() == [-1, -1]
+        assert table.slots.dtype == np.uint32
+        assert _lookup(data, off, table, queries) == want
+        slots.setdefault(acc, table.slots)
+  np.testing.assert_array_equal(slots["numpy"], slots["numba"])
+
+
+def test_tiny_tables_wrap_around_alike():
+  # 10 tokens in 16 slots: tokens pushed past the last slot wrap to slot 0.
+  for seed in range(40):
+    rng = np.random.default_rng(seed)
+    vocab = sorted({b"w%d" % v for v in rng.integers(0, 10**6, 10)})
+    data, offsets = _packed(vocab)
+    out = []
+    for acc in ("numpy", "numba"):
+      with pc.host_kernels(acc):
+        out.append(vocab_lib.build_table(data, offsets))
+        assert _lookup(data, offsets, out[-1], vocab) == list(range(len(vocab)))
+    np.testing.assert_array_equal(out[0].slots, out[1].slots)
+
+
+def test_table_survives_colliding_hashes(monkeypatch):
+  # Every long token keys alike (home slot and tag): one long probe chain,
+  # which the byte compares keep exact, repeats included.
+  monkeypatch.setattr(keys_lib, "_long_hash",
+                      lambda r, s, l: np.full(len(s), 1 << 63, np.uint64))
+  vocab = [b"collide-%03d" % i for i in range(200)] + [b"a", b""]
+  data, offsets = _packed(vocab + [b"collide-007"])
+  with pc.host_kernels("numpy"):
+    table, repeat = vocab_lib.build_table_and_find_repeat(data, offsets)
+    assert repeat.tolist() == [7, 202]
+    queries = vocab + [b"collide-999", b"b"]
+    assert _lookup(data, offsets, table, queries) == list(range(202)) + [-1,
+                                                                        -1]
+
+
+def test_table_memory_is_bounded(tmp_path):
+  n = 150_000
+  tokens = [f"tok{i:07d}" for i in range(n)]  # 10 bytes, 11 with "\n"
+  path = tmp_path / "v.txt"
+  path.write_text("\n".join(tokens) + "\n", encoding="utf-8")
+  s = pc.string_lookup(vocabulary=str(path)).init(None)
+  table = sl.token_table(s)
+  assert table.slots.nbytes <= 12 * n + 64  # a load over 1/3: <= 3 slots a token
+  held = s.vocabulary.data.nbytes + s.vocabulary.offsets.nbytes + (
+      table.slots.nbytes)
+  assert held <= 2 * path.stat().st_size
+  assert s.vocabulary.offsets.dtype == np.int32
+  np.testing.assert_array_equal(
+      sl.lookup_inputs(s, np.array(tokens[::7]), "utf-8"),
+      np.arange(0, n, 7) + 1)
+
+
+def test_offsets_are_int32_while_they_fit():
+  assert vocab_lib.offsets_dtype(0) is np.int32
+  assert vocab_lib.offsets_dtype(2**31 - 1) is np.int32
+  assert vocab_lib.offsets_dtype(2**31) is np.int64
+  raw = b"ab\r\ncd\n\nef"
+  for acc in ("numpy", "numba"):
+    with pc.host_kernels(acc):
+      for dtype in (np.int32, np.int64):
+        buf = np.frombuffer(raw, np.uint8).copy()
+        offsets, size = backend.kernels("text").split_lines(buf, 0, 1, dtype)
+        assert offsets.dtype == dtype and size == 6
+        assert offsets[:-1].tolist() == [0, 2, 4, 4, 6]
+        assert buf[:size].tobytes() == b"abcdef"

@@ -118,7 +118,7 @@ def fingerprint64_packed(buf: np.ndarray, offsets: np.ndarray,
   """Fingerprint64 of strings already packed by :func:`pack_strings`."""
   offsets = np.asarray(offsets, np.int64)
   lengths = np.asarray(lengths, np.int64)
-  kernel = backend.kernels("farmhash").fingerprint64_packed
+  kernel = backend.kernels("farmhash", rows=len(offsets)).fingerprint64_packed
   return _hashes(backend.split_run(kernel, (offsets, lengths),
                                    _padded_buf(buf))[1])
 
@@ -128,7 +128,7 @@ def siphash64_packed(buf, offsets, lengths, key0: int, key1: int):
   key0, key1 = check_siphash_key(key0, key1)
   offsets = np.asarray(offsets, np.int64)
   lengths = np.asarray(lengths, np.int64)
-  kernel = backend.kernels("farmhash").siphash64_packed
+  kernel = backend.kernels("farmhash", rows=len(offsets)).siphash64_packed
   return _hashes(backend.split_run(kernel, (offsets, lengths),
                                    _padded_buf(buf), _U(key0), _U(key1))[1])
 
@@ -179,7 +179,7 @@ def siphash64_strings(arr, key0: int, key1: int) -> np.ndarray:
 def _hash_str_rows(arr: np.ndarray, key, where: str, argname: str):
   """Hashes of the rows of a non-empty ``str_`` array, from its code points
   (numba's kernels read them in place)."""
-  kern = backend.kernels("farmhash")
+  kern = backend.kernels("farmhash", rows=arr.size)
   flat = np.ascontiguousarray(arr.reshape(-1))
   chars = flat.view(np.uint32).reshape(flat.size, -1)
   if key is None:

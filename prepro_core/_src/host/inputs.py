@@ -37,7 +37,6 @@ narrowing cast (only non-ASCII rows are encoded one by one).
 from __future__ import annotations
 
 import functools
-import itertools
 import operator
 from typing import Any, Sequence
 
@@ -469,7 +468,8 @@ def pack_fixed(flat: np.ndarray, encoding: str = "utf-8",
   flat = np.ascontiguousarray(flat)
   chars = flat.view(np.uint32 if unicode else np.uint8).reshape(n, w)
   if unicode:
-    buf, starts, ends, bad_row = backend.kernels("text").pack_ucs4(chars)
+    buf, starts, ends, bad_row = backend.kernels("text", rows=n).pack_ucs4(
+        chars)
     if bad_row >= 0:
       try:
         str(flat[bad_row]).encode("utf-8")
@@ -558,50 +558,26 @@ def decode_documents(buf: np.ndarray, doc_starts: np.ndarray) -> list:
 
 def encode_apart(docs: Sequence, encoding: str, argname: str, where: str):
   """``(buf, begins, ends)``: UTF-8 of every document, document ``d`` being
-  ``buf[begins[d]:ends[d]]``; ASCII ``str`` documents first, then the rest."""
+  ``buf[begins[d]:ends[d]]`` (in order, with nothing between documents).
+
+  A list of ``str`` is encoded one document at a time and the bytes joined:
+  the lengths come from the encoded pieces, so no pass looks for
+  separators, and one non-ASCII document never widens a joined ``str``
+  (which would slow the encode of the whole batch)."""
   n = len(docs)
   if n == 0 or set(map(type, docs)) != {str}:
     buf, doc_starts = encode_documents(docs, encoding, argname, where)
     return buf, doc_starts[:-1], doc_starts[1:] - 1
-  text = "\0".join([*docs, ""])
-  if text.isascii():  # O(1) in CPython: no per-document pass
-    buf = np.frombuffer(text.encode("ascii"), np.uint8)
-    seps = np.flatnonzero(buf == 0)
-    if len(seps) == n:
-      begins = np.empty(n, np.int64)
-      begins[0] = 0
-      begins[1:] = seps[:-1] + 1
-      return buf, begins, seps
-  del text
-  ascii_doc = np.fromiter(map(str.isascii, docs), bool, n)
-  if ascii_doc.all():
-    order, parts = None, [docs]
-  else:
-    order = np.concatenate([np.flatnonzero(ascii_doc),
-                            np.flatnonzero(~ascii_doc)])
-    parts = [list(itertools.compress(docs, ascii_doc)),
-             list(itertools.compress(docs, ~ascii_doc))]
   try:
-    data = b"".join("\0".join([*p, ""]).encode("utf-8") for p in parts)
+    pieces = list(map(str.encode, docs))
   except UnicodeEncodeError as e:
     raise encode_error(e, where, argname) from None
-  buf = np.frombuffer(data, np.uint8)
-  seps = np.flatnonzero(buf == 0)
-  if len(seps) != n:  # documents holding NULs: measure them one by one
-    sizes = np.array([len(d.encode("utf-8")) for d in (
-        docs if order is None else [docs[i] for i in order.tolist()])],
-                     np.int64)
-    seps = np.cumsum(sizes + 1) - 1
-  begins_sorted = np.empty(n, np.int64)
-  begins_sorted[0] = 0
-  begins_sorted[1:] = seps[:-1] + 1
-  if order is None:
-    return buf, begins_sorted, seps
+  ends = np.cumsum(np.fromiter(map(len, pieces), np.int64, n))
   begins = np.empty(n, np.int64)
-  ends = np.empty(n, np.int64)
-  begins[order] = begins_sorted
-  ends[order] = seps
-  return buf, begins, ends
+  begins[0] = 0
+  begins[1:] = ends[:-1]
+  return np.frombuffer(b"".join(pieces), np.uint8), begins, ends
+
 
 def as_text_array(x: Any, argname: str, where: str) -> np.ndarray:
   """Validates that ``x`` holds text and returns it as a NumPy array.

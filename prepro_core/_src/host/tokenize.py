@@ -167,17 +167,17 @@ def tokenize_whitespace(docs: Sequence, mode, encoding: str = "utf-8",
                         where: str = "text") -> Tokens:
   """:func:`inputs.encode_documents`, :func:`standardize_buffer` (``mode``
   None or an ASCII built-in mode) and :func:`split_whitespace`, fused in the
-  host kernels' ``tokenize_whitespace``. With numba, ASCII documents are
-  joined apart from the others (a join of ASCII ``str`` encodes as a copy)
-  and large batches are pipelined over the pool's threads (the kernel
-  releases the GIL); NumPy's kernel takes the documents in order."""
+  host kernels' ``tokenize_whitespace``. With numba, documents are encoded
+  one by one and joined (:func:`inputs.encode_apart`) and large batches are
+  pipelined over the pool's threads (the kernel releases the GIL); NumPy's
+  kernel takes the documents joined by separators."""
   if mode is not None and mode.endswith("_unicode"):
     buf, doc_starts = inputs.encode_documents(docs, encoding, argname, where)
     buf, doc_starts = standardize_buffer(buf, doc_starts, mode)
     return split_whitespace(buf, doc_starts)
   lower = mode in ("lower", "lower_and_strip_punctuation")
   strip = mode in ("strip_punctuation", "lower_and_strip_punctuation")
-  k = backend.kernels("text")
+  k = backend.kernels("text", rows=len(docs))
   if backend.numba_kernels("text") is None:
     buf, doc_starts = inputs.encode_documents(docs, encoding, argname, where)
     begins, ends = doc_starts[:-1], doc_starts[1:] - 1
@@ -337,7 +337,7 @@ def vectorize_int(docs: list, mode, table, data: np.ndarray,
   """
   if mode is not None and mode.endswith("_unicode"):
     return None
-  fast = backend.kernels("text")
+  fast = backend.kernels("text", rows=len(docs))
   lower = mode in ("lower", "lower_and_strip_punctuation")
   strip = mode in ("strip_punctuation", "lower_and_strip_punctuation")
   byte_map = fast.LOWER if lower else fast.SAME

@@ -5,7 +5,7 @@ looked up through their exact integer keys (:mod:`keys`), never as one
 Python ``str`` per token:
 
 * :class:`TokenTable`, :func:`build_table`: an open-addressing hash table
-  from token keys to vocabulary positions, NumPy arrays only (it saves with
+  from tokens to vocabulary positions, one ``uint32`` array (it saves with
   a state); :func:`table_lookup` and :func:`lookup_ids` probe it through the
   host kernels (``backend.kernels("text").lookup``).
 * :func:`count_distinct`, :func:`merge_counts`, :func:`group_tokens`:
@@ -36,17 +36,48 @@ class TokenTable(NamedTuple):
 
   Built for a vocabulary laid out as one byte buffer (token ``i`` is
   ``data[offsets[i]:offsets[i + 1]]``, e.g. a ``PackedStrings``), which is
-  kept outside the table. A slot holds a token key and the token's position
-  (-1: empty). NumPy arrays only, so it saves with the rest of a state.
+  kept outside the table and holds the only copy of the tokens: the table
+  keeps no keys. A slot is one ``uint32`` word, 0 when empty, else the
+  token's position + 1 in its low ``bits`` bits (``2**bits`` slots) and, in
+  the bits above, a tag: the bits of the token's hash just below those that
+  chose its home slot. A lookup compares the bytes of a token only where
+  the tag matches (by chance one slot in ``2**(32 - bits)``), so a table is
+  4 bytes a slot, 6 to 12 bytes a token (:func:`table_bits`). NumPy arrays
+  only, so it saves with the rest of a state.
   """
-  slot_keys: np.ndarray  # (2**bits,) uint64
-  slot_ids: np.ndarray  # (2**bits,) int32; -1 for an empty slot
+  slots: np.ndarray  # (2**bits,) uint32 slot words
+
+  # tokenize.vectorize_int reads a table through these two names (and the
+  # kernels' table_slots): the slots, and no keys.
+  @property
+  def slot_ids(self) -> np.ndarray:
+    return self.slots
+
+  @property
+  def slot_keys(self) -> np.ndarray:
+    # A new empty array each time: a cache keyed on it (tokenize's) dies
+    # with the call, and never keeps the table alive.
+    return np.zeros(0, np.uint64)
 
 
 def table_bits(n: int) -> int:
   """log2 of a table's size for ``n`` tokens: a load under 2/3 (linear
-  probing stays short, and a table is 12 bytes a slot)."""
+  probing stays short, and a slot is 4 bytes)."""
   return max(4, int(np.ceil(np.log2(max(n, 1) * 3 / 2 + 1))))
+
+
+def offsets_dtype(nbytes: int) -> type:
+  """The offsets of a vocabulary of ``nbytes`` bytes: int32 while they fit
+  (half the memory, 4 bytes a token), int64 beyond ``2**31 - 1``."""
+  return np.int32 if nbytes <= np.iinfo(np.int32).max else np.int64
+
+
+def _offsets(offsets: np.ndarray) -> np.ndarray:
+  """``offsets`` as the kernels take them: int32 or int64 (never copied)."""
+  offsets = np.asarray(offsets)
+  if offsets.dtype in (np.int32, np.int64):
+    return np.ascontiguousarray(offsets)
+  return np.ascontiguousarray(offsets, np.int64)
 
 
 def build_table(data: np.ndarray, offsets: np.ndarray) -> TokenTable:
@@ -59,13 +90,14 @@ def build_table_and_find_repeat(data: np.ndarray, offsets: np.ndarray
   """A :class:`TokenTable` for the tokens laid out in ``data``, and the
   first repeated token: ``[i, j]`` for the smallest ``j`` equal to an
   earlier token ``i`` (``[-1, -1]`` when the tokens are distinct). Built by
-  the host kernels, with no Python object per token."""
+  the host kernels, with no Python object per token; its scratch memory is
+  about 4 bytes a token (numba's kernels)."""
   data = np.ascontiguousarray(data, np.uint8)
-  offsets = np.ascontiguousarray(offsets, np.int64)
-  bits = table_bits(len(offsets) - 1)
-  slot_keys, slot_ids, repeat = backend.kernels("text").build_table(
-      data, offsets, bits)
-  return TokenTable(slot_keys, slot_ids), repeat
+  offsets = _offsets(offsets)
+  n = len(offsets) - 1
+  slots, repeat = backend.kernels("text", rows=n).build_table(
+      data, offsets, table_bits(n))
+  return TokenTable(slots), repeat
 
 
 def table_lookup(table: TokenTable, data: np.ndarray, offsets: np.ndarray,
@@ -87,7 +119,7 @@ def lookup_ids(table: TokenTable, data: np.ndarray, offsets: np.ndarray,
   n = len(tokens.starts)
   if n == 0 or len(offsets) < 2:
     return np.full(n, unknown_id, np.int64)
-  k = backend.kernels("text")
+  k = backend.kernels("text", rows=n)
   tokens = with_slack(tokens)
   buf = np.ascontiguousarray(tokens.buf, np.uint8)
   starts = np.asarray(tokens.starts, np.int64)
@@ -96,10 +128,10 @@ def lookup_ids(table: TokenTable, data: np.ndarray, offsets: np.ndarray,
     keys = tokens.keys
   if keys is None:  # a separate pass: faster than keys inside the probe loop
     keys = k.keys(buf, starts, ends)
-  return k.lookup(table.slot_keys, table.slot_ids,
-                  np.ascontiguousarray(data, np.uint8),
-                  np.asarray(offsets, np.int64), buf, starts, ends, keys,
-                  id_offset, mask_pos, mask_id, unknown_id)
+  return k.lookup(np.asarray(table.slots, np.uint32),
+                  np.ascontiguousarray(data, np.uint8), _offsets(offsets),
+                  buf, starts, ends, keys, id_offset, mask_pos, mask_id,
+                  unknown_id)
 
 
 def count_distinct(tokens: Tokens, track_docs: bool,
@@ -123,7 +155,7 @@ def count_distinct(tokens: Tokens, track_docs: bool,
     return np.zeros(0, np.uint8), np.zeros(1, np.int64), empty, empty
   # The numba loops count in another order than NumPy's sort-based path
   # (which is faster without them), with the same results.
-  fast = backend.numba_kernels("text")
+  fast = backend.numba_kernels("text", rows=n)
   if fast is not None and doc_ids is None and _rows_cover(tokens):
     out = _count_distinct_fast(fast, tokens, track_docs)
     if out is not None:
@@ -366,7 +398,8 @@ def read_vocabulary_packed(path: str, encoding: str = "utf-8", *,
   a final newline is optional; a leading byte-order mark is dropped. The
   file is read once into one byte array, which becomes the tokens' bytes in
   place (the line breaks squeezed out): no Python object per token, and
-  besides the file's bytes only the offsets (8 bytes a token).
+  besides the file's bytes only the offsets (:func:`offsets_dtype`: 4
+  bytes a token up to 2 GB of tokens).
 
   Args:
     path: the file.
@@ -391,7 +424,8 @@ def read_vocabulary_packed(path: str, encoding: str = "utf-8", *,
   else:
     raw, skip = _to_utf8(raw, path, encoding, where, argname), 0
   extra = [bytes(t) for t in append]
-  offsets, size = backend.kernels("text").split_lines(raw, skip, len(extra))
+  offsets, size = backend.kernels("text", rows=len(raw)).split_lines(
+      raw, skip, len(extra), offsets_dtype(len(raw) + sum(map(len, extra))))
   n = len(offsets) - 1 - len(extra)
   if n == 0:
     raise ValueError(f"{where}: `{argname}` file {path!r} is empty; it must "

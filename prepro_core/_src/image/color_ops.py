@@ -97,21 +97,67 @@ def adjust_saturation(images, scale, value_range):
 def adjust_saturation_and_hue(images, scale, delta, value_range):
   """:func:`adjust_saturation` then :func:`adjust_hue` in one HSV round trip.
 
-  Equal to the two in a row up to float rounding: converting the saturated
-  RGB back to HSV gives the same hue, saturation and value. ``scale`` or
-  ``delta`` may be None to skip that step.
+  Equal, up to float rounding, to :func:`rgb_to_hsv`, scaling the saturation
+  by ``scale`` (clipped to [0, 1]), rotating the hue by ``delta``,
+  :func:`hsv_to_rgb` and clipping, on the [0, 1] scale (Keras' steps), and
+  to the two ops in a row. ``scale`` or ``delta`` may be None to skip that
+  step.
+
+  It is computed in pixel units without building the HSV image: with
+  ``v = max``, chroma ``c = v - min`` and the hue in sixths of the circle
+  ``t``, HSV -> RGB is ``v - c' w_k(t)`` per channel ``k``, where
+  ``c' = v s' = clip(c scale, 0, v)`` and ``w_k`` is the piecewise linear
+  weight of channel ``k``. This needs one division per pixel (the hue) and
+  no remainder, and it computes the per-pixel planes once, not once per
+  channel (see :func:`_hue_sixths`). Unlike :func:`rgb_to_hsv` it does not
+  zero values within ``eps`` of ``low`` first, which moves no output by more
+  than ``eps`` of the range.
   """
-  x = rescale(images, value_range, (0.0, 1.0))
-  hsv = rgb_to_hsv(x)
-  h, s = hsv[..., 0], hsv[..., 1]
-  if scale is not None:
-    s = jnp.clip(s * jnp.reshape(scale, (-1, 1, 1)).astype(x.dtype), 0.0, 1.0)
-  if delta is not None:
-    h = h + jnp.reshape(delta, (-1, 1, 1)).astype(x.dtype)
-    h = jnp.where(h > 1.0, h - 1.0, h)
-    h = jnp.where(h < 0.0, h + 1.0, h)
-  out = hsv_to_rgb(jnp.stack([h, s, hsv[..., 2]], axis=-1))
-  return rescale(jnp.clip(out, 0.0, 1.0), (0.0, 1.0), value_range)
+  lo, hi = value_range
+  x = images - lo
+  r, g, b = x[..., 0], x[..., 1], x[..., 2]
+  v = jnp.maximum(jnp.maximum(r, g), b)
+  chroma = v - jnp.minimum(jnp.minimum(r, g), b)
+  if scale is None:
+    # v * s with s = chroma / v (0 where v <= 0), as rgb_to_hsv has it.
+    c2 = jnp.where(v > 0, chroma, 0.0)
+  else:
+    s = jnp.reshape(scale, (-1, 1, 1)).astype(x.dtype)
+    c2 = jnp.clip(chroma * s, 0.0, v)
+  shift = None if delta is None else (
+      jnp.reshape(delta, (-1, 1, 1)).astype(x.dtype) * 6.0)
+  t = _hue_sixths(r, g, b, v, chroma, shift)
+  # Wrapped onto [0, 6]; the weights are periodic, so t = 6 is t = 0.
+  t = t - 6.0 * jnp.floor(t * (1.0 / 6.0))
+  # Channel k (0, 1, 2) peaks at sixths 0, 2, 4: its weight is 0 within one
+  # sixth of its peak, 1 beyond two, linear between. The planes are
+  # broadcast against the channel axis (a concatenate of three per-channel
+  # planes would make XLA redo the per-pixel work for each channel).
+  peaks = jnp.asarray([0.0, 2.0, 4.0], x.dtype)
+  a = jnp.abs(t[..., None] - peaks)
+  w = jnp.clip(jnp.minimum(a, 6.0 - a) - 1.0, 0.0, 1.0)
+  out = v[..., None] - c2[..., None] * w
+  return jnp.clip(out + lo, lo, hi)
+
+
+def _hue_sixths(r, g, b, v, chroma, shift):
+  """The hue in sixths of the circle (``6 h``, unwrapped), plus ``shift``.
+
+  The maximum channel picks the sector (red first on ties, then green, as
+  rgb_to_hsv). The division comes last on purpose: XLA's CPU compiler never
+  duplicates an expensive producer (a division) into a consumer that reads
+  each element several times (the broadcast over channels), so the hue
+  plane is computed once per pixel and stored, instead of once per output
+  channel. On grey pixels (chroma 0) any finite hue will do: their new
+  chroma is 0 too.
+  """
+  safe = jnp.where(chroma > 0, chroma, 1.0)
+  r_max, g_max = v == r, v == g
+  diff = jnp.where(r_max, g - b, jnp.where(g_max, b - r, r - g))
+  sector = jnp.where(r_max, 0.0, jnp.where(g_max, 2.0, 4.0))
+  if shift is not None:
+    sector = sector + shift
+  return (diff + sector * safe) / safe
 
 
 def adjust_sharpness(images, sharpness, value_range):

@@ -195,17 +195,16 @@ def _lookup_str_array(state: StringLookupState, x: np.ndarray,
   """A NumPy ``str_`` array's ids: its code points are encoded, keyed and
   looked up by the host kernels' ``lookup_ucs4`` (numba: in one pass), with
   no packed input (None: use the general path)."""
-  fast = backend.kernels("text")
   n = x.size
+  fast = backend.kernels("text", rows=n)
   w = x.dtype.itemsize // 4
   if n == 0 or w == 0 or len(state.vocabulary) == 0:
     return None
   vocab_bytes = table_vocabulary(state)
   table = token_table(state)
   cps = np.ascontiguousarray(x.reshape(-1)).view(np.uint32).reshape(n, w)
-  ids, bad = fast.lookup_ucs4(cps, table.slot_keys, table.slot_ids,
-                              vocab_bytes.data, vocab_bytes.offsets,
-                              *id_layout(state))
+  ids, bad = fast.lookup_ucs4(cps, table.slots, vocab_bytes.data,
+                              vocab_bytes.offsets, *id_layout(state))
   if bad >= 0:
     raise ValueError(
         f"{where}: `inputs` element {bad} holds a code point that cannot be "

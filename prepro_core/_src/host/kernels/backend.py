@@ -6,6 +6,15 @@ and ``numba_<family>.py`` (compiled loops, ``pip install 'prepro[fast]'``).
 ``"auto"`` (the default) uses numba's when numba is installed and NumPy's
 otherwise; ``"numpy"`` and ``"numba"`` force one.
 
+Under ``"auto"`` a process starts on NumPy's kernels: numba (its import and
+the loading of compiled kernels take about 1 s even with a warm cache, and
+compiling them takes tens of seconds with an empty one) is loaded by the
+first call that brings at least :data:`NUMBA_MIN_ROWS` rows, or once the
+family has seen that many rows in all, and used from then on. Small first
+calls (a test, a notebook cell, a demo) never pay for it. When the kernels
+must be compiled (nothing in numba's cache), the ``"prepro_core"`` logger
+says so once per family, as a warning (shown without any logging set up).
+
 The choice is made with :func:`host_kernels` (``pc.host_kernels``), a context
 manager over a context variable, so a setting never leaks out of its ``with``
 block nor into other threads:
@@ -25,6 +34,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import importlib
+import logging
 import os
 import threading
 from typing import Any, Callable, Iterator, NamedTuple, Optional, Sequence
@@ -34,6 +44,12 @@ FAMILIES = ("text", "farmhash")
 # Below this many rows a worker thread costs more than it saves.
 ROWS_PER_THREAD = 1 << 15
 _MAX_THREADS = 8
+# Under "auto", numba's kernels load once a family has seen this many rows
+# (documents, strings or tokens): NumPy's twins take 0.01-0.3 s on them,
+# less than loading numba takes with a warm cache (~1 s).
+NUMBA_MIN_ROWS = 1 << 15
+# Rough first-compile times (s), for the log line.
+_COMPILE_SECONDS = {"text": 20, "farmhash": 5}
 _POOL_PREFIX = "prepro-host"
 
 
@@ -51,8 +67,10 @@ def host_kernels(backend: str = "auto",
   """Chooses the host kernels (and their threads) inside a ``with`` block.
 
   Args:
-    backend: ``"auto"`` (numba's kernels when numba is installed, else
-      NumPy's), ``"numpy"`` or ``"numba"``. Both give the same results.
+    backend: ``"auto"`` (numba's kernels when numba is installed, once the
+      process has brought them :data:`NUMBA_MIN_ROWS` rows; NumPy's until
+      then or without numba), ``"numpy"`` or ``"numba"``. All give the same
+      results.
     num_threads: threads the kernels may split a large batch over (the numba
       kernels release the GIL). ``None``: the CPUs this process may use, at
       most 8. Use 1 when many pipeline workers already keep the cores busy.
@@ -87,15 +105,23 @@ def settings() -> Settings:
 
 # Kernel modules once imported, by module name; None when numba is missing.
 _MODULES: dict = {}
+# Rows each family has seen under "auto" before its numba kernels loaded.
+_ROWS_SEEN = dict.fromkeys(FAMILIES, 0)
+_LOCK = threading.Lock()
+logger = logging.getLogger("prepro_core")
 
 
 def _import(name: str):
-  if name not in _MODULES:
-    try:
-      _MODULES[name] = importlib.import_module(
-          f"prepro_core._src.host.kernels.{name}")
-    except ImportError:
-      _MODULES[name] = None
+  with _LOCK:
+    if name not in _MODULES:
+      try:
+        module = importlib.import_module(
+            f"prepro_core._src.host.kernels.{name}")
+      except ImportError:
+        module = None
+      if module is not None and name.startswith("numba_"):
+        _watch_compiles()
+      _MODULES[name] = module
   return _MODULES[name]
 
 
@@ -103,22 +129,79 @@ def _numba_module(family: str):
   return _import(f"numba_{family}")
 
 
-def numba_kernels(family: str):
-  """The numba kernels of ``family`` when the settings choose them, else None."""
+_NOTED: set = set()
+_WATCHING: list = []
+
+
+def _watch_compiles() -> None:
+  """Has numba's event API (``"numba:compile"`` fires only when numba's
+  disk cache has no entry) call :func:`note_compile` before a kernel of
+  ours compiles."""
+  if _WATCHING:
+    return
+  from numba.core import event  # pylint: disable=import-outside-toplevel
+
+  class _Note(event.Listener):
+
+    def on_start(self, ev):
+      fn = ev.data.get("dispatcher")
+      module = getattr(getattr(fn, "py_func", None), "__module__", "")
+      family = module.rpartition(".numba_")[2]
+      if module.startswith(__package__) and family in FAMILIES:
+        note_compile(family, fn.stats.cache_path)
+
+    def on_end(self, ev):
+      pass
+
+  _WATCHING.append(_Note())
+  event.register("numba:compile", _WATCHING[0])
+
+
+def note_compile(family: str, where: str) -> bool:
+  """Logs, once per family, that its numba kernels are compiling (numba's
+  cache in ``where`` has none for this source); returns whether it did."""
+  if family in _NOTED:
+    return False
+  _NOTED.add(family)
+  logger.warning(
+      "prepro: compiling the numba %r host kernels, each once as first used "
+      "(about %d s in all; cached in %s).", family,
+      _COMPILE_SECONDS.get(family, 10), where)
+  return True
+
+
+def numba_kernels(family: str, rows: Optional[int] = None):
+  """The numba kernels of ``family`` when the settings choose them, else None.
+
+  Args:
+    family: ``"text"`` or ``"farmhash"``.
+    rows: the size of the input the caller is about to process. Under
+      ``"auto"``, numba's kernels are loaded once the family has seen
+      :data:`NUMBA_MIN_ROWS` rows (NumPy's run until then); without
+      ``rows`` the call follows whichever is loaded.
+  """
   if family not in FAMILIES:
     raise ValueError(f"numba_kernels: unknown kernel family {family!r}.")
-  if _SETTINGS.get().backend == "numpy":
+  backend = _SETTINGS.get().backend
+  if backend == "numpy":
     return None
+  name = f"numba_{family}"
+  if backend == "auto" and name not in _MODULES:
+    with _LOCK:
+      _ROWS_SEEN[family] += int(rows or 0)
+      if _ROWS_SEEN[family] < NUMBA_MIN_ROWS:
+        return None
   return _numba_module(family)
 
 
-def kernels(family: str):
+def kernels(family: str, rows: Optional[int] = None):
   """The kernels module of ``family`` the settings choose: numba's or NumPy's.
 
   Both modules define the same functions with the same signatures (a test
-  checks it), so callers never ask which one they got.
+  checks it), so callers never ask which one they got. ``rows``: as for
+  :func:`numba_kernels`.
   """
-  return numba_kernels(family) or _import(f"numpy_{family}")
+  return numba_kernels(family, rows) or _import(f"numpy_{family}")
 
 
 def num_threads(rows: int) -> int:

@@ -13,8 +13,8 @@ whole-array NumPy operation:
 * :func:`tokenize_whitespace`: ASCII lowering, punctuation stripping and
   whitespace splitting of a batch (two branch-free passes).
 * :func:`lookup`: probes of a ``vocab.TokenTable``, with the bytes of every
-  key match compared (exact), mapped to a lookup's ids; :func:`build_table`
-  builds one (and finds repeated tokens), tokens bucketed by span of slots.
+  tag match compared (exact), mapped to a lookup's ids; :func:`build_table`
+  builds one (and finds repeated tokens), tokens gathered by span of slots.
 * :func:`split_lines`: a vocabulary file's lines squeezed in place.
 * :func:`keys`, :func:`first_in_doc`, :func:`long_representatives`: the
   loops of vocab.count_distinct (distinct keys are counted by NumPy's sort).
@@ -48,6 +48,8 @@ _S27 = np.uint64(27)
 _S30 = np.uint64(30)
 _S31 = np.uint64(31)
 _S56 = np.uint64(56)
+_S32 = np.uint64(32)  # the token tables' 32-bit slot words
+_M32 = np.uint64(0xFFFFFFFF)
 
 
 @_inline
@@ -90,30 +92,48 @@ def _same(a, sa, b, sb, n):
 
 
 @_inline
-def _table_shift(size):
-  """The right shift that maps a key to a slot of a ``size`` (a power of
-  two) table, as keys.slot_of's Fibonacci hashing does."""
+def _table_bits(size):
+  """log2 of a table's ``size`` (a power of two)."""
   bits = 0
   while (1 << bits) < size:
     bits += 1
-  return np.uint64(64 - bits)
+  return bits
 
 
 @_inline
-def _probe(slot_keys, slot_ids, shift, mask, key, buf, s, n, vdata, voffsets):
+def _hash_word(key):
+  """The top 32 bits of a key's Fibonacci hash (keys.slot_of's): a table
+  of ``2**bits`` slots takes their top ``bits`` as the home slot and the
+  rest as the tag a slot keeps (see numpy_text.build_table)."""
+  return (key * _M1) >> _S32
+
+
+@_inline
+def _slot_word(hv, pos, bits):
+  """What a table slot holds for vocabulary position ``pos`` of hash word
+  ``hv``: its tag above ``bits`` bits of ``pos + 1`` (0: an empty slot)."""
+  return ((hv << np.uint64(bits)) & _M32) | np.uint64(pos + 1)
+
+
+@_inline
+def _probe(slots, bits, key, buf, s, n, vdata, voffsets):
   """Vocabulary position of the ``n`` bytes ``buf[s:s+n]`` (key ``key``),
-  or -1 when absent. Keys of up to 7 bytes are the bytes themselves; longer
-  ones are confirmed against the vocabulary's bytes."""
-  slot = np.int64((key * _M1) >> shift)
+  or -1 when absent. Only a slot whose tag matches is confirmed against the
+  vocabulary's bytes (one tag in ``2**(32 - bits)`` matches by chance)."""
+  hv = _hash_word(key)
+  slot = np.int64(hv >> np.uint64(32 - bits))
+  want = _slot_word(hv, -1, bits)  # the tag, with no position
+  low = np.uint64(1) << np.uint64(bits)
+  mask = (1 << bits) - 1
   while True:
-    vid = slot_ids[slot]
-    if vid < 0:
+    v = np.uint64(slots[slot])
+    if v == _U0:
       return -1
-    if slot_keys[slot] == key:
-      if n <= 7:
-        return vid
-      vs = voffsets[vid]
-      if voffsets[vid + 1] - vs == n and _same(buf, s, vdata, vs, n):
+    if (v ^ want) < low:
+      vid = np.int64(v & (low - np.uint64(1))) - 1
+      vs = np.int64(voffsets[vid])
+      if np.int64(voffsets[vid + 1]) - vs == n and _same(buf, s, vdata, vs,
+                                                          n):
         return vid
     slot = (slot + 1) & mask
 
@@ -137,43 +157,53 @@ def keys(buf, starts, ends):
 
 
 @_jit
-def lookup(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends, keys,
-           id_offset, mask_pos, mask_id, unknown_id):
+def lookup(slots, vdata, voffsets, buf, starts, ends, keys, id_offset,
+           mask_pos, mask_id, unknown_id):
   """Ids of tokens, like vocab.table_lookup + the lookup's layout: position
   + ``id_offset`` for vocabulary tokens, ``mask_id`` for position
   ``mask_pos``, ``unknown_id`` when absent. ``keys`` may be empty (then
   computed here)."""
-  shift = _table_shift(slot_keys.shape[0])
-  mask = slot_keys.shape[0] - 1
+  bits = _table_bits(slots.shape[0])
   have_keys = keys.shape[0] == starts.shape[0]
   out = np.empty(starts.shape[0], np.int64)
   for i in range(starts.shape[0]):
     s = starts[i]
     e = ends[i]
     key = keys[i] if have_keys else _key(buf, s, e)
-    res = _probe(slot_keys, slot_ids, shift, mask, key, buf, s, e - s, vdata,
-                 voffsets)
+    res = _probe(slots, bits, key, buf, s, e - s, vdata, voffsets)
     out[i] = _layout_id(res, id_offset, mask_pos, mask_id, unknown_id)
   return out
 
 
-@_jit
-def split_lines(buf, skip, spare):
+def split_lines(buf, skip, spare, dtype):
   """The lines of ``buf[skip:]`` squeezed to the front of ``buf``, in
   place: the ``\\n`` ending each line dropped, and a ``\\r`` before it; a
   last line without ``\\n`` kept when not empty. Returns ``(offsets,
   size)``: line i is ``buf[offsets[i]:offsets[i + 1]]``, ``size`` bytes in
-  all; ``offsets`` has ``spare`` more entries at its end, left unset."""
+  all; ``offsets`` (of ``dtype``, int32 or int64) has ``spare`` more
+  entries at its end, left unset."""
+  offsets = np.empty(_count_lines(buf, skip) + 1 + spare, dtype)
+  return offsets, _squeeze_lines(buf, skip, offsets)
+
+
+@_jit
+def _count_lines(buf, skip):
   n_buf = buf.shape[0]
   breaks = 0
   for i in range(skip, n_buf):
     breaks += buf[i] == 10
-  last = 1 if n_buf > skip and buf[n_buf - 1] != 10 else 0
+  return breaks + (1 if n_buf > skip and buf[n_buf - 1] != 10 else 0)
+
+
+@_jit
+def _squeeze_lines(buf, skip, offsets):
+  """split_lines' loop: moves the bytes, writes the line ends."""
+  n_buf = buf.shape[0]
+  last = n_buf > skip and buf[n_buf - 1] != 10
   begin = skip  # the current line's first byte
   out = 0  # bytes kept so far (never ahead of i)
   prev = 0
   line = 0
-  offsets = np.empty(breaks + last + 1 + spare, np.int64)
   offsets[0] = 0
   for i in range(skip, n_buf):
     b = buf[i]
@@ -192,12 +222,15 @@ def split_lines(buf, skip, spare):
     if prev == 13:
       out -= 1
     offsets[line + 1] = out
-  return offsets, out
+  return out
 
 
-# build_table sweeps the table in spans of this many slots (log2): a span's
-# slots and tokens stay in cache while it is filled.
+# build_table fills the table a span of 2**_SPAN_BITS slots at a time (a
+# span's slots and counters stay in cache), from the tokens of a group of
+# spans gathered at once: at most _GROUP tokens (more only when one span
+# has more), so its scratch memory is 4 bytes a token plus 8 a group token.
 _SPAN_BITS = 13
+_GROUP = 1 << 22
 
 
 @_jit
@@ -206,114 +239,143 @@ def build_table(vdata, voffsets, bits):
   voffsets[i + 1]]``, laid out exactly as the NumPy twin's rounds lay them
   out, but in one sweep over the slots: each slot goes to the waiting token
   that reached it first (the largest home slot, then the lowest index), so
-  the waiting tokens form a stack. Tokens are bucketed by span of home
-  slots first, so each span is filled while in cache. A token equal to an
-  earlier one (same key, same bytes) is a repeat and is not placed.
+  the waiting tokens form a stack. The tokens are gathered by span of home
+  slots, a group of spans at a time, and each span is filled while in
+  cache. A token equal to an earlier one (same bytes) is a repeat and is
+  not placed.
 
-  Returns ``(slot_keys, slot_ids, repeat)``: ``repeat`` is ``[i, j]`` for
-  the smallest ``j`` that repeats an earlier token ``i``, else ``[-1, -1]``.
+  Returns ``(slots, repeat)``: ``repeat`` is ``[i, j]`` for the smallest
+  ``j`` that repeats an earlier token ``i``, else ``[-1, -1]``.
   """
   size = 1 << bits
-  shift = np.uint64(64 - bits)
   span_bits = min(bits, _SPAN_BITS)
-  span = 1 << span_bits
   n_spans = size >> span_bits
-  slot_keys = np.zeros(size, np.uint64)
-  slot_ids = np.full(size, -1, np.int32)
+  hv, first = _hash_words(vdata, voffsets, bits, span_bits, n_spans)
+  slots = np.zeros(size, np.uint32)
   repeat = np.full(2, -1, np.int64)
-  first, keys, ids = _by_span(vdata, voffsets, shift, span_bits, n_spans)
-  at_home = np.zeros(span + 1, np.int64)  # a span's tokens by home slot
-  order = np.empty(0, np.int64)
-  stack = np.empty(1 << 10, np.int64)  # waiting tokens (positions in keys)
-  depth = 0
+  at_home = np.zeros((1 << span_bits) + 1, np.int32)
+  widest = 0
   for p in range(n_spans):
-    lo, hi = first[p], first[p + 1]
-    if order.shape[0] < hi - lo:
-      order = np.empty(2 * (hi - lo), np.int64)
-    at_home[:] = 0
-    for q in range(lo, hi):
-      at_home[(np.int64((keys[q] * _M1) >> shift) & (span - 1)) + 1] += 1
-    for h in range(span):
-      at_home[h + 1] += at_home[h]
-    for q in range(lo, hi):  # stable: index order within a home slot
-      h = np.int64((keys[q] * _M1) >> shift) & (span - 1)
-      order[at_home[h]] = q
-      at_home[h] += 1
-    k = 0
-    for h in range(span):
-      # at_home[h] is now the end of home slot h's tokens in order.
-      group = k
-      while k < at_home[h]:
-        q = order[k]
-        k += 1
-        r = _repeat_of(vdata, voffsets, keys, ids, order, group, k - 1, q)
-        if r >= 0:
-          if repeat[1] < 0 or ids[q] < repeat[1]:
-            repeat[0] = r
-            repeat[1] = ids[q]
-          order[k - 1] = -1  # not placed
-      if depth + (k - group) > stack.shape[0]:
-        grown = np.empty(2 * (depth + k - group), np.int64)
-        grown[:depth] = stack[:depth]
-        stack = grown
-      for g in range(k - 1, group - 1, -1):  # the lowest index on top
-        if order[g] >= 0:
-          stack[depth] = order[g]
-          depth += 1
-      if depth:
-        depth -= 1
-        slot = (p << span_bits) + h
-        slot_keys[slot] = keys[stack[depth]]
-        slot_ids[slot] = ids[stack[depth]]
+    widest = max(widest, first[p + 1] - first[p])
+  order = np.empty(widest, np.int64)  # a span's tokens by home slot
+  stack = np.empty(1 << 10, np.uint32)  # slot words of the waiting tokens
+  depth = 0
+  p = 0
+  while p < n_spans:
+    q = p + 1  # the group: spans p to q - 1
+    while q < n_spans and first[q + 1] - first[p] <= _GROUP:
+      q += 1
+    ghv, gid = _gather(hv, first, p, q, np.uint64(32 - bits + span_bits))
+    for s in range(p, q):
+      stack, depth = _fill_span(vdata, voffsets, slots, bits, span_bits, s,
+                                ghv, gid, first[s] - first[p],
+                                first[s + 1] - first[p], at_home, order,
+                                stack, depth, repeat)
+    p = q
   slot = 0
   while depth:  # tokens that ran past the last slot wrap to the first
-    if slot_ids[slot] < 0:
+    if slots[slot] == 0:
       depth -= 1
-      slot_keys[slot] = keys[stack[depth]]
-      slot_ids[slot] = ids[stack[depth]]
+      slots[slot] = stack[depth]
     slot += 1
-  return slot_keys, slot_ids, repeat
+  return slots, repeat
 
 
 @_inline
-def _by_span(vdata, voffsets, shift, span_bits, n_spans):
-  """The tokens' keys and indices bucketed by span of their home slot (in
-  index order within a span): ``(first, keys, ids)``, span p's tokens being
-  ``first[p]`` to ``first[p + 1]``. Keys are computed twice (counting, then
-  placing): cheaper than a second array of them."""
+def _hash_words(vdata, voffsets, bits, span_bits, n_spans):
+  """Each token's ``_hash_word``, and where each span's tokens start:
+  ``first[p]`` to ``first[p + 1]`` (``(n_spans + 1,)``)."""
   n = voffsets.shape[0] - 1
+  hv = np.empty(n, np.uint32)
   first = np.zeros(n_spans + 1, np.int64)
+  shift = np.uint64(32 - bits + span_bits)
   for i in range(n):
-    home = np.int64((_key(vdata, voffsets[i], voffsets[i + 1]) * _M1) >> shift)
-    first[(home >> span_bits) + 1] += 1
+    h = _hash_word(_key(vdata, np.int64(voffsets[i]),
+                        np.int64(voffsets[i + 1])))
+    hv[i] = h
+    first[np.int64(h >> shift) + 1] += 1
   for p in range(n_spans):
     first[p + 1] += first[p]
-  cursor = first[:-1].copy()
-  keys = np.empty(n, np.uint64)
-  ids = np.empty(n, np.int32)
-  for i in range(n):
-    key = _key(vdata, voffsets[i], voffsets[i + 1])
-    p = np.int64((key * _M1) >> shift) >> span_bits
-    keys[cursor[p]] = key
-    ids[cursor[p]] = i
-    cursor[p] += 1
-  return first, keys, ids
+  return hv, first
 
 
 @_inline
-def _repeat_of(vdata, voffsets, keys, ids, order, group, at, q):
+def _gather(hv, first, p, q, shift):
+  """The hash words and indices of the tokens of spans ``p`` to ``q - 1``,
+  span by span (in index order within one): ``(ghv, gid)``."""
+  lo = first[p]
+  ghv = np.empty(first[q] - lo, np.uint32)
+  gid = np.empty(first[q] - lo, np.uint32)
+  cursor = first[p:q] - lo
+  for i in range(hv.shape[0]):
+    s = np.int64(np.uint64(hv[i]) >> shift) - p
+    if 0 <= s < q - p:
+      c = cursor[s]
+      ghv[c] = hv[i]
+      gid[c] = i
+      cursor[s] = c + 1
+  return ghv, gid
+
+
+@_inline
+def _fill_span(vdata, voffsets, slots, bits, span_bits, s, ghv, gid, lo, hi,
+               at_home, order, stack, depth, repeat):
+  """Fills span ``s``'s slots from its tokens ``ghv/gid[lo:hi]`` and the
+  waiting tokens (``stack[:depth]``); returns the stack (grown when full)
+  and its new depth. A repeat found updates ``repeat``."""
+  span = 1 << span_bits
+  hshift = np.uint64(32 - bits)
+  at_home[:] = 0
+  for k in range(lo, hi):
+    at_home[(np.int64(np.uint64(ghv[k]) >> hshift) & (span - 1)) + 1] += 1
+  for h in range(span):
+    at_home[h + 1] += at_home[h]
+  for k in range(lo, hi):  # stable: index order within a home slot
+    h = np.int64(np.uint64(ghv[k]) >> hshift) & (span - 1)
+    order[at_home[h]] = k
+    at_home[h] += 1
+  j = 0
+  for h in range(span):
+    # at_home[h] is now the end of home slot h's tokens in order.
+    group = j
+    while j < at_home[h]:
+      k = order[j]
+      j += 1
+      r = _repeat_of(vdata, voffsets, ghv, gid, order, group, j - 1, k)
+      if r >= 0:
+        if repeat[1] < 0 or np.int64(gid[k]) < repeat[1]:
+          repeat[0] = r
+          repeat[1] = np.int64(gid[k])
+        order[j - 1] = -1  # not placed
+    if depth + (j - group) > stack.shape[0]:
+      grown = np.empty(2 * (depth + j - group), np.uint32)
+      grown[:depth] = stack[:depth]
+      stack = grown
+    for g in range(j - 1, group - 1, -1):  # the lowest index on top
+      k = order[g]
+      if k >= 0:
+        stack[depth] = _slot_word(np.uint64(ghv[k]), np.int64(gid[k]), bits)
+        depth += 1
+    if depth:
+      depth -= 1
+      slots[(s << span_bits) + h] = stack[depth]
+  return stack, depth
+
+
+@_inline
+def _repeat_of(vdata, voffsets, ghv, gid, order, group, at, k):
   """The index of an earlier token of the home group ``order[group:at]``
-  equal to token ``q`` (key and bytes), else -1. The bytes are read only
-  after a key matches (rare: they are far away in memory)."""
+  equal to token ``k``, else -1. The bytes are read only after the hash
+  words match (rare: they are far away in memory)."""
   for g in range(group, at):
     o = order[g]
-    if o >= 0 and keys[o] == keys[q]:
-      i = ids[q]
-      j = ids[o]
-      s = voffsets[i]
-      n = voffsets[i + 1] - s
-      if n <= 7 or (voffsets[j + 1] - voffsets[j] == n and
-                    _same(vdata, s, vdata, voffsets[j], n)):
+    if o >= 0 and ghv[o] == ghv[k]:
+      i = np.int64(gid[k])
+      j = np.int64(gid[o])
+      s = np.int64(voffsets[i])
+      n = np.int64(voffsets[i + 1]) - s
+      t = np.int64(voffsets[j])
+      if np.int64(voffsets[j + 1]) - t == n and _same(vdata, s, vdata, t, n):
         return j
   return -1
 
@@ -440,8 +502,8 @@ def _ucs4_row(flat, i, w, tmp, j):
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def lookup_ucs4(cps, slot_keys, slot_ids, vdata, voffsets, id_offset,
-                mask_pos, mask_id, unknown_id):
+def lookup_ucs4(cps, slots, vdata, voffsets, id_offset, mask_pos, mask_id,
+                unknown_id):
   """Ids of the rows of a UCS-4 code point matrix (NumPy ``str_``), like
   pack_ucs4 then lookup, fused: each row is encoded into a small scratch
   buffer, keyed and probed while in cache; no packed buffer is built.
@@ -449,8 +511,7 @@ def lookup_ucs4(cps, slot_keys, slot_ids, vdata, voffsets, id_offset,
   a row UTF-8 cannot encode (a surrogate), else -1."""
   n, w = cps.shape
   flat = cps.reshape(n * w)
-  shift = _table_shift(slot_keys.shape[0])
-  mask = slot_keys.shape[0] - 1
+  bits = _table_bits(slots.shape[0])
   ids = np.empty(n, np.int64)
   n_chunks = max(1, min(64, n // 4096))
   bad_rows = np.full(n_chunks, -1, np.int64)
@@ -464,8 +525,7 @@ def lookup_ucs4(cps, slot_keys, slot_ids, vdata, voffsets, id_offset,
         ids[i] = unknown_id
         continue
       key = _key(tmp, 0, e)
-      res = _probe(slot_keys, slot_ids, shift, mask, key, tmp, 0, e, vdata,
-                   voffsets)
+      res = _probe(slots, bits, key, tmp, 0, e, vdata, voffsets)
       ids[i] = _layout_id(res, id_offset, mask_pos, mask_id, unknown_id)
   for ch in range(n_chunks):
     if bad_rows[ch] >= 0:
@@ -579,17 +639,18 @@ def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
   """Standardize, split on whitespace, look up and pad, fused, for
   text_vectorization's "int" mode with an ``output_sequence_length``.
 
-  ``buf`` holds the UTF-8 documents, each followed by a NUL. Each byte is mapped by ``byte_map`` (lowering) and classed by
-  ``klass`` (0 dropped, 1 whitespace, 2 part of a token); a token's kept
-  bytes are gathered into a scratch buffer, keyed and probed like
-  :func:`lookup`, and its id written straight into row ``d`` of ``out``
-  (``(n_docs, width)`` int32, zero-filled), whose filling stops at
+  ``buf`` holds the UTF-8 documents, each followed by a NUL. Each byte is
+  mapped by ``byte_map`` (lowering) and classed by ``klass`` (0 dropped, 1
+  whitespace, 2 part of a token); a token's kept bytes are gathered into a
+  scratch buffer, keyed and probed like :func:`lookup` (``slots``: what
+  ``table_slots`` returns), and its id written straight into row ``d`` of
+  ``out`` (``(n_docs, width)`` int32, zero-filled), whose filling stops at
   ``width`` tokens (the rest of the document is only skipped). Returns the
   number of documents found: not ``n_docs`` when a document holds a NUL
   itself (the caller then takes the general path).
   """
-  shift = _table_shift(slots.shape[0])
-  mask = slots.shape[0] - 1
+  table, voffsets = slots
+  bits = _table_bits(table.shape[0])
   width = out.shape[1]
   n = buf.shape[0]
   tmp = np.empty(n + 8, np.uint8)
@@ -612,19 +673,8 @@ def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
       # whitespace or the document's NUL: the token (if any) ends here
       if t > 0:
         if col < width:
-          key = _key(tmp, 0, t)
-          slot = np.int64((key * _M1) >> shift)
-          res = -1
-          while True:
-            if slots[slot, 1] == EMPTY:
-              break
-            if slots[slot, 0] == key:
-              vs = np.int64(slots[slot, 2])
-              if t <= 7 or (np.int64(slots[slot, 3]) - vs == t and
-                            _same(tmp, 0, vdata, vs, t)):
-                res = np.int64(slots[slot, 1])
-                break
-            slot = (slot + 1) & mask
+          res = _probe(table, bits, _key(tmp, 0, t), tmp, 0, t, vdata,
+                       voffsets)
           out[d, col] = _layout_id(res, id_offset, mask_pos, mask_id,
                                    unknown_id)
           col += 1

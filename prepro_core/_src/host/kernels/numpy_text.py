@@ -7,7 +7,7 @@ a composition of whole-array NumPy operations (no Python loop per token):
 
 * :func:`keys`: :func:`prepro_core._src.host.keys.token_keys`.
 * :func:`lookup`: vectorised linear probing of a ``TokenTable``, the bytes
-  of long matches confirmed word by word, mapped to a lookup's ids;
+  of tag matches confirmed word by word, mapped to a lookup's ids;
   :func:`build_table`: the table, built in rounds (finding repeated tokens).
 * :func:`split_lines`: a vocabulary file's lines squeezed in place, a block
   of lines at a time.
@@ -15,8 +15,9 @@ a composition of whole-array NumPy operations (no Python loop per token):
   narrowed to bytes in one cast (non-ASCII rows encoded one by one).
 * :func:`tokenize_whitespace`, :func:`vectorize_int`: byte-table lowering
   and stripping, then token edges found by array comparisons.
-* :func:`first_in_doc`, :func:`long_representatives`, :func:`pad_rows`,
-  :func:`table_slots`: sorts, gathers and scatters.
+* :func:`first_in_doc`, :func:`long_representatives`, :func:`pad_rows`:
+  sorts, gathers and scatters; :func:`table_slots`: the table as
+  :func:`vectorize_int` takes it.
 
 Tokens of up to 7 bytes and table slots are keyed exactly as numba_text.py
 keys them; a buffer may be laid out differently (a ``str_`` matrix keeps its
@@ -43,8 +44,9 @@ CLASS_STRIP[123:127] = 0
 LOWER = np.arange(256, dtype=np.uint8)
 LOWER[65:91] += 32
 SAME = np.arange(256, dtype=np.uint8)
-# A table_slots row whose position is all ones is an empty slot.
-EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
+# Token tables (build_table): a slot is a uint32 word, 0 when empty.
+EMPTY = np.uint32(0)
+_M32 = np.uint64(0xFFFFFFFF)
 
 
 def keys(buf, starts, ends):
@@ -52,46 +54,50 @@ def keys(buf, starts, ends):
   return keys_lib.token_keys(buf, starts, ends)
 
 
-def _probe(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends, key):
+def _slot_words(hv, pos, bits):
+  """The slot word of each token of hash word ``hv`` (uint64, as
+  :func:`_hash_words` gives) and vocabulary position ``pos``: its tag (the
+  hash bits below the home slot's) above ``bits`` bits of ``pos + 1``."""
+  tag = (hv << np.uint64(bits)) & _M32
+  return tag | (np.asarray(pos, np.int64) + 1).astype(np.uint64)
+
+
+def _hash_words(keys):
+  """The top 32 bits of each key's Fibonacci hash, as uint64: the home slot
+  of a ``2**bits`` table is their top ``bits``."""
+  return keys_lib.slot_of(keys, 32).astype(np.uint64)
+
+
+def _probe(slots, vdata, voffsets, buf, starts, ends, key):
   """Vocabulary position of each token, or -1: every token's first probe at
-  once, then only the few whose home slot holds another key probe on."""
+  once, then only the few whose slot is full probe on. A slot whose tag
+  matches is confirmed byte for byte (a mismatch probes on)."""
   reader = keys_lib.Words(buf, int(ends.max()))
-  size = len(slot_keys)
-  slot = keys_lib.slot_of(key, size.bit_length() - 1)
-  ids = slot_ids[slot]
-  hit = slot_keys[slot] == key
-  out = np.where(hit, ids, -1).astype(np.int64)
-  pending = np.flatnonzero(~hit & (ids >= 0))
-  while len(pending):
-    slot[pending] = (slot[pending] + 1) & (size - 1)
-    s = slot[pending]
-    ids = slot_ids[s]
-    hit = (slot_keys[s] == key[pending]) & (ids >= 0)
-    out[pending[hit]] = ids[hit]
-    pending = pending[~hit & (ids >= 0)]
-  # Long keys are hashes: confirm the bytes of every long match.
+  size = len(slots)
+  bits = size.bit_length() - 1
+  low = np.uint64(1) << np.uint64(bits)
+  hv = _hash_words(key)
+  slot = (hv >> np.uint64(32 - bits)).astype(np.int64)
+  want = _slot_words(hv, -1, bits)
   length = ends - starts
-  chk = np.flatnonzero((length > 7) & (out >= 0))
-  if len(chk):
-    vid = out[chk]
-    vlen = voffsets[vid + 1] - voffsets[vid]
-    ok = vlen == length[chk]
-    ok[ok] = keys_lib.same_bytes(buf, starts[chk[ok]], vdata,
-                                 voffsets[vid[ok]], length[chk[ok]],
-                                 ra=reader)
-    if not ok.all():  # a hash collision with a vocabulary token
-      bad = chk[~ok]
-      out[bad] = _exact_lookup(vdata, voffsets, buf, starts, ends, bad)
+  out = np.full(len(key), -1, np.int64)
+  pending = np.arange(len(key))
+  while len(pending):
+    v = slots[slot[pending]].astype(np.uint64)
+    cand = np.flatnonzero((v != 0) & ((v ^ want[pending]) < low))
+    go = v != 0
+    if len(cand):
+      c = pending[cand]
+      vid = (v[cand] & (low - np.uint64(1))).astype(np.int64) - 1
+      ok = (voffsets[vid + 1] - voffsets[vid]) == length[c]
+      ok[ok] = keys_lib.same_bytes(buf, starts[c[ok]], vdata,
+                                   voffsets[vid[ok]], length[c[ok]],
+                                   ra=reader)
+      out[c[ok]] = vid[ok]
+      go[cand[ok]] = False
+    pending = pending[go]
+    slot[pending] = (slot[pending] + 1) & (size - 1)
   return out
-
-
-def _exact_lookup(vdata, voffsets, buf, starts, ends, which):
-  blob = vdata.tobytes()
-  off = voffsets.tolist()
-  index = {blob[off[i]:off[i + 1]]: i for i in range(len(off) - 1)}
-  tb = buf.tobytes()
-  return np.array([index.get(tb[starts[i]:ends[i]], -1)
-                   for i in which.tolist()], np.int64)
 
 
 def _layout_ids(pos, id_offset, mask_pos, mask_id, unknown_id):
@@ -101,8 +107,8 @@ def _layout_ids(pos, id_offset, mask_pos, mask_id, unknown_id):
   return ids
 
 
-def lookup(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends, keys,
-           id_offset, mask_pos, mask_id, unknown_id):
+def lookup(slots, vdata, voffsets, buf, starts, ends, keys, id_offset,
+           mask_pos, mask_id, unknown_id):
   """Ids of tokens: position + ``id_offset`` for vocabulary tokens,
   ``mask_id`` for position ``mask_pos``, ``unknown_id`` when absent.
   ``keys`` may be empty (then computed here)."""
@@ -111,56 +117,68 @@ def lookup(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends, keys,
     return np.full(n, unknown_id, np.int64)
   if keys.shape[0] != n:
     keys = keys_lib.token_keys(buf, starts, ends)
-  pos = _probe(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends, keys)
+  pos = _probe(slots, vdata, voffsets, buf, starts, ends, keys)
   return _layout_ids(pos, id_offset, mask_pos, mask_id, unknown_id)
 
 
 def build_table(vdata, voffsets, bits):
   """The slots of a ``2**bits`` vocab.TokenTable over the tokens
-  ``vdata[voffsets[i]:voffsets[i + 1]]``, in rounds: each round, every
-  empty slot goes to the first pending token aiming at it, and the others
-  probe on (linear probing, as lookups will). A token equal to the one in
-  its slot (same key, same bytes) is a repeat and is not placed.
+  ``vdata[voffsets[i]:voffsets[i + 1]]``: ``uint32`` words, :data:`EMPTY`
+  (0) or a token's :func:`_slot_words` (its tag and position; the table
+  keeps no keys, a lookup compares the bytes of a tag match). Built in
+  rounds: each round, every empty slot goes to the first pending token
+  aiming at it, and the others probe on (linear probing, as lookups will).
+  A token equal to the one in its slot is a repeat and is not placed.
 
-  Returns ``(slot_keys, slot_ids, repeat)``: ``repeat`` is ``[i, j]`` for
-  the smallest ``j`` that repeats an earlier token ``i``, else ``[-1, -1]``.
+  Returns ``(slots, repeat)``: ``repeat`` is ``[i, j]`` for the smallest
+  ``j`` that repeats an earlier token ``i``, else ``[-1, -1]``.
   """
   n = voffsets.shape[0] - 1
   size = 1 << bits
-  slot_keys = np.zeros(size, np.uint64)
-  slot_ids = np.full(size, -1, np.int32)
+  slots = np.zeros(size, np.uint32)
   repeat = np.full(2, -1, np.int64)
   starts, ends = voffsets[:-1], voffsets[1:]
   reader = keys_lib.Words(vdata, int(voffsets[-1]))
-  keys = keys_lib.token_keys(vdata, starts, ends, reader)
+  hv = _hash_words(keys_lib.token_keys(vdata, starts, ends, reader))
+  words = _slot_words(hv, np.arange(n), bits).astype(np.uint32)
   pending = np.arange(n, dtype=np.int64)
-  slot = keys_lib.slot_of(keys, bits)  # of each pending token
+  slot = (hv >> np.uint64(32 - bits)).astype(np.int64)  # of each pending token
+  del hv
   while len(pending):
-    free = np.flatnonzero(slot_ids[slot] == -1)
+    free = np.flatnonzero(slots[slot] == EMPTY)
     uniq, first = np.unique(slot[free], return_index=True)
     placed = pending[free[first]]
-    slot_keys[uniq] = keys[placed]
-    slot_ids[uniq] = placed
+    slots[uniq] = words[placed]
     lost = np.ones(len(pending), bool)
     lost[free[first]] = False
     pending, slot = pending[lost], slot[lost]
-    rep = _repeats(vdata, starts, ends, reader, keys, pending,
-                   slot_keys[slot], slot_ids[slot])
+    occupants = _positions(slots[slot], bits)
+    rep = _repeats(vdata, starts, ends, reader, words, pending, slots[slot],
+                   occupants, bits)
     if len(rep):
       j = int(rep.min())
       if repeat[1] < 0 or j < repeat[1]:
-        repeat[:] = (slot_ids[slot[np.searchsorted(pending, j)]], j)
+        repeat[:] = (occupants[np.searchsorted(pending, j)], j)
       stay = ~np.isin(pending, rep)
       pending, slot = pending[stay], slot[stay]
     slot = (slot + 1) & (size - 1)
-  return slot_keys, slot_ids, repeat
+  return slots, repeat
 
 
-def _repeats(vdata, starts, ends, reader, keys, pending, occupant_keys,
-             occupants):
-  """The pending tokens equal to the token in the slot they aim at."""
-  cand = np.flatnonzero(occupant_keys == keys[pending])
-  a, b = pending[cand], occupants[cand].astype(np.int64)
+def _positions(words, bits):
+  """The vocabulary position of each (full) slot word."""
+  low = (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
+  return (words.astype(np.uint64) & low).astype(np.int64) - 1
+
+
+def _repeats(vdata, starts, ends, reader, words, pending, occupant_words,
+             occupants, bits):
+  """The pending tokens equal to the token in the slot they aim at (of
+  slot word ``occupant_words``, position ``occupants``)."""
+  shift = np.uint64(bits)
+  cand = np.flatnonzero((occupant_words.astype(np.uint64) >> shift) ==
+                        (words[pending].astype(np.uint64) >> shift))
+  a, b = pending[cand], occupants[cand]
   length = ends[a] - starts[a]
   same = length == ends[b] - starts[b]
   same[same] = keys_lib.same_bytes(vdata, starts[a[same]], vdata,
@@ -174,33 +192,27 @@ def _repeats(vdata, starts, ends, reader, keys, pending, occupant_keys,
 _LINE_BLOCK = 1 << 22
 
 
-def split_lines(buf, skip, spare):
+def split_lines(buf, skip, spare, dtype):
   """The lines of ``buf[skip:]`` squeezed to the front of ``buf``, in
   place: the ``\\n`` ending each line dropped, and a ``\\r`` before it; a
   last line without ``\\n`` kept when not empty. Returns ``(offsets,
   size)``: line i is ``buf[offsets[i]:offsets[i + 1]]``, ``size`` bytes in
-  all; ``offsets`` has ``spare`` more entries at its end, left unset."""
-  breaks = _line_breaks(buf)
-  last = len(buf) > (breaks[-1] + 1 if len(breaks) else skip)
-  n = len(breaks) + last
-  offsets = np.empty(n + 1 + spare, np.int64)
+  all; ``offsets`` (of ``dtype``, int32 or int64) has ``spare`` more
+  entries at its end, left unset."""
+  blocks = range(0, len(buf), _LINE_BLOCK)
+  counts = [int(np.count_nonzero(buf[a:a + _LINE_BLOCK] == 10))
+            for a in blocks]
+  last = int(len(buf) > skip and buf[-1] != 10)
+  n = sum(counts) + last
+  offsets = np.empty(n + 1 + spare, dtype)
   offsets[0] = skip - 1  # where the (virtual) line break before line 0 is
-  offsets[1:len(breaks) + 1] = breaks
+  at = 1
+  for a, count in zip(blocks, counts):  # the line breaks, a block at a time
+    offsets[at:at + count] = np.flatnonzero(buf[a:a + _LINE_BLOCK] == 10) + a
+    at += count
   if last:
     offsets[n] = len(buf)
   return offsets, _squeeze_lines(buf, offsets[:n + 1])
-
-
-def _line_breaks(raw: np.ndarray) -> np.ndarray:
-  """Positions of the ``\\n`` bytes (int64), found a block at a time."""
-  counts = [int(np.count_nonzero(raw[a:a + _LINE_BLOCK] == 10))
-            for a in range(0, len(raw), _LINE_BLOCK)]
-  out = np.empty(sum(counts), np.int64)
-  at = 0
-  for b, a in enumerate(range(0, len(raw), _LINE_BLOCK)):
-    out[at:at + counts[b]] = np.flatnonzero(raw[a:a + _LINE_BLOCK] == 10) + a
-    at += counts[b]
-  return out
 
 
 def _squeeze_lines(raw: np.ndarray, offsets: np.ndarray) -> int:
@@ -254,15 +266,15 @@ def pack_ucs4(cps):
   return buf, starts, starts + lens, -1
 
 
-def lookup_ucs4(cps, slot_keys, slot_ids, vdata, voffsets, id_offset,
-                mask_pos, mask_id, unknown_id):
+def lookup_ucs4(cps, slots, vdata, voffsets, id_offset, mask_pos, mask_id,
+                unknown_id):
   """Ids of the rows of a UCS-4 code point matrix (NumPy ``str_``):
   :func:`pack_ucs4` then :func:`lookup`. Returns ``(ids, bad)``: ``bad`` is
   a row UTF-8 cannot encode (a surrogate), else -1."""
   buf, starts, ends, bad = pack_ucs4(cps)
   if bad >= 0:
     return np.full(cps.shape[0], unknown_id, np.int64), bad
-  ids = lookup(slot_keys, slot_ids, vdata, voffsets, buf, starts, ends,
+  ids = lookup(slots, vdata, voffsets, buf, starts, ends,
                np.zeros(0, np.uint64), id_offset, mask_pos, mask_id,
                unknown_id)
   return ids, -1
@@ -370,18 +382,11 @@ def pad_rows(ids, row_splits, width, fill):
 
 
 def table_slots(slot_keys, slot_ids, voffsets):
-  """A TokenTable as one ``(size, 4)`` uint64 array: per slot its key, the
-  token's position (all ones: empty) and the token's ``[start, end)`` in
-  the vocabulary bytes, so that a probe reads one cache line."""
-  slots = np.zeros((slot_keys.shape[0], 4), np.uint64)
-  slots[:, 0] = slot_keys
-  full = slot_ids >= 0
-  ids = slot_ids[full].astype(np.int64)
-  slots[:, 1] = EMPTY
-  slots[full, 1] = ids.astype(np.uint64)
-  slots[full, 2] = voffsets[ids].astype(np.uint64)
-  slots[full, 3] = voffsets[ids + 1].astype(np.uint64)
-  return slots
+  """What :func:`vectorize_int` probes: ``(slots, voffsets)``, a
+  TokenTable's slot words (``slot_ids``; the table keeps no keys, so
+  ``slot_keys`` goes unused) and its vocabulary's offsets, no copy made."""
+  del slot_keys
+  return np.ascontiguousarray(slot_ids, np.uint32), voffsets
 
 
 def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
@@ -404,13 +409,8 @@ def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
   if not len(starts):
     return n_docs
   mapped = np.concatenate([mapped, np.zeros(SLACK, np.uint8)])
-  full = slots[:, 1] != EMPTY
-  slot_ids = np.where(full, slots[:, 1], 0).astype(np.int64)
-  slot_ids[~full] = -1
-  voffsets = np.zeros(max(int(slot_ids.max()) + 2, 1), np.int64)
-  voffsets[slot_ids[full]] = slots[full, 2].astype(np.int64)
-  voffsets[slot_ids[full] + 1] = slots[full, 3].astype(np.int64)
-  ids = lookup(slots[:, 0], slot_ids, vdata, voffsets, mapped, starts, ends,
+  table, voffsets = slots
+  ids = lookup(table, vdata, voffsets, mapped, starts, ends,
                np.zeros(0, np.uint64), id_offset, mask_pos, mask_id,
                unknown_id)
   width = out.shape[1]
