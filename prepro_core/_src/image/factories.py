@@ -192,7 +192,7 @@ def geometric_transform(name: str, matrices, *, interpolation: str,
 
 def per_example(keys: Array, n: int) -> Tuple[Array, ...]:
   """Splits each example's key into ``n`` independent keys: n arrays (batch,)."""
-  sub = common.split_keys(keys, n)
+  sub = jax.vmap(lambda k: jax.random.split(k, n))(keys)
   return tuple(sub[:, i] for i in range(n))
 
 
@@ -208,7 +208,7 @@ def unit_draws(keys: Array, n: int) -> Array:
   One generator call per example however many parameters it needs (each
   call adds a hash to the compiled program).
   """
-  return common.unit_uniforms(keys, n)
+  return jax.vmap(lambda k: jax.random.uniform(k, (n,), jnp.float32))(keys)
 
 
 def span(u: Array, lower: float, upper: float) -> Array:
@@ -238,5 +238,6 @@ def uniforms(keys: Array, *ranges) -> Array:
   if all(float(a) == float(b) for a, b in ranges):
     # Sharded like the keys (and so the images) under explicit sharding.
     return common.shard_batch_like(jnp.broadcast_to(lo, shape), keys)
-  u = common.unit_uniforms(keys, len(ranges))
+  u = jax.vmap(lambda k: jax.random.uniform(k, (len(ranges),), jnp.float32))(
+      keys)
   return jnp.maximum(lo, u * (hi - lo) + lo)

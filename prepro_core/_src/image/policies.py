@@ -297,7 +297,7 @@ def rand_augment_kernel(num_ops, groups, dispatch):
   def kernel(images, keys):
     k_ops, k_steps = per_example(keys, 2)
     u = unit_draws(k_ops, max(num_ops, 1))
-    step_keys = common.split_keys(k_steps, max(num_ops, 1))
+    step_keys = jax.vmap(lambda k: jax.random.split(k, max(num_ops, 1)))(k_steps)
 
     def step(s, images):
       return dispatch(images, uniform_int(u[:, s], 0, n), step_keys[:, s],
@@ -395,7 +395,7 @@ def aug_mix_kernel(n, num_chains, depth, alpha, value_range, groups, dispatch):
     m = jax.nn.softmax(lg[:, :num_chains], axis=-1)  # (b, chains)
     w = jax.nn.sigmoid(lg[:, num_chains] - lg[:, num_chains + 1])  # (b,)
     # Chains run as one batch: row c * b + i is chain c of example i.
-    ck = common.split_keys(k_chains, num_chains)
+    ck = jax.vmap(lambda k: jax.random.split(k, num_chains))(k_chains)
     ck = jnp.swapaxes(ck, 0, 1).reshape((num_chains * b,) + ck.shape[2:])
     k_draws, k_steps = per_example(ck, 2)
     u = unit_draws(k_draws, max_depth + 1)  # depth, then op per step
@@ -405,7 +405,7 @@ def aug_mix_kernel(n, num_chains, depth, alpha, value_range, groups, dispatch):
     else:
       n_ops = uniform_int(u[:, 0], depth[0], depth[1] + 1)
       choices = n
-    step_keys = common.split_keys(k_steps, max_depth)
+    step_keys = jax.vmap(lambda k: jax.random.split(k, max_depth))(k_steps)
     chains = jnp.concatenate([images] * num_chains, axis=0)
 
     def step(s, chains):

@@ -34,7 +34,6 @@ from typing import Any, Callable, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from prepro_core._src.core.checks import check_choice
 from prepro_core._src.image import common
@@ -73,25 +72,13 @@ def identity_matrices(batch: int, dtype=jnp.float32) -> Array:
 def affine_matrices(a0, a1, a2, b0, b1, b2) -> Array:
   """Stacks per-example affine coefficients (each ``(batch,)``) into
   ``(batch, 3, 3)`` output->input matrices."""
-  return place_entries((a0, a1, a2, b0, b1, b2), last_row=True)
-
-
-def place_entries(entries, last_row: bool = False) -> Array:
-  """``(batch, 3, 3)`` matrices from row-major entries (each ``(batch,)``).
-
-  Six entries fill the top two rows (``last_row``: under ``[0, 0, 1]``),
-  nine the whole matrix. Built with selects rather than ``jnp.stack``: a
-  fused concatenation emits each entry's producers once per entry, so the
-  per-example draws behind them (Threefry rounds, trigonometry) would be
-  compiled six to nine times over.
-  """
-  dtype = jnp.result_type(*entries)
-  position = np.arange(9).reshape(3, 3)
-  out = jnp.asarray(np.where(position == 8, 1, 0) if last_row else
-                    np.zeros((3, 3)), dtype)
-  for j, e in enumerate(entries):
-    out = jnp.where(position == j, jnp.asarray(e, dtype)[..., None, None], out)
-  return out
+  zeros = jnp.zeros_like(a0)
+  ones = jnp.ones_like(a0)
+  return jnp.stack([
+      jnp.stack([a0, a1, a2], axis=-1),
+      jnp.stack([b0, b1, b2], axis=-1),
+      jnp.stack([zeros, zeros, ones], axis=-1),
+  ], axis=-2)
 
 
 def _fix_index(index: Array, size: int, fill_mode: str) -> Array:

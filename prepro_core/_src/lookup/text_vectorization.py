@@ -234,7 +234,7 @@ def vectorize_fused(state: TextVectorizationState, x: Any, standardize: Any,
   which stays the reference the fused one is checked against.
   """
   if not (isinstance(x, list) and x and
-          backend.numba_kernels("text") is not None):
+          backend.numba_kernels("text", rows=len(x)) is not None):
     return None
   if sl.layout_of(state.lookup).num_oov != 1:
     return None
