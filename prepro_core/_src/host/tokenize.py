@@ -36,7 +36,7 @@ import numpy as np
 
 from prepro_core._src.host import inputs
 from prepro_core._src.host.kernels import backend
-from prepro_core._src.host.packed import Tokens, cached, ramp
+from prepro_core._src.host.packed import Tokens, ramp
 
 ASCII_PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'
 
@@ -343,7 +343,7 @@ def vectorize_int(docs: list, mode, table, data: np.ndarray,
   byte_map = fast.LOWER if lower else fast.SAME
   klass = fast.CLASS_STRIP if strip else fast.CLASS_KEEP
   data = np.ascontiguousarray(data, np.uint8)
-  offsets = np.asarray(offsets, np.int64)
+  offsets = np.asarray(offsets)  # int32 or int64: the kernel takes either
   id_offset, mask_pos, mask_id, unknown_id = (int(v) for v in id_layout)
   n = len(docs)
   out = np.zeros((n, width), np.int32)
@@ -356,11 +356,7 @@ def vectorize_int(docs: list, mode, table, data: np.ndarray,
     except (TypeError, UnicodeEncodeError):  # bytes, non-str, surrogates
       return None
 
-  # The table as one array of slots (built once per table).
-  slots = cached(table.slot_keys, "text_vectorize_int_slots",
-                 lambda: fast.table_slots(
-                     np.asarray(table.slot_keys, np.uint64),
-                     np.asarray(table.slot_ids), offsets))
+  slots = fast.table_slots(table.slots, offsets)
 
   def kernel(buf, lo, hi):
     return fast.vectorize_int(buf, hi - lo, byte_map, klass, slots, data,

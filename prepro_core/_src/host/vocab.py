@@ -47,18 +47,6 @@ class TokenTable(NamedTuple):
   """
   slots: np.ndarray  # (2**bits,) uint32 slot words
 
-  # tokenize.vectorize_int reads a table through these two names (and the
-  # kernels' table_slots): the slots, and no keys.
-  @property
-  def slot_ids(self) -> np.ndarray:
-    return self.slots
-
-  @property
-  def slot_keys(self) -> np.ndarray:
-    # A new empty array each time: a cache keyed on it (tokenize's) dies
-    # with the call, and never keeps the table alive.
-    return np.zeros(0, np.uint64)
-
 
 def table_bits(n: int) -> int:
   """log2 of a table's size for ``n`` tokens: a load under 2/3 (linear

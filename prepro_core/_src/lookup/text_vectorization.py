@@ -32,7 +32,6 @@ from prepro_core._src.core import transform
 from prepro_core._src.lookup import string_lookup as sl
 from prepro_core._src.lookup import table as lookup
 from prepro_core._src.host import inputs
-from prepro_core._src.host import packed
 from prepro_core._src.host import tokenize
 from prepro_core._src.host import vocab
 from prepro_core._src.host.kernels import backend
@@ -239,14 +238,9 @@ def vectorize_fused(state: TextVectorizationState, x: Any, standardize: Any,
   if sl.layout_of(state.lookup).num_oov != 1:
     return None
   words = sl.table_vocabulary(state.lookup)
-  offsets = words.offsets
-  # tokenize.vectorize_int takes int64 offsets: a file's int32 ones are
-  # widened once per vocabulary, not at every call.
-  if offsets.dtype != np.int64:
-    offsets = packed.cached(offsets, "int64",
-                            lambda: words.offsets.astype(np.int64))
   return tokenize.vectorize_int(x, standardize, state.table, words.data,
-                                offsets, sl.id_layout(state.lookup), width)
+                                words.offsets, sl.id_layout(state.lookup),
+                                width)
 
 
 # ---------------------------------------------------------------------------

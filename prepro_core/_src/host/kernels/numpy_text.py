@@ -381,12 +381,10 @@ def pad_rows(ids, row_splits, width, fill):
   return out
 
 
-def table_slots(slot_keys, slot_ids, voffsets):
+def table_slots(slots, voffsets):
   """What :func:`vectorize_int` probes: ``(slots, voffsets)``, a
-  TokenTable's slot words (``slot_ids``; the table keeps no keys, so
-  ``slot_keys`` goes unused) and its vocabulary's offsets, no copy made."""
-  del slot_keys
-  return np.ascontiguousarray(slot_ids, np.uint32), voffsets
+  TokenTable's slot words and its vocabulary's offsets, no copy made."""
+  return np.ascontiguousarray(slots, np.uint32), voffsets
 
 
 def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
