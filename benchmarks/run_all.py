@@ -91,10 +91,11 @@ README_TABLES = {
         (rf"integer_lookup adapt \({_N} values\)", [
             "IntegerLookup adapt, 2M values", "{sec:prepro}", "{ratio:keras}", ""]),
         (rf"text_vectorization/adapt/{_N}docs", [
-            "TextVectorization adapt, 200,000 documents", "{sec:prepro}", "{ratio:keras}", ""]),
+            "TextVectorization adapt, 200,000 documents", "{sec:prepro}", "{ratio:keras}",
+            "pyarrow.compute {ratio:pyarrow}"]),
         (rf"text_vectorization/apply_int32_one_batch/{_N}docs", [
             "TextVectorization apply, int, length 32, one batch of 200,000", "{sec:prepro}",
-            "{ratio:keras}", ""]),
+            "{ratio:keras}", "pyarrow.compute {ratio:pyarrow}"]),
         (rf"text_vectorization/apply_int32_batches_10k/{_N}docs", [
             "TextVectorization apply, int, length 32, batches of 10,000", "{sec:prepro}",
             "{ratio:keras}", ""]),
@@ -145,6 +146,15 @@ README_TABLES = {
             "{rate:prepro in grain, in process} docs/s",
             "{rate:keras on tf.data (AUTOTUNE, prefetch)} docs/s "
             "({faster:keras on tf.data (AUTOTUNE, prefetch)})"]),
+        (rf"text pipeline .*, {_N} docs", [
+            "same records read through `pc.grain.batch(records, 256)`, in process",
+            "{rate:prepro in grain, pc.grain.batch, in process} docs/s",
+            "({x:keras on tf.data (AUTOTUNE, prefetch)|prepro in grain, pc.grain.batch, "
+            "in process} tf.data's rate)"]),
+        (rf"text pipeline .*, {_N} docs", [
+            "same, `shuffle_seed=0` (a permutation each epoch) / 2 `mp_prefetch` workers",
+            "{rate:prepro in grain, pc.grain.batch shuffled, in process} / "
+            "{rate:prepro in grain, pc.grain.batch, 2 workers} docs/s", ""]),
         (rf"text pipeline .*, {_N} docs", [
             "same, grain `mp_prefetch`, 1 / 2 workers",
             "{rate:prepro in grain, 1 workers} / {rate:prepro in grain, 2 workers} docs/s", ""]),

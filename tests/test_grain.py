@@ -329,3 +329,146 @@ def test_random_map_through_ds_map_says_what_to_do():
       pc.grain.map(t, s, seed=0))
   with pytest.raises(TypeError, match="map_with_index"):
     ds[0]  # pylint: disable=pointless-statement
+
+
+# --- pc.grain.batch ---------------------------------------------------------
+
+RECORDS = [{"text": d, "tag": d.split()[0], "n": i, "v": np.full(2, i, "f4")}
+           for i, d in enumerate(DOCS)]
+
+
+def _as_grain_batch(b):
+  """pc.grain.batch's batch as grain's .batch() gives it (str lists as
+  '<U' arrays, the one documented difference)."""
+  return {k: np.asarray(v) for k, v in b.items()}
+
+
+def _assert_batches_equal(ours, theirs):
+  assert len(ours) == len(theirs)
+  for a, b in zip(ours, theirs):
+    a = _as_grain_batch(a)
+    assert set(a) == set(b)
+    for k in b:
+      assert a[k].dtype == b[k].dtype, k
+      np.testing.assert_array_equal(a[k], b[k])
+
+
+@pytest.mark.parametrize("drop_remainder", [False, True])
+@pytest.mark.parametrize("wrap", ["list", "source", "mapped", "getitems"])
+def test_batch_equals_grain_batch(wrap, drop_remainder):
+  class BatchedSource:  # grain's batched-read protocol
+    def __len__(self):
+      return len(RECORDS)
+
+    def __getitem__(self, i):
+      raise AssertionError("read one by one")
+
+    def _getitems(self, indices):
+      return [RECORDS[i] for i in indices]
+
+  source = {"list": RECORDS,
+            "source": grain.MapDataset.source(RECORDS),
+            "mapped": grain.MapDataset.source(RECORDS).map(dict),
+            "getitems": BatchedSource()}[wrap]
+  ours = pc.grain.batch(source, 4, drop_remainder=drop_remainder)
+  theirs = grain.MapDataset.source(RECORDS).batch(
+      4, drop_remainder=drop_remainder)
+  assert isinstance(ours, grain.MapDataset)
+  assert len(ours) == (2 if drop_remainder else 3)
+  _assert_batches_equal(list(ours), list(theirs))
+  assert isinstance(ours[0]["text"], list)  # strings stay a list
+  assert ours[len(ours)]["n"].tolist() == ours[0]["n"].tolist()  # next epoch
+
+
+def test_batch_of_arrays_and_strings():
+  images = _images()
+  np.testing.assert_array_equal(pc.grain.batch(images, 5)[2], images[10:])
+  np.testing.assert_array_equal(pc.grain.batch(list(images), 5)[0],
+                                images[:5])
+  assert pc.grain.batch(DOCS, 4)[2] == DOCS[8:]
+  out = pc.grain.batch(images, 5)[0]
+  out[...] = -1  # a batch of its own: the source is unchanged
+  assert images.min() >= 0
+
+
+def test_batch_then_prepro_maps_equal_grain_batch_then_maps():
+  tv = pc.text_vectorization(output_sequence_length=5)
+  ts = pc.adapt(tv, DOCS)
+  sl = pc.string_lookup()
+  ss = pc.adapt(sl, [r["tag"] for r in RECORDS])
+
+  def pipeline(ds):
+    return list(ds.map(pc.grain.map(tv, ts, field="text"))
+                .map(pc.grain.map(sl, ss, field="tag"))
+                .to_iter_dataset())
+
+  ours = pipeline(pc.grain.batch(RECORDS, 4))
+  theirs = pipeline(grain.MapDataset.source(RECORDS).batch(4))
+  _assert_batches_equal(ours, theirs)
+
+
+def test_batch_pickles_and_runs_in_two_workers():
+  ds = pc.grain.batch(grain.MapDataset.source(RECORDS), 3)
+  again = cloudpickle.loads(cloudpickle.dumps(ds))
+  _assert_batches_equal(list(again), [_as_grain_batch(b) for b in ds])
+  tv, ts = _text()
+  it = (ds.map(pc.grain.map(tv, ts, field="text")).to_iter_dataset()
+        .mp_prefetch(grain.MultiprocessingOptions(num_workers=2)))
+  got, _ = _read(it)
+  want = [tv.apply(ts, DOCS[i:i + 3]) for i in range(0, len(DOCS), 3)]
+  assert len(got) == len(want)
+  for g, w in zip(got, want):
+    np.testing.assert_allclose(g["text"], w, rtol=1e-6)
+    assert isinstance(g["text"], np.ndarray)
+
+
+def test_batch_bad_arguments_name_the_argument():
+  with pytest.raises(TypeError, match=r"pc.grain.batch: `source`.*IterDataset"):
+    pc.grain.batch(grain.MapDataset.source(DOCS).to_iter_dataset(), 2)
+  for bad in ("some text", 3, iter(DOCS)):
+    with pytest.raises(TypeError, match=r"pc.grain.batch: `source` must be"):
+      pc.grain.batch(bad, 2)
+  for bad, kind in ((0, ValueError), (-1, ValueError), (2.0, TypeError),
+                    (True, TypeError), ("2", TypeError)):
+    with pytest.raises(kind, match=r"pc.grain.batch: `batch_size` must be an "
+                       r"int >= 1"):
+      pc.grain.batch(DOCS, bad)
+  with pytest.raises(TypeError, match=r"`drop_remainder` must be a bool"):
+    pc.grain.batch(DOCS, 2, drop_remainder="yes")
+  missing = grain.MapDataset.source([None, "a"])
+  with pytest.raises(ValueError, match=r"pc.grain.batch.*batch 0.*None"):
+    pc.grain.batch(missing, 2)[0]  # pylint: disable=expression-not-assigned
+
+
+@pytest.mark.parametrize("wrap", ["list", "source", "array", "mapped"])
+def test_batch_shuffle_seed_permutes_each_epoch(wrap):
+  n = np.arange(len(RECORDS))
+  source = {"list": RECORDS, "source": grain.MapDataset.source(RECORDS),
+            "array": n,
+            "mapped": grain.MapDataset.source(RECORDS).map(dict)}[wrap]
+
+  def numbers(ds, epoch):
+    out = [ds[epoch * len(ds) + i] for i in range(len(ds))]
+    return np.concatenate([b if wrap == "array" else b["n"] for b in out])
+
+  ds = pc.grain.batch(source, 4, shuffle_seed=5)
+  first, second = numbers(ds, 0), numbers(ds, 1)
+  assert sorted(first.tolist()) == n.tolist() == sorted(second.tolist())
+  assert first.tolist() != n.tolist() and first.tolist() != second.tolist()
+  # Only (shuffle_seed, index) decide a batch: a fresh or unpickled copy.
+  again = cloudpickle.loads(cloudpickle.dumps(ds))
+  assert numbers(again, 1).tolist() == second.tolist()
+  assert numbers(pc.grain.batch(source, 4, shuffle_seed=5), 0).tolist() == (
+      first.tolist())
+  assert numbers(pc.grain.batch(source, 4, shuffle_seed=6), 0).tolist() != (
+      first.tolist())
+  if wrap != "array":  # a batch's fields stay together
+    b = ds[1]
+    assert b["text"] == [DOCS[i] for i in b["n"]]
+
+
+def test_batch_bad_shuffle_seed_names_it():
+  for bad, kind in ((-1, ValueError), (1.5, TypeError), ("0", TypeError)):
+    with pytest.raises(kind, match=r"pc.grain.batch: `shuffle_seed` must be "
+                       r"an int >= 0"):
+      pc.grain.batch(DOCS, 2, shuffle_seed=bad)

@@ -224,3 +224,33 @@ def test_spawn_pool_workers_give_the_same_outputs():
                                   _keyed(flip, fs, x[i], SEED, i))
   # The text jobs ran first in each fresh worker: no backend for them.
   assert not results[0][1]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: pc.string_lookup(),
+    lambda: pc.text_vectorization(output_sequence_length=4)])
+def test_a_state_checked_once_still_refuses_tracers_and_device_leaves(make):
+  """The host applies walk a state's leaves once per state: a traced or
+  device-put copy of a state that already passed is still refused."""
+  t = make()
+  state = pc.adapt(t, DOCS)
+  fn = pc.loader_fn(t, state)
+  for i in range(3):  # the fast path: the same state again
+    np.testing.assert_array_equal(fn(i, DOCS[:2]), t.apply(state, DOCS[:2]))
+  with pytest.raises(TypeError, match=r"`state` must be a concrete value"):
+    jax.jit(lambda s: t.apply(s, DOCS[:2]))(state)
+  moved = jax.tree_util.tree_map(
+      lambda x: jax.device_put(x) if isinstance(x, np.ndarray) else x, state)
+  with pytest.raises(TypeError, match=r"`state` must hold NumPy arrays"):
+    t.apply(moved, DOCS[:2])
+  with pytest.raises(TypeError, match=r"record 5"):
+    fn(5, [1.5, 2.5])
+
+
+def test_record_index_checks():
+  t = pc.string_lookup(vocabulary=["a"])
+  fn = pc.loader_fn(t, t.init(None))
+  assert fn(np.int64(3), ["a"]).tolist() == [1]
+  for bad in (-1, 2**32, 1.0, True, "3"):
+    with pytest.raises(ValueError, match=r"record index must be an int"):
+      fn(bad, ["a"])

@@ -34,7 +34,7 @@ from typing import Sequence
 
 import numpy as np
 
-from prepro_core._src.host import inputs
+from prepro_core._src.host import inputs, vocab
 from prepro_core._src.host.kernels import backend
 from prepro_core._src.host.packed import Tokens, ramp
 
@@ -191,21 +191,15 @@ def tokenize_whitespace(docs: Sequence, mode, encoding: str = "utf-8",
   return Tokens(out, starts, tok_ends, row_splits)
 
 
-def _tokenize_pipelined(fast, docs, lower, strip, encoding, argname, where):
-  """The fused tokenize_whitespace of a large batch, cut into chunks: while
-  a worker thread runs the kernels (which release the GIL) and the token
-  keys on a chunk, this thread encodes the next. The chunks' outputs are
-  laid end to end: the same Tokens (keys added) as one pass."""
+def _pipelined(docs, encoding, argname, where, work):
+  """``work(buf, begins, ends)`` on each chunk of a large batch
+  (:func:`inputs.encode_apart`'s encoding of it), in order: while a worker
+  thread runs it (its kernels release the GIL), this thread encodes the
+  next chunk."""
   n = len(docs)
   k = max(1, n // _CHUNK_DOCS)
   bounds = [n * i // k for i in range(k + 1)]
   pool = backend.pool()
-
-  def work(buf, begins, ends):
-    out, starts, tok_ends, row_splits = fast.tokenize_whitespace(
-        buf, begins, ends, lower, strip)
-    return out, starts, tok_ends, row_splits, fast.keys(out, starts, tok_ends)
-
   jobs = []
   try:
     for lo, hi in zip(bounds[:-1], bounds[1:]):
@@ -213,6 +207,21 @@ def _tokenize_pipelined(fast, docs, lower, strip, encoding, argname, where):
           docs[lo:hi], encoding, argname, where)))
   finally:
     parts = [job.result() for job in jobs]  # always wait for the workers
+  return parts
+
+
+def _tokenize_pipelined(fast, docs, lower, strip, encoding, argname, where):
+  """The fused tokenize_whitespace of a large batch, cut into chunks
+  (:func:`_pipelined`), each chunk's keys computed by its worker. The
+  chunks' outputs are laid end to end: the same Tokens (keys added) as one
+  pass."""
+
+  def work(buf, begins, ends):
+    out, starts, tok_ends, row_splits = fast.tokenize_whitespace(
+        buf, begins, ends, lower, strip)
+    return out, starts, tok_ends, row_splits, fast.keys(out, starts, tok_ends)
+
+  parts = _pipelined(docs, encoding, argname, where, work)
   # Each chunk's buffer ends with 8 spare zero bytes: keep only the last.
   sizes = np.array([len(p[0]) - 8 for p in parts], np.int64)
   byte_base = np.concatenate([[0], np.cumsum(sizes)])
@@ -225,6 +234,38 @@ def _tokenize_pipelined(fast, docs, lower, strip, encoding, argname, where):
                               + [tok_base[-1:]])
   keys = np.concatenate([p[4] for p in parts])
   return Tokens(buf, starts, ends, row_splits, keys)
+
+
+def count_whitespace(docs: list, mode, track_docs: bool,
+                     encoding: str = "utf-8", argname: str = "inputs",
+                     where: str = "text"):
+  """:func:`tokenize_whitespace` then :func:`vocab.count_distinct` of a
+  large batch (``mode`` None or an ASCII built-in mode): each chunk of
+  :func:`_pipelined` is tokenized and counted by its worker (the kernels'
+  fused ``count_whitespace``), then the chunks' tables are merged
+  (``merge_keys``): the same table. None where this path does not apply
+  (numba absent, a small batch, a ``*_unicode`` mode, no tokens, a hash
+  collision): then tokenize and count apart."""
+  fast = backend.numba_kernels("text", rows=len(docs))
+  if (fast is None or len(docs) < 2 * _CHUNK_DOCS
+      or (mode is not None and mode.endswith("_unicode"))):
+    return None
+  lower = mode in ("lower", "lower_and_strip_punctuation")
+  strip = mode in ("strip_punctuation", "lower_and_strip_punctuation")
+
+  def work(buf, begins, ends):
+    return fast.count_whitespace(buf, begins, ends, lower, strip, track_docs)
+
+  parts = _pipelined(docs, encoding, argname, where, work)
+  if not all(p[5] for p in parts) or not any(len(p[0]) for p in parts):
+    return None
+  base = np.cumsum([0] + [len(p[3]) for p in parts])
+  offsets = np.concatenate([parts[0][4][:1]] + [
+      p[4][1:] + b for p, b in zip(parts, base)])
+  ukeys, counts, doc_counts, data = (np.concatenate([p[j] for p in parts])
+                                     for j in range(4))
+  *table, ok = fast.merge_keys(ukeys, counts, doc_counts, data, offsets)
+  return vocab.distinct_table(*table, track_docs) if ok else None
 
 
 def split_characters(buf: np.ndarray, doc_starts: np.ndarray) -> Tokens:

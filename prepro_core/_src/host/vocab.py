@@ -189,36 +189,42 @@ def count_distinct(tokens: Tokens, track_docs: bool,
 
 
 def _count_distinct_fast(fast, tokens: Tokens, track_docs: bool):
-  """count_distinct with the numba kernels' loops and NumPy's (SIMD) sort;
-  the same output. None after a 63-bit hash collision (then NumPy's exact
-  path runs)."""
-  buf = np.ascontiguousarray(tokens.buf, np.uint8)
+  """count_distinct with the numba kernels' hash-table count (one pass, the
+  long tokens' bytes confirmed in it); the same output. None after a 63-bit
+  hash collision (then NumPy's exact path runs)."""
   starts = np.asarray(tokens.starts, np.int64)
-  ends = np.asarray(tokens.ends, np.int64)
-  keys = tokens.keys
-  if keys is None:
-    keys = fast.keys(buf, starts, ends)
-  ukeys, counts = np.unique(keys, return_counts=True)
-  n_short = int(np.searchsorted(ukeys, keys_lib.LONG))
-  rep, ok = fast.long_representatives(ukeys[n_short:], buf, starts, ends, keys)
-  if not ok:
+  if len(starts) >= MAX_FAST:
     return None
+  keys = tokens.keys if tokens.keys is not None else np.zeros(0, np.uint64)
+  *table, ok = fast.count_keys(
+      keys, np.ascontiguousarray(tokens.buf, np.uint8), starts,
+      np.asarray(tokens.ends, np.int64),
+      np.asarray(tokens.row_splits, np.int64), track_docs)
+  return distinct_table(*table, track_docs) if ok else None
+
+
+MAX_FAST = (1 << 32) - 2  # count_keys packs a count in 32 bits
+
+
+def distinct_table(ukeys, counts, doc_counts, data, offsets,
+                   track_docs: bool):
+  """A :func:`count_distinct` result from the host kernels' ``count_keys``
+  table (distinct keys in order of first occurrence, long ones' bytes in
+  ``data``): sorted by key, as the sort-based path gives it."""
+  order = np.argsort(ukeys)
+  ukeys, counts = ukeys[order], counts[order]
+  doc_counts = doc_counts[order] if track_docs else np.zeros(0, np.int64)
+  n_short = int(np.searchsorted(ukeys, keys_lib.LONG))
   skeys = ukeys[:n_short]
   slen = (skeys >> np.uint64(56)).astype(np.int64)
   sbytes = (skeys & np.uint64((1 << 56) - 1)).astype("<u8").view(np.uint8)
   at = np.arange(n_short, dtype=np.int64) * 8
   sdata, soff = ragged_take(sbytes, at, at + slen)
-  ldata, loff = ragged_take(buf, starts[rep], ends[rep])
+  rep = order[n_short:]
+  ldata, loff = ragged_take(data, offsets[rep], offsets[rep + 1])
   data = np.concatenate([sdata, ldata])
   offsets = np.concatenate([soff, loff[1:] + soff[-1]])
-  doc_counts = np.zeros(0, np.int64)
-  if track_docs:
-    firsts = keys[fast.first_in_doc(keys, np.asarray(tokens.row_splits,
-                                                     np.int64))]
-    dkeys, dcounts = np.unique(firsts, return_counts=True)
-    doc_counts = np.zeros(len(ukeys), np.int64)
-    doc_counts[np.searchsorted(ukeys, dkeys)] = dcounts
-  return data, offsets, counts.astype(np.int64), doc_counts
+  return data, offsets, counts, doc_counts
 
 
 def _rows_cover(tokens: Tokens) -> bool:

@@ -296,7 +296,7 @@ def count_token_batch(state: StringLookupState,
       tokens, track and not per_token)
   if track and per_token:  # one document per token
     doc_counts = counts
-  return _add_counts(state, (data, offsets, counts, doc_counts),
+  return add_counts(state, (data, offsets, counts, doc_counts),
                      num_docs if track else 0)
 
 
@@ -341,7 +341,7 @@ def count_tokens(state: StringLookupState,
     if track:
       table = table[:3] + (table[2],)
       num_docs = n if num_docs is None else num_docs
-  return _add_counts(state, table, int(num_docs or 0) if track else 0)
+  return add_counts(state, table, int(num_docs or 0) if track else 0)
 
 
 def merge_counts(c: TokenCounts, table: tuple, n_docs: int) -> TokenCounts:
@@ -363,7 +363,7 @@ def merge_counts(c: TokenCounts, table: tuple, n_docs: int) -> TokenCounts:
                      np.asarray(int(c.num_docs) + n_docs, np.int64))
 
 
-def _add_counts(state: StringLookupState, table, n_docs: int):
+def add_counts(state: StringLookupState, table, n_docs: int):
   """``state`` with the distinct-token ``table`` added to its counts."""
   return state._replace(counts=merge_counts(state.counts, table, n_docs))
 
@@ -453,7 +453,7 @@ def merge_states(a: StringLookupState, b: StringLookupState,
           f"vocabularies.")
     return a
   t = b.counts
-  return _add_counts(a, (t.tokens.data, t.tokens.offsets, t.counts,
+  return add_counts(a, (t.tokens.data, t.tokens.offsets, t.counts,
                          t.doc_counts if track_docs else
                          np.zeros(0, np.int64)), int(t.num_docs))
 
@@ -500,6 +500,9 @@ def read_vocabulary(vocabulary: Any, encoding: str,
     return vocab.read_vocabulary_file(lookup.vocabulary_path(vocabulary),
                                       encoding, where=where)
   return inputs.vocabulary_list(vocabulary, encoding, where, "vocabulary")
+
+
+_APPLY = f"{_WHERE}.apply"
 
 
 class _Config(NamedTuple):
@@ -634,6 +637,24 @@ def batch_tokens(batch: Any, encoding: str,
   return tb.tokens
 
 
+# The last states `check_host_apply` walked. A state is an immutable
+# NamedTuple of NumPy leaves, so one that passed stays concrete and host-side;
+# held strongly (a few, newest first) so an id cannot be reused by another.
+_HOST_STATES: tuple = ()
+_HOST_STATES_KEPT = 4
+
+
+def check_host_apply(where: str, state: Any, x: Any) -> None:
+  """``checks.check_on_host(where, state=state, inputs=x)``, with the state's
+  leaf walk (most of its cost on a small batch) done once per state."""
+  global _HOST_STATES
+  if any(s is state for s in _HOST_STATES):
+    checks.check_on_host(where, inputs=x)
+    return
+  checks.check_on_host(where, state=state, inputs=x)
+  _HOST_STATES = ((state,) + _HOST_STATES)[:_HOST_STATES_KEPT]
+
+
 # Over 80 lines only by its docstring (Keras' arguments, each documented);
 # the body is wiring: checks, then closures over the functions above.
 @transform_factory
@@ -730,7 +751,7 @@ def string_lookup(max_tokens: Optional[int] = None,
 
   def apply(state, x, key=None):
     del key
-    checks.check_on_host(f"{_WHERE}.apply", state=state, inputs=x)
+    check_host_apply(_APPLY, state, x)
     if cfg.invert:
       return invert_ids(state, x, cfg.oov_token)
     gaps = None

@@ -327,6 +327,21 @@ def _check_args(standardize, split, ngrams, output_mode,
                  output_mode, output_sequence_length, fused)
 
 
+def _count_pipelined(tk: Tokenizer, batch, track: bool):
+  """count_batch's distinct-token table straight from
+  :func:`tokenize.count_whitespace`, for a flat list of ``str``/``bytes``
+  documents split on whitespace without ngrams (what
+  :func:`tokenize_inputs` sends to ``tokenize_whitespace`` unchanged);
+  None for anything else."""
+  if (tk.split != "whitespace" or tk.widths is not None
+      or callable(tk.standardize) or not isinstance(batch, (list, tuple))
+      or not batch or not set(map(type, batch)) <= {str, bytes}):
+    return None
+  mode = tk.standardize if isinstance(tk.standardize, str) else None
+  return tokenize.count_whitespace(list(batch), mode, track, tk.encoding,
+                                   "batch", tk.where)
+
+
 def count_batch(tk: Tokenizer, state: TextVectorizationState, batch,
                 given: bool) -> TextVectorizationState:
   """adapt's step: tokenize ``batch`` and count its tokens into ``state``."""
@@ -334,6 +349,11 @@ def count_batch(tk: Tokenizer, state: TextVectorizationState, batch,
     raise ValueError(
         f"{_WHERE}.adapt: this transform was built with a fixed "
         f"`vocabulary`; adapt learns one only when `vocabulary` is None.")
+  track = bool(sl.layout_of(state.lookup).track_docs)
+  table = _count_pipelined(tk, batch, track)
+  if table is not None:  # tokenized and counted chunk by chunk, the same
+    return state._replace(lookup=sl.add_counts(
+        state.lookup, table, len(batch) if track else 0))
   toks = tokenize_inputs(tk, batch, "batch").tokens
   # A document (for tf-idf) is one input row, as Keras counts them.
   return state._replace(lookup=sl.count_token_batch(state.lookup, toks))
@@ -455,7 +475,7 @@ def text_vectorization(max_tokens: Optional[int] = None,
 
   def apply(state, x, key=None):
     del key
-    checks.check_on_host(f"{_WHERE}.apply", state=state, inputs=x)
+    sl.check_host_apply(f"{_WHERE}.apply", state, x)
     return vectorize(conf, state, x, standardize, one_per_document,
                      pad_to_max_tokens)
 

@@ -150,6 +150,10 @@ def _to_jax(tree: Any) -> Any:
       tree)
 
 
+def _what(index: Optional[int]) -> str:
+  return "a record" if index is None else f"record {index}"
+
+
 def with_record(error: Exception, prefix: str) -> Exception:
   """``error`` again (same type when it allows) with ``prefix`` in front."""
   try:
@@ -201,24 +205,29 @@ class RecordFn:
     ``index`` may be None for a non-random transform (it then only names
     the record in errors).
     """
-    what = "a record" if index is None else f"record {index}"
-    if index is None and self.transform.is_random:
-      raise ValueError(
-          f"{self.where}: {self.transform.name} is random and needs each "
-          f"record's index for its key; use grain's `map_with_index` (or "
-          f"`ds.apply(...)`), or call fn(index, record).")
-    if index is not None and (isinstance(index, bool) or not isinstance(
-        index, (int, np.integer)) or not 0 <= index < _MAX_INDEX):
-      raise ValueError(
-          f"{self.where}: the record index must be an int in [0, 2**32), got "
-          f"{index!r}.")
-    x = self._select(record, what)
+    if index is None:
+      if self.transform.is_random:
+        raise ValueError(
+            f"{self.where}: {self.transform.name} is random and needs each "
+            f"record's index for its key; use grain's `map_with_index` (or "
+            f"`ds.apply(...)`), or call fn(index, record).")
+    elif type(index) is not int or not 0 <= index < _MAX_INDEX:  # fast: int
+      if (isinstance(index, bool) or
+          not isinstance(index, (int, np.integer)) or
+          not 0 <= index < _MAX_INDEX):
+        raise ValueError(
+            f"{self.where}: the record index must be an int in [0, 2**32), "
+            f"got {index!r}.")
+    x = record if self.field is None else self._select(record, index)
     try:
       with encoding.host_outputs(self.output):
         y = self._apply(index, x)
     except (TypeError, ValueError) as e:
-      raise with_record(e, f"{self.where}: {what}") from e
-    y = _to_numpy(y) if self.output == "numpy" else _to_jax(y)
+      raise with_record(e, f"{self.where}: {_what(index)}") from e
+    if self.output == "jax":
+      y = _to_jax(y)
+    elif type(y) is not np.ndarray:  # host transforms' usual output as is
+      y = _to_numpy(y)
     if self.field is None:
       return y
     out = dict(record)
@@ -243,10 +252,9 @@ class RecordFn:
       return stack_records([self(i, r) for i, r in items])
     return self(int(items[0][0]), stack_records([r for _, r in items]))
 
-  def _select(self, record: Any, what: str) -> Any:
-    if self.field is None:
-      return record
+  def _select(self, record: Any, index: Optional[int]) -> Any:
     if not isinstance(record, Mapping) or self.field not in record:
+      what = _what(index)
       keys = list(record) if isinstance(record, Mapping) else None
       raise TypeError(
           f"{self.where}: {what}: with `field`={self.field!r} each record "

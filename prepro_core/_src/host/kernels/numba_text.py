@@ -16,8 +16,11 @@ whole-array NumPy operation:
   tag match compared (exact), mapped to a lookup's ids; :func:`build_table`
   builds one (and finds repeated tokens), tokens gathered by span of slots.
 * :func:`split_lines`: a vocabulary file's lines squeezed in place.
-* :func:`keys`, :func:`first_in_doc`, :func:`long_representatives`: the
-  loops of vocab.count_distinct (distinct keys are counted by NumPy's sort).
+* :func:`keys`, :func:`count_keys`: the loops of vocab.count_distinct (one
+  hash-table pass counts the keys and confirms long tokens' bytes);
+  :func:`count_whitespace`: tokenize_whitespace fused with it, and
+  :func:`merge_keys` to add up the tables of chunks;
+  :func:`first_in_doc`: a token's first occurrence in its document.
 * :func:`pad_rows`: ragged ids to a padded matrix.
 * :func:`vectorize_int`: text_vectorization's "int" mode, fused.
 
@@ -580,44 +583,189 @@ def first_in_doc(keys, row_splits):
   return flag
 
 
-@_jit
-def long_representatives(ukeys, buf, starts, ends, keys):
-  """For the distinct long keys ``ukeys`` (sorted, top bit set): the first
-  token with each key, and whether every token with that key has the same
-  bytes as it (False: a 63-bit hash collision)."""
-  m = ukeys.shape[0]
-  bits = 4
-  while (1 << bits) < 2 * m + 1:
-    bits += 1
-  size = 1 << bits
-  mask = size - 1
+_ONE = np.uint64(1)
+
+
+@_inline
+def _regrow(tab, bits):
+  """A count table (``key, (g + 1) << 32 | count`` per slot) of
+  ``2**bits`` slots, holding ``tab``'s entries."""
+  mask = (1 << bits) - 1
   shift = np.uint64(64 - bits)
-  slot_key = np.zeros(size, np.uint64)
-  slot_g = np.full(size, -1, np.int64)
-  for g in range(m):
-    sl = np.int64((ukeys[g] * _M1) >> shift)
-    while slot_g[sl] >= 0:
-      sl = (sl + 1) & mask
-    slot_key[sl] = ukeys[g]
-    slot_g[sl] = g
-  rep = np.full(m, -1, np.int64)
-  for i in range(keys.shape[0]):
-    k = keys[i]
-    if k < _LONG:
+  out = np.zeros(2 << bits, np.uint64)
+  for h in range(tab.shape[0] // 2):
+    if tab[2 * h + 1] != 0:
+      sl = np.int64((tab[2 * h] * _M1) >> shift)
+      while out[2 * sl + 1] != 0:
+        sl = (sl + 1) & mask
+      out[2 * sl] = tab[2 * h]
+      out[2 * sl + 1] = tab[2 * h + 1]
+  return out
+
+
+@_inline
+def _find(tab, bits, k):
+  """The slot of key ``k`` in a count table, or of the empty slot it would
+  take."""
+  mask = (1 << bits) - 1
+  sl = np.int64((k * _M1) >> np.uint64(64 - bits))
+  while tab[2 * sl + 1] != 0 and tab[2 * sl] != k:
+    sl = (sl + 1) & mask
+  return sl
+
+
+@_inline
+def _keep_bytes(arena, used, buf, s, n):
+  """``arena`` (grown when full) with ``buf[s:s + n]`` appended at
+  ``used``: the long keys' first tokens, packed (so that checking a repeat
+  reads cached bytes, not the batch's)."""
+  if used + n > arena.shape[0]:
+    grown = np.empty(2 * (used + n) + 4096, np.uint8)
+    grown[:used] = arena[:used]
+    arena = grown
+  arena[used:used + n] = buf[s:s + n]
+  return arena
+
+
+@_inline
+def _no_table():
+  e = np.zeros(0, np.int64)
+  return np.zeros(0, np.uint64), e, e, np.zeros(0, np.uint8), e, False
+
+
+@_inline
+def _count(buf, starts, ends, keys, row_splits, track_docs):
+  """count_keys' loop; ``keys`` empty: computed here."""
+  n = starts.shape[0]
+  have_keys = keys.shape[0] == n
+  bits = 10
+  tab = np.zeros(2 << bits, np.uint64)
+  ukeys = np.empty(n, np.uint64)
+  offsets = np.empty(n + 1, np.int64)
+  offsets[0] = 0
+  arena = np.empty(0, np.uint8)
+  used = 0
+  nd = n if track_docs else 0
+  last_doc = np.empty(nd, np.int64)
+  doc_counts = np.empty(nd, np.int64)
+  m = 0
+  d = 0
+  for i in range(n):
+    s = starts[i]
+    ln = ends[i] - s
+    k = keys[i] if have_keys else _key(buf, s, ends[i])
+    if track_docs:
+      while row_splits[d + 1] <= i:
+        d += 1
+    sl = _find(tab, bits, k)
+    v = tab[2 * sl + 1]
+    if v != 0:
+      tab[2 * sl + 1] = v + _ONE
+      g = np.int64(v >> _S32) - 1
+      if k >= _LONG and (offsets[g + 1] - offsets[g] != ln or not _same(
+          buf, s, arena, offsets[g], ln)):
+        return _no_table()
+      if track_docs and last_doc[g] != d:
+        last_doc[g] = d
+        doc_counts[g] += 1
       continue
-    sl = np.int64((k * _M1) >> shift)
-    while slot_key[sl] != k:
-      sl = (sl + 1) & mask
-    g = slot_g[sl]
-    r = rep[g]
-    if r < 0:
-      rep[g] = i
+    tab[2 * sl] = k
+    tab[2 * sl + 1] = (np.uint64(m + 1) << _S32) | _ONE
+    ukeys[m] = k
+    offsets[m] = used
+    if k >= _LONG:
+      arena = _keep_bytes(arena, used, buf, s, ln)
+      used += ln
+    offsets[m + 1] = used
+    if track_docs:
+      last_doc[m] = d
+      doc_counts[m] = 1
+    m += 1
+    if 2 * m >= (1 << bits):  # keep the load under 1/2
+      bits += 1
+      tab = _regrow(tab, bits)
+  counts = np.empty(m, np.int64)
+  for h in range(tab.shape[0] // 2):
+    v = tab[2 * h + 1]
+    if v != 0:
+      counts[np.int64(v >> _S32) - 1] = np.int64(v & _M32)
+  return (ukeys[:m].copy(), counts, doc_counts[:m].copy(),
+          arena[:used].copy(), offsets[:m + 1].copy(), True)
+
+
+@_jit
+def count_keys(keys, buf, starts, ends, row_splits, track_docs):
+  """The distinct tokens ``buf[starts:ends]`` (by their ``keys``; empty:
+  computed here) in order of first occurrence, counted in one hash-table
+  pass: ``(ukeys, counts, doc_counts, data, offsets, ok)``; ``doc_counts``:
+  the documents (rows of ``row_splits``) each occurs in (empty unless
+  ``track_docs``); ``data[offsets[g]:offsets[g + 1]]``: the bytes of key
+  ``g`` when long, else empty. ``ok`` False (all else empty): a long key's
+  tokens differ in bytes (a 63-bit hash collision). At most 2**32 - 2
+  tokens (a slot packs two 32-bit fields)."""
+  return _count(buf, starts, ends, keys, row_splits, track_docs)
+
+
+@_jit
+def count_whitespace(buf, begins, ends, lower, strip, track_docs):
+  """:func:`tokenize_whitespace` then :func:`count_keys` (keys computed)."""
+  out, new_starts = _compact(buf, begins, ends, LOWER if lower else SAME,
+                             (CLASS_STRIP if strip else CLASS_KEEP) != 0)
+  starts, tok_ends, row_splits = _edges(out, int(new_starts[-1]), _SPACE,
+                                        new_starts)
+  if starts.shape[0] >= 0xFFFFFFFF:
+    return _no_table()
+  return _count(out, starts, tok_ends, np.zeros(0, np.uint64), row_splits,
+                track_docs)
+
+
+@_jit
+def merge_keys(ukeys, counts, doc_counts, data, offsets):
+  """:func:`count_keys`' tables of parts of one batch laid end to end
+  (``offsets`` running on over ``data``), added up: the whole batch's
+  :func:`count_keys` (``doc_counts`` empty when it is)."""
+  n = ukeys.shape[0]
+  track = doc_counts.shape[0] == n and n > 0
+  bits = 10
+  while (1 << bits) < n // 2:  # parts share most keys: m is well below n
+    bits += 1
+  tab = np.zeros(2 << bits, np.uint64)
+  okeys = np.empty(n, np.uint64)
+  ooff = np.empty(n + 1, np.int64)
+  ooff[0] = 0
+  odata = np.empty(data.shape[0], np.uint8)
+  ocounts = np.zeros(n, np.int64)
+  odocs = np.zeros(n if track else 0, np.int64)
+  m = 0
+  used = 0
+  for i in range(n):
+    k = ukeys[i]
+    s = offsets[i]
+    ln = offsets[i + 1] - s
+    sl = _find(tab, bits, k)
+    v = tab[2 * sl + 1]
+    if v != 0:
+      g = np.int64(v >> _S32) - 1
+      if ooff[g + 1] - ooff[g] != ln or not _same(data, s, odata, ooff[g],
+                                                  ln):
+        return _no_table()
     else:
-      n = ends[i] - starts[i]
-      if ends[r] - starts[r] != n or not _same(buf, starts[i], buf, starts[r],
-                                               n):
-        return rep, False
-  return rep, True
+      g = m
+      m += 1
+      tab[2 * sl] = k
+      tab[2 * sl + 1] = np.uint64(g + 1) << _S32
+      okeys[g] = k
+      odata[used:used + ln] = data[s:s + ln]
+      used += ln
+      ooff[g + 1] = used
+      if 2 * m >= (1 << bits):
+        bits += 1
+        tab = _regrow(tab, bits)
+    ocounts[g] += counts[i]
+    if track:
+      odocs[g] += doc_counts[i]
+  return (okeys[:m].copy(), ocounts[:m].copy(), odocs[:m].copy(),
+          odata[:used].copy(), ooff[:m + 1].copy(), True)
 
 
 @_jit

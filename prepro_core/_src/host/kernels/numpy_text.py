@@ -15,7 +15,8 @@ a composition of whole-array NumPy operations (no Python loop per token):
   narrowed to bytes in one cast (non-ASCII rows encoded one by one).
 * :func:`tokenize_whitespace`, :func:`vectorize_int`: byte-table lowering
   and stripping, then token edges found by array comparisons.
-* :func:`first_in_doc`, :func:`long_representatives`, :func:`pad_rows`:
+* :func:`first_in_doc`, :func:`count_keys`, :func:`count_whitespace`,
+  :func:`merge_keys`, :func:`pad_rows`:
   sorts, gathers and scatters; :func:`table_slots`: the table as
   :func:`vectorize_int` takes it.
 
@@ -29,7 +30,8 @@ from __future__ import annotations
 import numpy as np
 
 from prepro_core._src.host import keys as keys_lib
-from prepro_core._src.host.packed import SLACK, byte_matrix, non_ascii_rows
+from prepro_core._src.host.packed import (SLACK, byte_matrix, non_ascii_rows,
+                                         ragged_take)
 
 # Byte classes of tokenize_whitespace/vectorize_int: 0 dropped (punctuation,
 # when stripping), 1 whitespace, 2 part of a token.
@@ -347,25 +349,93 @@ def first_in_doc(keys, row_splits):
   return flag
 
 
-def long_representatives(ukeys, buf, starts, ends, keys):
-  """For the distinct long keys ``ukeys`` (sorted, top bit set): the first
-  token with each key, and whether every token with that key has the same
-  bytes as it (False: a 63-bit hash collision)."""
-  m = ukeys.shape[0]
-  rep = np.full(m, -1, np.int64)
-  idx = np.flatnonzero(keys >= keys_lib.LONG)
-  if not m or not len(idx):
-    return rep, True
-  g = np.searchsorted(ukeys, keys[idx])
-  uniq, first = np.unique(g, return_index=True)
-  rep[uniq] = idx[first]
-  r = rep[g]
-  length = ends[idx] - starts[idx]
-  ok = (ends[r] - starts[r]) == length
-  if not ok.all():
-    return rep, False
-  same = keys_lib.same_bytes(buf, starts[idx], buf, starts[r], length)
-  return rep, bool(same.all())
+def _no_table():
+  e = np.zeros(0, np.int64)
+  return np.zeros(0, np.uint64), e, e, np.zeros(0, np.uint8), e, False
+
+
+def _first_groups(keys):
+  """``(first, inverse)`` of the distinct ``keys`` numbered in order of
+  first occurrence."""
+  _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+  order = np.argsort(first)  # sorted groups to first-occurrence groups
+  group = np.empty(len(order), np.int64)
+  group[order] = np.arange(len(order), dtype=np.int64)
+  return first[order].astype(np.int64), group[inverse.ravel()]
+
+
+def _same_as_first(buf, starts, length, first, inverse, check):
+  """Whether each ``check`` token has its group's first token's bytes."""
+  r = first[inverse[check]]
+  return bool((length[r] == length[check]).all() and keys_lib.same_bytes(
+      buf, starts[check], buf, starts[r], length[check]).all())
+
+
+def count_keys(keys, buf, starts, ends, row_splits, track_docs):
+  """The distinct tokens ``buf[starts:ends]`` (by their ``keys``; empty:
+  computed here) in order of first occurrence, counted in one hash-table
+  pass: ``(ukeys, counts, doc_counts, data, offsets, ok)``; ``doc_counts``:
+  the documents (rows of ``row_splits``) each occurs in (empty unless
+  ``track_docs``); ``data[offsets[g]:offsets[g + 1]]``: the bytes of key
+  ``g`` when long, else empty. ``ok`` False (all else empty): a long key's
+  tokens differ in bytes (a 63-bit hash collision). At most 2**32 - 2
+  tokens (a slot packs two 32-bit fields)."""
+  e = np.zeros(0, np.int64)
+  if len(keys) != len(starts):
+    keys = keys_lib.token_keys(buf, starts, ends)
+  if not len(keys):
+    return np.zeros(0, np.uint64), e, e, np.zeros(0, np.uint8), np.zeros(
+        1, np.int64), True
+  first, inverse = _first_groups(keys)
+  length = ends - starts
+  long_tok = keys >= keys_lib.LONG
+  if not _same_as_first(buf, starts, length, first, inverse,
+                        np.flatnonzero(long_tok)):
+    return _no_table()
+  m = len(first)
+  counts = np.bincount(inverse, minlength=m).astype(np.int64)
+  doc_counts = e
+  if track_docs:
+    doc_counts = np.bincount(inverse[first_in_doc(keys, row_splits)],
+                             minlength=m).astype(np.int64)
+  ukeys = keys[first]
+  s = starts[first]
+  data, offsets = ragged_take(buf, s, np.where(long_tok[first], ends[first],
+                                               s))
+  return ukeys, counts, doc_counts, data, offsets, True
+
+
+def count_whitespace(buf, begins, ends, lower, strip, track_docs):
+  """:func:`tokenize_whitespace` then :func:`count_keys` (keys computed)."""
+  out, starts, tok_ends, row_splits = tokenize_whitespace(buf, begins, ends,
+                                                          lower, strip)
+  if len(starts) >= 0xFFFFFFFF:
+    return _no_table()
+  return count_keys(np.zeros(0, np.uint64), out, starts, tok_ends,
+                    row_splits, track_docs)
+
+
+def merge_keys(ukeys, counts, doc_counts, data, offsets):
+  """:func:`count_keys`' tables of parts of one batch laid end to end
+  (``offsets`` running on over ``data``), added up: the whole batch's
+  :func:`count_keys` (``doc_counts`` empty when it is)."""
+  n = len(ukeys)
+  if not n:
+    e = np.zeros(0, np.int64)
+    return ukeys, e, e, np.zeros(0, np.uint8), np.zeros(1, np.int64), True
+  first, inverse = _first_groups(ukeys)
+  starts = offsets[:-1]
+  length = np.diff(offsets)
+  if not _same_as_first(data, starts, length, first, inverse,
+                        np.arange(n)):
+    return _no_table()
+  m = len(first)
+  ocounts = np.bincount(inverse, counts, minlength=m).astype(np.int64)
+  odocs = np.zeros(0, np.int64)
+  if len(doc_counts) == n:
+    odocs = np.bincount(inverse, doc_counts, minlength=m).astype(np.int64)
+  odata, ooff = ragged_take(data, starts[first], offsets[1:][first])
+  return ukeys[first], ocounts, odocs, odata, ooff, True
 
 
 def pad_rows(ids, row_splits, width, fill):
