@@ -229,13 +229,13 @@ def test_spawn_pool_workers_give_the_same_outputs():
 @pytest.mark.parametrize("make", [
     lambda: pc.string_lookup(),
     lambda: pc.text_vectorization(output_sequence_length=4)])
-def test_a_state_checked_once_still_refuses_tracers_and_device_leaves(make):
-  """The host applies walk a state's leaves once per state: a traced or
-  device-put copy of a state that already passed is still refused."""
+def test_a_state_that_passed_still_refuses_tracers_and_device_leaves(make):
+  """A traced or device-put copy of a state that already passed the host
+  apply's checks is still refused."""
   t = make()
   state = pc.adapt(t, DOCS)
   fn = pc.loader_fn(t, state)
-  for i in range(3):  # the fast path: the same state again
+  for i in range(3):
     np.testing.assert_array_equal(fn(i, DOCS[:2]), t.apply(state, DOCS[:2]))
   with pytest.raises(TypeError, match=r"`state` must be a concrete value"):
     jax.jit(lambda s: t.apply(s, DOCS[:2]))(state)

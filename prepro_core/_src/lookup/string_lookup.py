@@ -637,24 +637,6 @@ def batch_tokens(batch: Any, encoding: str,
   return tb.tokens
 
 
-# The last states `check_host_apply` walked. A state is an immutable
-# NamedTuple of NumPy leaves, so one that passed stays concrete and host-side;
-# held strongly (a few, newest first) so an id cannot be reused by another.
-_HOST_STATES: tuple = ()
-_HOST_STATES_KEPT = 4
-
-
-def check_host_apply(where: str, state: Any, x: Any) -> None:
-  """``checks.check_on_host(where, state=state, inputs=x)``, with the state's
-  leaf walk (most of its cost on a small batch) done once per state."""
-  global _HOST_STATES
-  if any(s is state for s in _HOST_STATES):
-    checks.check_on_host(where, inputs=x)
-    return
-  checks.check_on_host(where, state=state, inputs=x)
-  _HOST_STATES = ((state,) + _HOST_STATES)[:_HOST_STATES_KEPT]
-
-
 # Over 80 lines only by its docstring (Keras' arguments, each documented);
 # the body is wiring: checks, then closures over the functions above.
 @transform_factory
@@ -751,7 +733,7 @@ def string_lookup(max_tokens: Optional[int] = None,
 
   def apply(state, x, key=None):
     del key
-    check_host_apply(_APPLY, state, x)
+    checks.check_on_host(_APPLY, state=state, inputs=x)
     if cfg.invert:
       return invert_ids(state, x, cfg.oov_token)
     gaps = None

@@ -475,7 +475,7 @@ def text_vectorization(max_tokens: Optional[int] = None,
 
   def apply(state, x, key=None):
     del key
-    sl.check_host_apply(f"{_WHERE}.apply", state, x)
+    checks.check_on_host(f"{_WHERE}.apply", state=state, inputs=x)
     return vectorize(conf, state, x, standardize, one_per_document,
                      pad_to_max_tokens)
 
