@@ -188,6 +188,9 @@ def count_distinct(tokens: Tokens, track_docs: bool,
   return data, offsets, counts, doc_counts
 
 
+MAX_FAST = (1 << 32) - 2  # count_keys packs a count in 32 bits
+
+
 def _count_distinct_fast(fast, tokens: Tokens, track_docs: bool):
   """count_distinct with the numba kernels' hash-table count (one pass, the
   long tokens' bytes confirmed in it); the same output. None after a 63-bit
@@ -201,9 +204,6 @@ def _count_distinct_fast(fast, tokens: Tokens, track_docs: bool):
       np.asarray(tokens.ends, np.int64),
       np.asarray(tokens.row_splits, np.int64), track_docs)
   return distinct_table(*table, track_docs) if ok else None
-
-
-MAX_FAST = (1 << 32) - 2  # count_keys packs a count in 32 bits
 
 
 def distinct_table(ukeys, counts, doc_counts, data, offsets,

@@ -373,13 +373,14 @@ def _same_as_first(buf, starts, length, first, inverse, check):
 
 def count_keys(keys, buf, starts, ends, row_splits, track_docs):
   """The distinct tokens ``buf[starts:ends]`` (by their ``keys``; empty:
-  computed here) in order of first occurrence, counted in one hash-table
-  pass: ``(ukeys, counts, doc_counts, data, offsets, ok)``; ``doc_counts``:
-  the documents (rows of ``row_splits``) each occurs in (empty unless
-  ``track_docs``); ``data[offsets[g]:offsets[g + 1]]``: the bytes of key
-  ``g`` when long, else empty. ``ok`` False (all else empty): a long key's
-  tokens differ in bytes (a 63-bit hash collision). At most 2**32 - 2
-  tokens (a slot packs two 32-bit fields)."""
+  computed here) in order of first occurrence, counted (here by a sort,
+  numba's twin by one hash-table pass): ``(ukeys, counts, doc_counts, data,
+  offsets, ok)``; ``doc_counts``: the documents (rows of ``row_splits``)
+  each occurs in (empty unless ``track_docs``);
+  ``data[offsets[g]:offsets[g + 1]]``: the bytes of key ``g`` when long,
+  else empty. ``ok`` False (all else empty): a long key's tokens differ in
+  bytes (a 63-bit hash collision). At most 2**32 - 2 tokens (the limit of
+  numba's twin, whose slots pack two 32-bit fields)."""
   e = np.zeros(0, np.int64)
   if len(keys) != len(starts):
     keys = keys_lib.token_keys(buf, starts, ends)
