@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import pickle
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import jax
 import numpy as np
@@ -181,6 +181,45 @@ def _slicer(source: Any) -> Optional[Any]:
   return None
 
 
+def _columns(source: Any, where: str) -> Optional[dict]:
+  """A mapping of equal-length columns (``{"text": docs, "label": ys}``, as
+  ``tf.data.Dataset.from_tensor_slices`` takes) as a dict, or None for
+  any other source. Raises, naming ``source``, on a bad column."""
+  if not isinstance(source, Mapping):
+    return None
+  if not source:
+    raise ValueError(f"{where}: `source` is an empty mapping: give columns, "
+                     f"e.g. {{'text': docs, 'label': labels}}.")
+  columns, lengths = {}, set()
+  for name, column in source.items():
+    if not (isinstance(column, (list, tuple)) or
+            (isinstance(column, np.ndarray) and column.ndim >= 1)):
+      raise TypeError(
+          f"{where}: `source` is a mapping of columns, each a list, tuple or "
+          f"NumPy array with a first axis; column {name!r} is "
+          f"{type(column).__name__}.")
+    columns[name] = column
+    lengths.add(len(column))
+  if len(lengths) != 1:
+    sizes = {name: len(c) for name, c in columns.items()}
+    raise ValueError(f"{where}: `source`'s columns must have the same "
+                     f"length, got {sizes}.")
+  return columns
+
+
+def _take(column: Any, lo: int, hi: int, indices: Optional[np.ndarray]):
+  """Rows ``[lo, hi)`` of a column, or rows ``indices``: arrays as arrays of
+  their own (as ``np.stack`` gives), lists and tuples as lists."""
+  if indices is None:
+    part = column[lo:hi]
+    if isinstance(part, np.ndarray):
+      return part.copy()
+    return list(part) if isinstance(part, tuple) else part
+  if isinstance(column, np.ndarray):
+    return column[indices]
+  return [column[i] for i in indices.tolist()]
+
+
 def _read_indices(source: Any, indices: Sequence[int]) -> Any:
   """Records ``indices`` of a source that does not slice: grain's batched
   read (``_getitems``, which grain's own sources and datasets pass down),
@@ -204,8 +243,10 @@ class BatchedRead(grain.MapDataset):
     self._shuffle_seed = shuffle_seed
     self._order = (None, None)  # (epoch, its permutation), built lazily
     self._source = source
+    self._columns = _columns(source, where)
     self._slicer = _slicer(source)
-    self._n = len(source)
+    self._n = (len(next(iter(self._columns.values())))
+               if self._columns is not None else len(source))
     self._batch_size = batch_size
     self._drop_remainder = drop_remainder
     self._where = where
@@ -231,7 +272,7 @@ class BatchedRead(grain.MapDataset):
     hi = min(lo + self._batch_size, self._n)
     with self._stats.record_self_time():
       part = self._read(epoch, lo, hi)
-      if isinstance(part, np.ndarray):
+      if isinstance(part, (np.ndarray, dict)):  # an array, or columns
         return part
       if any(r is None for r in part):
         raise ValueError(
@@ -241,6 +282,11 @@ class BatchedRead(grain.MapDataset):
       return records.stack_records(part)
 
   def _read(self, epoch: int, lo: int, hi: int) -> Any:
+    if self._columns is not None:
+      indices = (None if self._shuffle_seed is None else
+                 self._permutation(epoch)[lo:hi])
+      return {name: _take(column, lo, hi, indices)
+              for name, column in self._columns.items()}
     src = self._slicer
     if self._shuffle_seed is None:
       if src is None:
@@ -282,6 +328,12 @@ def batch(source: Any, batch_size: int, drop_remainder: bool = False,
   (``_getitems``) of a source or a ``MapDataset`` that has one, else one
   read per record. Chain prepro maps after it as after ``.batch()``.
 
+  A mapping of columns (``{"text": docs, "label": labels}``, lists or
+  arrays of one length, what ``tf.data.Dataset.from_tensor_slices`` takes)
+  is read column by column: a batch is ``{"text": docs[lo:hi], "label":
+  labels[lo:hi]}``, the same as batching the records
+  ``{"text": docs[i], "label": labels[i]}``, with no Python object a record.
+
   A batch stacks its records as ``.batch()`` does, field by field for
   mappings and tuples, numbers and arrays with ``np.stack``, with one
   difference: strings (and bytes) stay a Python list, which prepro's text
@@ -289,8 +341,9 @@ def batch(source: Any, batch_size: int, drop_remainder: bool = False,
   ``np.asarray(batch)`` gives the same).
 
   Args:
-    source: a sequence or NumPy array of records, a grain ``MapDataset``, or
-      a grain random-access source (``__len__`` and ``__getitem__``).
+    source: a sequence or NumPy array of records, a grain ``MapDataset``, a
+      grain random-access source (``__len__`` and ``__getitem__``), or a
+      mapping of equal-length columns (lists, tuples or arrays).
     batch_size: records per batch.
     drop_remainder: drop the last batch when it is short.
     shuffle_seed: None (records in order), or an int: each epoch's batches
@@ -308,7 +361,8 @@ def batch(source: Any, batch_size: int, drop_remainder: bool = False,
 
   Raises:
     TypeError / ValueError naming the argument: ``source`` is an
-    ``IterDataset``, a str, or has no length or indexing; ``batch_size`` is
+    ``IterDataset``, a str, or has no length or indexing, or is a mapping
+    whose columns are not sequences or arrays of one length; ``batch_size`` is
     not an int >= 1; ``drop_remainder`` is not a bool; ``shuffle_seed`` is
     not an int >= 0 or None.
 

@@ -391,6 +391,53 @@ def test_batch_of_arrays_and_strings():
   assert images.min() >= 0
 
 
+def _columns_of(recs, as_arrays):
+  cols = {k: [r[k] for r in recs] for k in recs[0]}
+  if as_arrays:  # numbers and vectors as arrays, strings as a tuple
+    cols = {k: tuple(v) if isinstance(v[0], str) else np.stack(v)
+            for k, v in cols.items()}
+  return cols
+
+
+@pytest.mark.parametrize("shuffle_seed", [None, 7])
+@pytest.mark.parametrize("as_arrays", [False, True])
+def test_batch_of_columns_equals_batch_of_records(as_arrays, shuffle_seed):
+  cols = _columns_of(RECORDS, as_arrays)
+  ours = pc.grain.batch(cols, 4, shuffle_seed=shuffle_seed)
+  theirs = pc.grain.batch(RECORDS, 4, shuffle_seed=shuffle_seed)
+  assert len(ours) == len(theirs) == 3
+  for i in range(2 * len(ours)):  # two epochs
+    a, b = ours[i], theirs[i]
+    assert list(a) == list(b)
+    assert a["text"] == b["text"] and isinstance(a["text"], list)
+    for k in ("n", "v"):
+      np.testing.assert_array_equal(np.asarray(a[k]), b[k])
+  if as_arrays:  # an array batch is a copy: the column is unchanged
+    ours[0]["v"][...] = -1
+    assert cols["v"].min() >= 0
+  tv = pc.text_vectorization(output_sequence_length=5)
+  ts = pc.adapt(tv, DOCS)
+  mapped = list(ours.map(pc.grain.map(tv, ts, field="text"))
+                .to_iter_dataset())
+  want = [tv.apply(ts, b["text"]) for b in theirs]
+  for g, w in zip(mapped, want):
+    np.testing.assert_array_equal(g["text"], w)
+
+
+def test_batch_of_bad_columns_names_source():
+  with pytest.raises(ValueError, match=r"pc.grain.batch: `source` is an "
+                     r"empty mapping"):
+    pc.grain.batch({}, 2)
+  with pytest.raises(TypeError, match=r"pc.grain.batch: `source` is a "
+                     r"mapping of columns.*column 'n' is int"):
+    pc.grain.batch({"text": DOCS, "n": 3}, 2)
+  with pytest.raises(TypeError, match=r"column 'n' is ndarray"):
+    pc.grain.batch({"text": DOCS, "n": np.zeros(())}, 2)
+  with pytest.raises(ValueError, match=r"pc.grain.batch: `source`'s columns "
+                     r"must have the same length.*'text': 10, 'n': 3"):
+    pc.grain.batch({"text": DOCS, "n": [1, 2, 3]}, 2)
+
+
 def test_batch_then_prepro_maps_equal_grain_batch_then_maps():
   tv = pc.text_vectorization(output_sequence_length=5)
   ts = pc.adapt(tv, DOCS)

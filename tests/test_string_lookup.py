@@ -403,3 +403,41 @@ def test_merge_of_different_transforms():
   t2 = pc.string_lookup(salt=3)
   with pytest.raises(ValueError, match="merge"):
     t.merge(s, pc.adapt(t2, [["a"]]))
+
+
+@pytest.mark.parametrize("kw", [
+    dict(), dict(num_oov_indices=3), dict(num_oov_indices=2, salt=7),
+    dict(mask_token="", num_oov_indices=2), dict(mask_token="zz"),
+    dict(output_mode="count")])
+def test_str_lists_one_pass_equals_str_arrays(kw, monkeypatch):
+  # Lists of str take the fused kernel (numba); str_ arrays their own
+  # kernel; object arrays the general path: all three give the same ids.
+  t, s = make(vocabulary=["a", "b", "é", "日本語", "a long token"], **kw)
+  fused = []
+  real = sl._lookup_str_list
+
+  def spy(*args):
+    out = real(*args)
+    fused.append(out is not None)
+    return out
+
+  monkeypatch.setattr(sl, "_lookup_str_list", spy)
+  queries = ["a", "b", "x", "é", "日本語", "a long token", "a long tokens",
+             "b", "zz", "日本"] * 3
+  with pc.host_kernels("numba"):
+    got = np.asarray(t.apply(s, queries))
+  assert fused == [True]
+  for other in (np.array(queries), np.array(queries, dtype=object)):
+    np.testing.assert_array_equal(got, np.asarray(t.apply(s, other)))
+
+
+def test_str_lists_one_pass_errors_and_fallbacks():
+  t, s = make(vocabulary=["a", "b"], num_oov_indices=0)
+  with pc.host_kernels("numba"):
+    with pytest.raises(ValueError, match=r"zz"):
+      t.apply(s, ["a", "zz"])
+    t2, s2 = make(vocabulary=["a", "b"], mask_token="")
+    # "" (no token), a NUL inside, bytes: the general path, same ids.
+    for q in (["a", "", "b"], ["a\x00b", "a"], [b"a", "b"]):
+      np.testing.assert_array_equal(t2.apply(s2, q),
+                                    t2.apply(s2, np.array(q, dtype=object)))

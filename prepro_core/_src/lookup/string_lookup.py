@@ -220,6 +220,40 @@ def _lookup_str_array(state: StringLookupState, x: np.ndarray,
   return ids
 
 
+def _lookup_str_list(state: StringLookupState, x: list,
+                     where: str) -> Optional[np.ndarray]:
+  """A list of ``str``'s ids in one pass of the fused text kernel (numba
+  only; None: use the general path): the strings, each ended by a NUL in
+  one UTF-8 buffer, are read as text_vectorization's documents are, each
+  one whole token (no standardizing, no split), keyed and probed."""
+  fast = backend.numba_kernels("text", rows=len(x))
+  if fast is None or not x or len(state.vocabulary) == 0:
+    return None
+  try:
+    buf = np.frombuffer(("\0".join(x) + "\0").encode("utf-8"), np.uint8)
+  except (TypeError, UnicodeEncodeError):  # bytes, non-str, surrogates
+    return None
+  if "" in x:  # no token to probe: the general path looks "" up
+    return None
+  words = table_vocabulary(state)
+  ids = np.zeros((len(x), 1), np.int32)
+  found = fast.vectorize_int(
+      buf, len(x), fast.SAME, fast.CLASS_WHOLE,
+      fast.table_slots(token_table(state).slots, words.offsets), words.data,
+      *id_layout(state), ids)
+  if found != len(x):  # a string holds a NUL
+    return None
+  ids = ids.reshape(-1)
+  unknown = np.flatnonzero(ids == lookup.UNKNOWN_ID)
+  if len(unknown):  # only these are packed, for their OOV hash or the error
+    tokens = inputs.to_tokens([x[i] for i in unknown.tolist()],
+                              where=where).tokens
+    ids[unknown] = _resolve_unknown(state, np.full(len(unknown),
+                                                    lookup.UNKNOWN_ID),
+                                    tokens, where)
+  return ids
+
+
 def lookup_tokens(state: StringLookupState, tokens: Any,
                   where: str = _WHERE) -> np.ndarray:
   """Maps a flat sequence of tokens to int32 ids, on the host.
@@ -258,6 +292,10 @@ def lookup_inputs(state: StringLookupState, x: Any, encoding: str,
     ids = _lookup_str_array(state, x, where)
     if ids is not None:
       return ids.astype(np.int32).reshape(x.shape)
+  if type(x) is list and encoding == "utf-8":
+    ids = _lookup_str_list(state, x, where)
+    if ids is not None:
+      return ids
   tb = inputs.to_tokens(x, encoding, where=where, argname="inputs")
   return lookup_token_ids(state, tb.tokens, where=where).astype(
       np.int32).reshape(tb.shape)

@@ -36,7 +36,7 @@ import numpy as np
 # The byte tables and the slot layout are shared with the NumPy twin.
 # pylint: disable-next=unused-import
 from prepro_core._src.host.kernels.numpy_text import (
-    CLASS_KEEP, CLASS_STRIP, EMPTY, LOWER, SAME, table_slots)
+    CLASS_KEEP, CLASS_STRIP, CLASS_WHOLE, EMPTY, LOWER, SAME, table_slots)
 
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")

@@ -37,6 +37,7 @@ from prepro_core._src.host.packed import (SLACK, byte_matrix, non_ascii_rows,
 # when stripping), 1 whitespace, 2 part of a token.
 CLASS_KEEP = np.full(256, 2, np.uint8)
 CLASS_KEEP[[32, 9, 10, 11, 12, 13]] = 1
+CLASS_WHOLE = np.full(256, 2, np.uint8)  # no split: a string is one token
 CLASS_STRIP = CLASS_KEEP.copy()
 CLASS_STRIP[33:48] = 0  # the 32 ASCII punctuation characters
 CLASS_STRIP[58:65] = 0
