@@ -209,11 +209,20 @@ def _lookup_str_array(state: StringLookupState, x: np.ndarray,
     raise ValueError(
         f"{where}: `inputs` element {bad} holds a code point that cannot be "
         f"encoded as UTF-8 (e.g. a lone surrogate).")
+  return _resolve_unknown_strings(state, ids, x.reshape(-1), where)
+
+
+def _resolve_unknown_strings(state: StringLookupState, ids: np.ndarray,
+                             strings: Any, where: str) -> np.ndarray:
+  """``ids`` (of the flat ``strings``, a list or array) with their
+  ``UNKNOWN_ID``s resolved; only the unknown strings are packed, for their
+  OOV hash or the error."""
   unknown = np.flatnonzero(ids == lookup.UNKNOWN_ID)
   if not len(unknown):
     return ids
-  # Only the unknown strings are packed (for their OOV hash or the error).
-  tokens = inputs.to_tokens(x.reshape(-1)[unknown], where=where).tokens
+  picked = (strings[unknown] if isinstance(strings, np.ndarray) else
+            [strings[i] for i in unknown.tolist()])
+  tokens = inputs.to_tokens(picked, where=where).tokens
   ids[unknown] = _resolve_unknown(state, np.full(len(unknown),
                                                   lookup.UNKNOWN_ID),
                                   tokens, where)
@@ -243,15 +252,7 @@ def _lookup_str_list(state: StringLookupState, x: list,
       *id_layout(state), ids)
   if found != len(x):  # a string holds a NUL
     return None
-  ids = ids.reshape(-1)
-  unknown = np.flatnonzero(ids == lookup.UNKNOWN_ID)
-  if len(unknown):  # only these are packed, for their OOV hash or the error
-    tokens = inputs.to_tokens([x[i] for i in unknown.tolist()],
-                              where=where).tokens
-    ids[unknown] = _resolve_unknown(state, np.full(len(unknown),
-                                                    lookup.UNKNOWN_ID),
-                                    tokens, where)
-  return ids
+  return _resolve_unknown_strings(state, ids.reshape(-1), x, where)
 
 
 def lookup_tokens(state: StringLookupState, tokens: Any,
