@@ -395,6 +395,41 @@ def test_fused_int_path_matches_general_path(monkeypatch, kernels_backend):
         np.testing.assert_array_equal(got, want)
 
 
+def test_keyed_slots_read_only_long_tokens_bytes():
+  """numba's fused kernel probes slots that keep each token's key: a short
+  token (7 bytes or fewer) whose key matches is found without reading the
+  vocabulary's bytes (its key is its bytes), a long one is confirmed
+  against them (its key is a hash). Shown by swapping the vocabulary's
+  bytes under a table built for other ones."""
+  from prepro_core._src.host import vocab  # pylint: disable=g-import-not-at-top
+  from prepro_core._src.host.kernels import numba_text  # pylint: disable=g-import-not-at-top
+  words = ["zzz", "zzzzzzzzzzz", "yy"]
+  data = np.frombuffer("".join(words).encode(), np.uint8).copy()
+  offsets = np.array([0, 3, 14, 16], np.int32)
+  table = vocab.build_table(data, offsets)
+  keyed, _ = numba_text.table_slots(table.slots, data, offsets)
+  filled = np.flatnonzero(keyed[:, 1])
+  assert sorted(keyed[filled, 1] - 1) == [0, 1, 2]
+  np.testing.assert_array_equal(
+      keyed[filled, 0],
+      keys.token_keys(data, offsets[keyed[filled, 1] - 1].astype(np.int64),
+                      offsets[keyed[filled, 1]].astype(np.int64)))
+  assert vocab.probe_slots(numba_text, table, data, offsets) is (
+      vocab.probe_slots(numba_text, table, data, offsets))  # built once
+
+  def ids(vdata, doc):
+    out = np.zeros((1, 4), np.int32)
+    buf = np.frombuffer(doc.encode() + b"\0", np.uint8)
+    assert numba_text.vectorize_int(
+        buf, 1, numba_text.SAME, numba_text.CLASS_KEEP, (keyed, offsets),
+        vdata, 0, -1, 0, -1, out) == 1
+    return out[0].tolist()
+
+  assert ids(data, "zzz zzzzzzzzzzz yy x") == [0, 1, 2, -1]
+  swapped = np.frombuffer(b"abcabcdefghijkab", np.uint8)
+  assert ids(swapped, "zzz zzzzzzzzzzz yy") == [0, -1, 2, 0]
+
+
 def _fused_args(docs):
   from prepro_core._src.lookup import string_lookup as sl  # pylint: disable=g-import-not-at-top
   t = pc.text_vectorization(output_sequence_length=4)

@@ -80,7 +80,10 @@ def cached(arr: np.ndarray, tag: str, build: Callable[[], Any]) -> Any:
     return hit[1]
   value = build()
   try:
-    ref = weakref.ref(arr, lambda _, k=key: _CACHE.pop(k, None))
+    # The dict is bound now: at interpreter exit the module's globals may be
+    # gone before the last arrays die.
+    ref = weakref.ref(arr,
+                      lambda _, k=key, entries=_CACHE: entries.pop(k, None))
   except TypeError:  # not weak-referenceable: do not cache
     return value
   _CACHE[key] = (ref, value)

@@ -397,7 +397,7 @@ def vectorize_int(docs: list, mode, table, data: np.ndarray,
     except (TypeError, UnicodeEncodeError):  # bytes, non-str, surrogates
       return None
 
-  slots = fast.table_slots(table.slots, offsets)
+  slots = vocab.probe_slots(fast, table, data, offsets)
 
   def kernel(buf, lo, hi):
     return fast.vectorize_int(buf, hi - lo, byte_map, klass, slots, data,

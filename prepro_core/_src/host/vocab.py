@@ -26,6 +26,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from prepro_core._src.host import keys as keys_lib
+from prepro_core._src.host import packed
 from prepro_core._src.host.kernels import backend
 from prepro_core._src.host.packed import (PackedStrings, Tokens, max_end,
                                           ragged_take, unpack, with_slack)
@@ -46,6 +47,16 @@ class TokenTable(NamedTuple):
   only, so it saves with the rest of a state.
   """
   slots: np.ndarray  # (2**bits,) uint32 slot words
+
+
+def probe_slots(fast, table: TokenTable, data: np.ndarray,
+                offsets: np.ndarray):
+  """``fast.table_slots`` for ``table`` (what the kernel module ``fast``'s
+  ``vectorize_int`` probes), built once per table and module: numba's adds
+  each token's key, 16 bytes a slot."""
+  return packed.cached(
+      table.slots, "probe_slots:" + fast.__name__,
+      lambda: fast.table_slots(table.slots, data, offsets))
 
 
 def table_bits(n: int) -> int:

@@ -248,7 +248,8 @@ def _lookup_str_list(state: StringLookupState, x: list,
   ids = np.zeros((len(x), 1), np.int32)
   found = fast.vectorize_int(
       buf, len(x), fast.SAME, fast.CLASS_WHOLE,
-      fast.table_slots(token_table(state).slots, words.offsets), words.data,
+      vocab.probe_slots(fast, token_table(state), words.data, words.offsets),
+      words.data,
       *id_layout(state), ids)
   if found != len(x):  # a string holds a NUL
     return None

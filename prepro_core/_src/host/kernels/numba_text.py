@@ -36,7 +36,7 @@ import numpy as np
 # The byte tables and the slot layout are shared with the NumPy twin.
 # pylint: disable-next=unused-import
 from prepro_core._src.host.kernels.numpy_text import (
-    CLASS_KEEP, CLASS_STRIP, CLASS_WHOLE, EMPTY, LOWER, SAME, table_slots)
+    CLASS_KEEP, CLASS_STRIP, CLASS_WHOLE, EMPTY, LOWER, SAME)
 
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")
@@ -134,6 +134,29 @@ def _probe(slots, bits, key, buf, s, n, vdata, voffsets):
       return -1
     if (v ^ want) < low:
       vid = np.int64(v & (low - np.uint64(1))) - 1
+      vs = np.int64(voffsets[vid])
+      if np.int64(voffsets[vid + 1]) - vs == n and _same(buf, s, vdata, vs,
+                                                          n):
+        return vid
+    slot = (slot + 1) & mask
+
+
+@_inline
+def _probe_keyed(wide, bits, key, buf, s, n, vdata, voffsets):
+  """:func:`_probe` on the keyed slots :func:`table_slots` builds: a slot
+  whose key equals ``key`` is the token itself when the token is short (a
+  short key is its bytes and length), and is confirmed against the
+  vocabulary's bytes only when long (a long key is a hash)."""
+  slot = np.int64(_hash_word(key) >> np.uint64(32 - bits))
+  mask = (1 << bits) - 1
+  while True:
+    pos = np.int64(wide[slot, 1])
+    if pos == 0:
+      return -1
+    if wide[slot, 0] == key:
+      vid = pos - 1
+      if key < _LONG:
+        return vid
       vs = np.int64(voffsets[vid])
       if np.int64(voffsets[vid + 1]) - vs == n and _same(buf, s, vdata, vs,
                                                           n):
@@ -381,6 +404,30 @@ def _repeat_of(vdata, voffsets, ghv, gid, order, group, at, k):
       if np.int64(voffsets[j + 1]) - t == n and _same(vdata, s, vdata, t, n):
         return j
   return -1
+
+
+@_jit
+def _keyed_slots(slots, vdata, voffsets):
+  bits = _table_bits(slots.shape[0])
+  low = (1 << bits) - 1
+  wide = np.zeros((slots.shape[0], 2), np.uint64)
+  for slot in range(slots.shape[0]):
+    pos = np.int64(slots[slot]) & low
+    if pos:
+      wide[slot, 0] = _key(vdata, np.int64(voffsets[pos - 1]),
+                           np.int64(voffsets[pos]))
+      wide[slot, 1] = np.uint64(pos)
+  return wide
+
+
+def table_slots(slots, vdata, voffsets):
+  """What :func:`vectorize_int` probes: ``(keyed, voffsets)``. ``keyed`` is
+  ``(2**bits, 2)`` uint64, a TokenTable's slots with each token's key
+  (keys.token_keys) and position + 1 in place of its slot word (0 0: an
+  empty slot): a probe then reads one 16-byte slot, and only long tokens'
+  bytes. 16 bytes a slot, so callers cache it per table."""
+  return _keyed_slots(np.ascontiguousarray(slots, np.uint32),
+                      np.ascontiguousarray(vdata, np.uint8), voffsets), voffsets
 
 
 _SPACE = (CLASS_KEEP == 1).astype(np.int64)
@@ -821,8 +868,8 @@ def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
       # whitespace or the document's NUL: the token (if any) ends here
       if t > 0:
         if col < width:
-          res = _probe(table, bits, _key(tmp, 0, t), tmp, 0, t, vdata,
-                       voffsets)
+          res = _probe_keyed(table, bits, _key(tmp, 0, t), tmp, 0, t,
+                             vdata, voffsets)
           out[d, col] = _layout_id(res, id_offset, mask_pos, mask_id,
                                    unknown_id)
           col += 1

@@ -453,9 +453,10 @@ def pad_rows(ids, row_splits, width, fill):
   return out
 
 
-def table_slots(slots, voffsets):
+def table_slots(slots, vdata, voffsets):  # pylint: disable=unused-argument
   """What :func:`vectorize_int` probes: ``(slots, voffsets)``, a
-  TokenTable's slot words and its vocabulary's offsets, no copy made."""
+  TokenTable's slot words and its vocabulary's offsets, no copy made
+  (numba's twin adds each token's key to its slot)."""
   return np.ascontiguousarray(slots, np.uint32), voffsets
 
 
