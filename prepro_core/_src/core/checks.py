@@ -247,16 +247,6 @@ class HostOnlyError(TypeError):
   """
 
 
-def _is_traced_tree(value: Any) -> bool:
-  if isinstance(value, jax.core.Tracer):
-    return True
-  # NamedTuple states (a few array leaves) are walked; lists of strings,
-  # possibly millions long, are not.
-  return hasattr(value, "_fields") and any(
-      isinstance(leaf, jax.core.Tracer)
-      for leaf in jax.tree_util.tree_leaves(value))
-
-
 def check_on_host(where: str, *,
                   why: str = "strings become integers in NumPy",
                   todo: str = ("call it before the jitted step, e.g. in "
@@ -267,21 +257,29 @@ def check_on_host(where: str, *,
 
   ``where`` names the step (``"string_lookup.apply"``); each keyword is an
   argument (``inputs=x``, ``state=state``), checked itself and, for a
-  NamedTuple state, through its leaves. One ``isinstance`` per argument on
-  the hot path.
+  NamedTuple state, through its leaves (one pass; a NumPy leaf costs one
+  type check).
 
   Raises:
     HostOnlyError: an argument is a jax tracer (inside ``jax.jit``,
       ``nnx.jit``, ``vmap`` or ``grad``).
   """
   for argname, value in values.items():
-    if _is_traced_tree(value):
-      raise HostOnlyError(
-          f"{where} runs on the host ({why}), so `{argname}` must be a "
-          f"concrete value, got a tracer (inside jax.jit, nnx.jit, vmap or "
-          f"grad); {todo}.")
-    if hasattr(value, "_fields") and any(
-        isinstance(leaf, jax.Array) for leaf in jax.tree_util.tree_leaves(value)):
+    # NamedTuple states (a few array leaves) are walked, once; lists of
+    # strings, possibly millions long, are not. NumPy leaves, the usual
+    # ones, skip the (slow, abstract) jax.Array check.
+    leaves = (jax.tree_util.tree_leaves(value) if hasattr(value, "_fields")
+              else (value,))
+    for leaf in leaves:
+      if type(leaf) is np.ndarray:  # pylint: disable=unidiomatic-typecheck
+        continue
+      if isinstance(leaf, jax.core.Tracer):
+        raise HostOnlyError(
+            f"{where} runs on the host ({why}), so `{argname}` must be a "
+            f"concrete value, got a tracer (inside jax.jit, nnx.jit, vmap "
+            f"or grad); {todo}.")
+      if value is leaf or not isinstance(leaf, jax.Array):
+        continue
       # A host state moved with jax.device_put: its uint64 hash keys and
       # int64 counts were cut to 32 bits (without x64), so refuse it.
       raise TypeError(
