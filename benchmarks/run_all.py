@@ -152,6 +152,18 @@ README_TABLES = {
             "({x:keras on tf.data (AUTOTUNE, prefetch)|prepro in grain, pc.grain.batch, "
             "in process} tf.data's rate)"]),
         (rf"text pipeline .*, {_N} docs", [
+            "same batches read from columns, `pc.grain.batch({\"text\": docs, \"tag\": "
+            "tags}, 256)`, in process",
+            "{rate:prepro in grain, pc.grain.batch columns, in process} docs/s",
+            "({x:keras on tf.data (AUTOTUNE, prefetch)|prepro in grain, pc.grain.batch "
+            "columns, in process} tf.data's rate)"]),
+        (rf"text pipeline .*, {_N} docs", [
+            "same columns, grain `mp_prefetch`, 1 / 2 workers",
+            "{rate:prepro in grain, pc.grain.batch columns, 1 workers} / "
+            "{rate:prepro in grain, pc.grain.batch columns, 2 workers} docs/s",
+            "({x:keras on tf.data (AUTOTUNE, prefetch)|prepro in grain, pc.grain.batch "
+            "columns, 2 workers} tf.data's rate with 2)"]),
+        (rf"text pipeline .*, {_N} docs", [
             "same, `shuffle_seed=0` (a permutation each epoch) / 2 `mp_prefetch` workers",
             "{rate:prepro in grain, pc.grain.batch shuffled, in process} / "
             "{rate:prepro in grain, pc.grain.batch, 2 workers} docs/s", ""]),
@@ -167,7 +179,7 @@ README_TABLES = {
             "same, 256-document records, 2 workers",
             "{rate:prepro in grain, 256-doc records, 2 workers} docs/s", ""]),
         (rf"flip\+rotation\+zoom pipeline, {_N}x64x64x3", [
-            "flip + rotation + zoom, 2,048 x 64x64x3, in 2 grain workers (CPU)",
+            "flip + rotation + zoom, 4,096 x 64x64x3, in 2 grain workers (CPU)",
             "{rate:prepro in grain, 2 workers (cpu)} img/s", ""]),
         (rf"flip\+rotation\+zoom pipeline, {_N}x64x64x3", [
             "same, in the jitted step", "{rate:prepro in the jitted step} img/s", ""]),

@@ -98,6 +98,31 @@ print("ok")
   assert done.stdout.strip() == "ok"
 
 
+def test_unpickled_fn_loads_numba_kernels_at_first_batch():
+  """A worker gets its fn by unpickling, and may see only its share of the
+  batches: its host kernels are numba's from the first batch (under "auto"
+  a fresh process runs NumPy's until 2**15 rows were seen), with the same
+  ids."""
+  code = """
+import pickle
+import prepro_core as pc
+from prepro_core._src.host.kernels import backend
+docs = ["the cat sat", "the dog", "a cat and a dog"]
+t = pc.text_vectorization(output_sequence_length=4)
+fn = pc.loader_fn(t, pc.adapt(t, docs))
+want = fn(0, docs)
+assert backend.numba_kernels("text") is None, "numba loaded before"
+got = pickle.loads(pickle.dumps(fn))(0, docs)
+assert backend.numba_kernels("text") is not None, "numba not loaded"
+assert (got == want).all()
+print("ok")
+"""
+  done = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                        text=True, timeout=120)
+  assert done.returncode == 0, done.stderr
+  assert done.stdout.strip() == "ok"
+
+
 # --- keys and records -------------------------------------------------------
 
 def test_random_record_uses_fold_in_of_its_index():

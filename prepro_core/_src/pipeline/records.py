@@ -34,6 +34,7 @@ import numpy as np
 from prepro_core._src.core.chain import ChainState
 from prepro_core._src.core.transform import State
 from prepro_core._src.core.transform import Transform
+from prepro_core._src.host.kernels import backend
 from prepro_core._src.lookup import string_lookup as sl
 from prepro_core._src.lookup.integer_lookup import IntegerLookupState
 from prepro_core._src.lookup.text_vectorization import TextVectorizationState
@@ -195,6 +196,13 @@ class RecordFn:
     d["_compiled"] = None  # a jitted function and a key: rebuilt per process
     d["_base_key"] = None
     return d
+
+  def __setstate__(self, d):
+    # Unpickled: in a loader worker (mp_prefetch, a DataLoader, a Pool),
+    # which applies batch after batch; numba's host kernels pay for their
+    # load there from the first batch.
+    self.__dict__.update(d)
+    backend.load_numba_at_first_use()
 
   def __repr__(self) -> str:
     return self.where

@@ -194,6 +194,17 @@ def numba_kernels(family: str, rows: Optional[int] = None):
   return _numba_module(family)
 
 
+def load_numba_at_first_use() -> None:
+  """Under ``"auto"``, loads numba's kernels at a family's first use instead
+  of after :data:`NUMBA_MIN_ROWS` rows: for a long-lived process that
+  applies transforms batch after batch (a loader worker), where the load
+  (~1 s with a warm cache) is paid once, and a worker that only sees its
+  share of the batches might otherwise run NumPy's twins throughout."""
+  with _LOCK:
+    for family in FAMILIES:
+      _ROWS_SEEN[family] = max(_ROWS_SEEN[family], NUMBA_MIN_ROWS)
+
+
 def kernels(family: str, rows: Optional[int] = None):
   """The kernels module of ``family`` the settings choose: numba's or NumPy's.
 
