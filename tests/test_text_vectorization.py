@@ -395,7 +395,7 @@ def test_fused_int_path_matches_general_path(monkeypatch, kernels_backend):
         np.testing.assert_array_equal(got, want)
 
 
-def test_keyed_slots_read_only_long_tokens_bytes():
+def test_keyed_slots_read_only_long_tokens_bytes(monkeypatch):
   """numba's fused kernel probes slots that keep each token's key: a short
   token (7 bytes or fewer) whose key matches is found without reading the
   vocabulary's bytes (its key is its bytes), a long one is confirmed
@@ -407,7 +407,7 @@ def test_keyed_slots_read_only_long_tokens_bytes():
   data = np.frombuffer("".join(words).encode(), np.uint8).copy()
   offsets = np.array([0, 3, 14, 16], np.int32)
   table = vocab.build_table(data, offsets)
-  keyed, _ = numba_text.table_slots(table.slots, data, offsets)
+  keyed, _, _ = numba_text.table_slots(table.slots, data, offsets)
   filled = np.flatnonzero(keyed[:, 1])
   assert sorted(keyed[filled, 1] - 1) == [0, 1, 2]
   np.testing.assert_array_equal(
@@ -421,13 +421,20 @@ def test_keyed_slots_read_only_long_tokens_bytes():
     out = np.zeros((1, 4), np.int32)
     buf = np.frombuffer(doc.encode() + b"\0", np.uint8)
     assert numba_text.vectorize_int(
-        buf, 1, numba_text.SAME, numba_text.CLASS_KEEP, (keyed, offsets),
-        vdata, 0, -1, 0, -1, out) == 1
+        buf, 1, numba_text.SAME, numba_text.CLASS_KEEP,
+        numba_text.table_slots(table.slots, data, offsets), vdata, 0, -1, 0,
+        -1, out) == 1
     return out[0].tolist()
 
   assert ids(data, "zzz zzzzzzzzzzz yy x") == [0, 1, 2, -1]
   swapped = np.frombuffer(b"abcabcdefghijkab", np.uint8)
   assert ids(swapped, "zzz zzzzzzzzzzz yy") == [0, -1, 2, 0]
+  # A table past MAX_KEYED_SLOTS is probed by its slot words (no 16-byte
+  # slots for huge vocabularies): every token's bytes compared.
+  monkeypatch.setattr(numba_text, "MAX_KEYED_SLOTS", 8)
+  assert numba_text.table_slots(table.slots, data, offsets)[0].shape == (0, 2)
+  assert ids(data, "zzz zzzzzzzzzzz yy x") == [0, 1, 2, -1]
+  assert ids(swapped, "zzz zzzzzzzzzzz yy") == [-1, -1, -1, 0]
 
 
 def _fused_args(docs):

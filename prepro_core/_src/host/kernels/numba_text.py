@@ -420,14 +420,25 @@ def _keyed_slots(slots, vdata, voffsets):
   return wide
 
 
+# The largest table given keyed slots (64 MB of them, about 2.8M tokens);
+# a larger one is probed by its slot words (4 bytes a slot).
+MAX_KEYED_SLOTS = 1 << 22
+
+
 def table_slots(slots, vdata, voffsets):
-  """What :func:`vectorize_int` probes: ``(keyed, voffsets)``. ``keyed`` is
-  ``(2**bits, 2)`` uint64, a TokenTable's slots with each token's key
-  (keys.token_keys) and position + 1 in place of its slot word (0 0: an
-  empty slot): a probe then reads one 16-byte slot, and only long tokens'
-  bytes. 16 bytes a slot, so callers cache it per table."""
-  return _keyed_slots(np.ascontiguousarray(slots, np.uint32),
-                      np.ascontiguousarray(vdata, np.uint8), voffsets), voffsets
+  """What :func:`vectorize_int` probes: ``(keyed, slots, voffsets)``.
+  ``keyed`` is ``(2**bits, 2)`` uint64, a TokenTable's slots with each
+  token's key (keys.token_keys) and position + 1 in place of its slot word
+  (0 0: an empty slot): a probe then reads one 16-byte slot, and only long
+  tokens' bytes. 16 bytes a slot, so callers cache it per table, and a
+  table of more than MAX_KEYED_SLOTS slots gets none (``(0, 2)``)."""
+  slots = np.ascontiguousarray(slots, np.uint32)
+  if slots.shape[0] > MAX_KEYED_SLOTS:
+    keyed = np.zeros((0, 2), np.uint64)
+  else:
+    keyed = _keyed_slots(slots, np.ascontiguousarray(vdata, np.uint8),
+                         voffsets)
+  return keyed, slots, voffsets
 
 
 _SPACE = (CLASS_KEEP == 1).astype(np.int64)
@@ -844,8 +855,9 @@ def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
   number of documents found: not ``n_docs`` when a document holds a NUL
   itself (the caller then takes the general path).
   """
-  table, voffsets = slots
+  keyed, table, voffsets = slots
   bits = _table_bits(table.shape[0])
+  have_keys = keyed.shape[0] > 0
   width = out.shape[1]
   n = buf.shape[0]
   tmp = np.empty(n + 8, np.uint8)
@@ -868,8 +880,11 @@ def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
       # whitespace or the document's NUL: the token (if any) ends here
       if t > 0:
         if col < width:
-          res = _probe_keyed(table, bits, _key(tmp, 0, t), tmp, 0, t,
-                             vdata, voffsets)
+          key = _key(tmp, 0, t)
+          if have_keys:
+            res = _probe_keyed(keyed, bits, key, tmp, 0, t, vdata, voffsets)
+          else:
+            res = _probe(table, bits, key, tmp, 0, t, vdata, voffsets)
           out[d, col] = _layout_id(res, id_offset, mask_pos, mask_id,
                                    unknown_id)
           col += 1
