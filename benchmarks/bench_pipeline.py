@@ -29,8 +29,10 @@ pipeline above) is paid once a batch.
 instead of grain's `.batch(256)`; what a grain user whose records are single
 examples writes to skip that per-record cost ("shuffled": with
 `shuffle_seed=0`, each batch gathered through a per-epoch permutation).
-Grain's default ReadOptions (16 threads) throughout: prepro's numba kernels
-release the GIL, so its threads overlap them.
+Grain's default ReadOptions (16 threads) throughout, but for "a thread a
+core": `ReadOptions(num_threads=<cores>)`. prepro's numba kernels release
+the GIL, so reader threads overlap them; more threads than cores fight over
+the GIL for the Python around them.
 
 Timing, best of a few passes, up to the last batch's arrival:
 * in-process grain pipelines and tf.data: the whole pass, from the first
@@ -96,7 +98,8 @@ def _warm_host_kernels(docs):
 
 
 def _grain_text(docs, tags, num_workers, repeats, chunked=False,
-                batched_read=False, columns=False, shuffle_seed=None):
+                batched_read=False, columns=False, shuffle_seed=None,
+                read_options=None):
   import grain  # pylint: disable=import-outside-toplevel
   import prepro_core as pc  # pylint: disable=import-outside-toplevel
   tv = pc.text_vectorization(output_sequence_length=64)
@@ -122,13 +125,18 @@ def _grain_text(docs, tags, num_workers, repeats, chunked=False,
     ds = (source
           .map(pc.grain.map(tv, tv_state, field="text"))
           .map(pc.grain.map(sl, sl_state, field="tag"))
-          .to_iter_dataset())
+          .to_iter_dataset(read_options))
     if num_workers:
       ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers))
     return ds
   # Each worker starts (imports, loads the kernels) before its first batch:
   # the first batch of every worker is start-up, left out.
   return _steady_seconds(make, repeats, skip=num_workers)
+
+
+def _read_options(num_threads):
+  import grain  # pylint: disable=import-outside-toplevel
+  return grain.ReadOptions(num_threads=num_threads)
 
 
 def _tfdata_text(docs, tags, repeats):
@@ -206,6 +214,10 @@ def run(quick: bool = False) -> list:
              docs, tags, k, repeats, batched_read=True)
   text["prepro in grain, pc.grain.batch shuffled, in process"] = _grain_text(
       docs, tags, 0, repeats, batched_read=True, shuffle_seed=0)
+  cores = len(os.sched_getaffinity(0))
+  text["prepro in grain, pc.grain.batch columns, in process, a thread a core"] = (
+      _grain_text(docs, tags, 0, repeats, columns=True,
+                  read_options=_read_options(cores)))
   for k in (0, 1, 2):
     text[f"prepro in grain, pc.grain.batch columns, {k} workers" if k else
          "prepro in grain, pc.grain.batch columns, in process"] = _grain_text(

@@ -158,6 +158,12 @@ README_TABLES = {
             "({x:keras on tf.data (AUTOTUNE, prefetch)|prepro in grain, pc.grain.batch "
             "columns, in process} tf.data's rate)"]),
         (rf"text pipeline .*, {_N} docs", [
+            "same columns, `to_iter_dataset(grain.ReadOptions(num_threads=cores))` (2 here; "
+            "grain's default is 16), in process",
+            "{rate:prepro in grain, pc.grain.batch columns, in process, a thread a core} docs/s",
+            "({x:keras on tf.data (AUTOTUNE, prefetch)|prepro in grain, pc.grain.batch "
+            "columns, in process, a thread a core} tf.data's rate)"]),
+        (rf"text pipeline .*, {_N} docs", [
             "same columns, grain `mp_prefetch`, 1 / 2 workers",
             "{rate:prepro in grain, pc.grain.batch columns, 1 workers} / "
             "{rate:prepro in grain, pc.grain.batch columns, 2 workers} docs/s",
