@@ -22,7 +22,8 @@ whole-array NumPy operation:
   :func:`merge_keys` to add up the tables of chunks;
   :func:`first_in_doc`: a token's first occurrence in its document.
 * :func:`pad_rows`: ragged ids to a padded matrix.
-* :func:`vectorize_int`: text_vectorization's "int" mode, fused.
+* :func:`vectorize_int`: text_vectorization's "int" mode, fused, probing
+  :func:`table_slots` (a TokenTable's slots, each with its token's key).
 
 Keys, slots and the table layout are keys.py's, bit for bit. All 64-bit
 arithmetic stays in ``uint64`` (numba types a mix of signed and unsigned
@@ -142,7 +143,7 @@ def _probe(slots, bits, key, buf, s, n, vdata, voffsets):
 
 
 @_inline
-def _probe_keyed(wide, bits, key, buf, s, n, vdata, voffsets):
+def _probe_keyed(keyed, bits, key, buf, s, n, vdata, voffsets):
   """:func:`_probe` on the keyed slots :func:`table_slots` builds: a slot
   whose key equals ``key`` is the token itself when the token is short (a
   short key is its bytes and length), and is confirmed against the
@@ -150,10 +151,10 @@ def _probe_keyed(wide, bits, key, buf, s, n, vdata, voffsets):
   slot = np.int64(_hash_word(key) >> np.uint64(32 - bits))
   mask = (1 << bits) - 1
   while True:
-    pos = np.int64(wide[slot, 1])
+    pos = np.int64(keyed[slot, 1])
     if pos == 0:
       return -1
-    if wide[slot, 0] == key:
+    if keyed[slot, 0] == key:
       vid = pos - 1
       if key < _LONG:
         return vid
@@ -410,14 +411,14 @@ def _repeat_of(vdata, voffsets, ghv, gid, order, group, at, k):
 def _keyed_slots(slots, vdata, voffsets):
   bits = _table_bits(slots.shape[0])
   low = (1 << bits) - 1
-  wide = np.zeros((slots.shape[0], 2), np.uint64)
+  keyed = np.zeros((slots.shape[0], 2), np.uint64)
   for slot in range(slots.shape[0]):
     pos = np.int64(slots[slot]) & low
     if pos:
-      wide[slot, 0] = _key(vdata, np.int64(voffsets[pos - 1]),
-                           np.int64(voffsets[pos]))
-      wide[slot, 1] = np.uint64(pos)
-  return wide
+      keyed[slot, 0] = _key(vdata, np.int64(voffsets[pos - 1]),
+                            np.int64(voffsets[pos]))
+      keyed[slot, 1] = np.uint64(pos)
+  return keyed
 
 
 # The largest table given keyed slots (64 MB of them, about 2.8M tokens);
