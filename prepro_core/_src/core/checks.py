@@ -268,8 +268,8 @@ def check_on_host(where: str, *,
     # NamedTuple states (a few array leaves) are walked, once; lists of
     # strings, possibly millions long, are not. NumPy leaves, the usual
     # ones, skip the (slow, abstract) jax.Array check.
-    leaves = (jax.tree_util.tree_leaves(value) if hasattr(value, "_fields")
-              else (value,))
+    is_state = hasattr(value, "_fields")
+    leaves = jax.tree_util.tree_leaves(value) if is_state else (value,)
     for leaf in leaves:
       if type(leaf) is np.ndarray:  # pylint: disable=unidiomatic-typecheck
         continue
@@ -278,7 +278,7 @@ def check_on_host(where: str, *,
             f"{where} runs on the host ({why}), so `{argname}` must be a "
             f"concrete value, got a tracer (inside jax.jit, nnx.jit, vmap "
             f"or grad); {todo}.")
-      if value is leaf or not isinstance(leaf, jax.Array):
+      if not is_state or not isinstance(leaf, jax.Array):
         continue
       # A host state moved with jax.device_put: its uint64 hash keys and
       # int64 counts were cut to 32 bits (without x64), so refuse it.

@@ -96,6 +96,13 @@ def _same(a, sa, b, sb, n):
 
 
 @_inline
+def _is_token(buf, s, n, vdata, voffsets, vid):
+  """Whether the ``n`` bytes ``buf[s:s+n]`` are vocabulary token ``vid``."""
+  vs = np.int64(voffsets[vid])
+  return np.int64(voffsets[vid + 1]) - vs == n and _same(buf, s, vdata, vs, n)
+
+
+@_inline
 def _table_bits(size):
   """log2 of a table's ``size`` (a power of two)."""
   bits = 0
@@ -135,9 +142,7 @@ def _probe(slots, bits, key, buf, s, n, vdata, voffsets):
       return -1
     if (v ^ want) < low:
       vid = np.int64(v & (low - np.uint64(1))) - 1
-      vs = np.int64(voffsets[vid])
-      if np.int64(voffsets[vid + 1]) - vs == n and _same(buf, s, vdata, vs,
-                                                          n):
+      if _is_token(buf, s, n, vdata, voffsets, vid):
         return vid
     slot = (slot + 1) & mask
 
@@ -156,11 +161,7 @@ def _probe_keyed(keyed, bits, key, buf, s, n, vdata, voffsets):
       return -1
     if keyed[slot, 0] == key:
       vid = pos - 1
-      if key < _LONG:
-        return vid
-      vs = np.int64(voffsets[vid])
-      if np.int64(voffsets[vid + 1]) - vs == n and _same(buf, s, vdata, vs,
-                                                          n):
+      if key < _LONG or _is_token(buf, s, n, vdata, voffsets, vid):
         return vid
     slot = (slot + 1) & mask
 
@@ -400,9 +401,8 @@ def _repeat_of(vdata, voffsets, ghv, gid, order, group, at, k):
       i = np.int64(gid[k])
       j = np.int64(gid[o])
       s = np.int64(voffsets[i])
-      n = np.int64(voffsets[i + 1]) - s
-      t = np.int64(voffsets[j])
-      if np.int64(voffsets[j + 1]) - t == n and _same(vdata, s, vdata, t, n):
+      if _is_token(vdata, s, np.int64(voffsets[i + 1]) - s, vdata, voffsets,
+                   j):
         return j
   return -1
 
