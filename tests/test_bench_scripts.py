@@ -1,13 +1,10 @@
 """The benchmark scripts: run_all's README tables rendered from rows (no
 benchmark run), run_accelerator's and scaling's prepro-only quick modes in a
 subprocess (the peers are not installed in the test environment)."""
-import importlib.util
 import pathlib
 import re
 import subprocess
 import sys
-
-import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
@@ -133,8 +130,6 @@ def test_accelerator_script_quick_prepro_only(tmp_path):
   assert "GB/s" in text and "keras" not in text.split("| workload")[1].split("\n\n")[0]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
-                    reason="matplotlib (the notebooks extra) is not installed")
 def test_scaling_script_quick_prepro_only(tmp_path):
   done = subprocess.run(
       [sys.executable, str(BENCH / "scaling.py"), "--quick", "--prepro-only",
