@@ -34,14 +34,21 @@ core": `ReadOptions(num_threads=<cores>)`. prepro's numba kernels release
 the GIL, so reader threads overlap them; more threads than cores fight over
 the GIL for the Python around them.
 
-Timing, best of a few passes, up to the last batch's arrival:
-* in-process grain pipelines and tf.data: the whole pass, from the first
-  batch asked for. (Leaving the first batch out flattered grain: its 16
-  reader threads run ahead while the first batch is awaited, and on 196
-  batches that time was half the pass; tf.data's prefetch gained 5-15%.)
-* worker pipelines: after each worker's first batch (worker start-up, ~5 s
-  a worker here, left out);
-* the jitted step: after its first batch (compilation left out).
+"pc.grain.mp_prefetch": the columns pipeline in 1 and 2 worker processes
+through `pc.grain.mp_prefetch(ds, k)` (grain's `mp_prefetch` with arrays
+under 1 MiB pickled through the workers' queues instead of each in a
+shared memory block, and workers on the CPU backend) instead of grain's
+`mp_prefetch` with its defaults.
+
+Timing, best of a few runs: every pipeline reads its data 3 times (3
+epochs, in one iterator) and the middle epoch is timed, from the arrival of
+its first batch's predecessor to the arrival of its last batch. The first
+epoch is start-up (worker processes, ~5 s a worker here; compilation;
+buffers filling); the last keeps the readers busy past the timed end, so
+batches read ahead (grain reads up to 500 ahead in process, workers keep a
+buffer) are as many at the end of the timing as at its start. (Earlier
+versions timed one pass: leaving its first batch out flattered grain's
+read-ahead, and timing to `StopIteration` counted the workers' shutdown.)
 `items_per_s` is documents or images per second.
 """
 
@@ -62,22 +69,30 @@ BATCH = 256
 IMAGE_BATCH = 128
 
 
-def _steady_seconds(make_iter, repeats, skip=0):
-  """Best time to read every batch after the first ``skip``, up to the last
-  one's arrival (an iterator's shutdown, e.g. joining worker processes, is
-  not counted); and the items read."""
+EPOCHS = 3  # each pipeline reads its data this many times; the middle is timed
+
+
+def _steady_seconds(make_iter, n_batches, repeats):
+  """Best time to read the middle epoch of ``EPOCHS`` (batches
+  ``n_batches`` to ``2 * n_batches - 1`` of what ``make_iter()`` yields),
+  and the items in it. The first epoch is start-up (worker processes,
+  compilation, filling the prefetch buffers); ending the timing at the last
+  batch of the middle epoch leaves as much work read ahead at its end as at
+  its start, so no reading ahead is counted for free."""
   best, items = float("inf"), 0
   for _ in range(repeats):
     it = iter(make_iter())
-    for _ in range(skip):
+    for _ in range(n_batches):
       next(it)
-    t0 = last = time.perf_counter()
+    t0 = time.perf_counter()
     items = 0
-    for batch in it:
+    for _ in range(n_batches):
+      batch = next(it)
       first = batch["text"] if isinstance(batch, dict) else batch
       items += len(first)
-      last = time.perf_counter()
-    best = min(best, last - t0)
+    best = min(best, time.perf_counter() - t0)
+    if hasattr(it, "close"):  # stop the workers; the last epoch is unread
+      it.close()
   return best, items
 
 
@@ -99,7 +114,7 @@ def _warm_host_kernels(docs):
 
 def _grain_text(docs, tags, num_workers, repeats, chunked=False,
                 batched_read=False, columns=False, shuffle_seed=None,
-                read_options=None):
+                read_options=None, prepro_prefetch=False):
   import grain  # pylint: disable=import-outside-toplevel
   import prepro_core as pc  # pylint: disable=import-outside-toplevel
   tv = pc.text_vectorization(output_sequence_length=64)
@@ -122,16 +137,16 @@ def _grain_text(docs, tags, num_workers, repeats, chunked=False,
         [{"text": d, "tag": g} for d, g in zip(docs, tags)]).batch(BATCH)
 
   def make():
-    ds = (source
+    ds = (source.repeat(EPOCHS)
           .map(pc.grain.map(tv, tv_state, field="text"))
           .map(pc.grain.map(sl, sl_state, field="tag"))
           .to_iter_dataset(read_options))
-    if num_workers:
+    if prepro_prefetch:
+      ds = pc.grain.mp_prefetch(ds, num_workers)
+    elif num_workers:
       ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers))
     return ds
-  # Each worker starts (imports, loads the kernels) before its first batch:
-  # the first batch of every worker is start-up, left out.
-  return _steady_seconds(make, repeats, skip=num_workers)
+  return _steady_seconds(make, len(source), repeats)
 
 
 def _read_options(num_threads):
@@ -151,11 +166,12 @@ def _tfdata_text(docs, tags, repeats):
   def make():
     ds = (tf.data.Dataset.from_tensor_slices({"text": docs, "tag": tags})
           .batch(BATCH)
+          .repeat(EPOCHS)
           .map(lambda r: {"text": tv(r["text"]), "tag": sl(r["tag"])},
                num_parallel_calls=tf.data.AUTOTUNE)
           .prefetch(tf.data.AUTOTUNE))
     return ds.as_numpy_iterator()
-  return _steady_seconds(make, repeats)  # the whole pass
+  return _steady_seconds(make, -(-len(docs) // BATCH), repeats)
 
 
 def _images(n):
@@ -176,12 +192,14 @@ def _grain_images(images, repeats):
   state = t.init(images[:IMAGE_BATCH])
   options = grain.MultiprocessingOptions(num_workers=2)
 
+  source = grain.MapDataset.source(images).batch(IMAGE_BATCH)
+
   def make():
-    return (grain.MapDataset.source(images).batch(IMAGE_BATCH)
+    return (source.repeat(EPOCHS)
             .map_with_index(pc.grain.map(t, state, seed=0))
             .to_iter_dataset()
             .mp_prefetch(options, worker_init_fn=pc.grain.cpu_worker_init))
-  return _steady_seconds(make, repeats, skip=2)  # 2 workers
+  return _steady_seconds(make, len(source), repeats)
 
 
 def _jitted_images(images, repeats):
@@ -191,10 +209,13 @@ def _jitted_images(images, repeats):
   step = jax.jit(lambda s, x, i: t.apply(
       s, x, key=jax.random.fold_in(jax.random.key(0), i)))
 
+  starts = range(0, len(images), IMAGE_BATCH)
+
   def make():
-    for i in range(0, len(images), IMAGE_BATCH):
-      yield jax.block_until_ready(step(state, images[i:i + IMAGE_BATCH], i))
-  return _steady_seconds(make, repeats, skip=1)  # the compiling batch
+    for _ in range(EPOCHS):
+      for i in starts:
+        yield jax.block_until_ready(step(state, images[i:i + IMAGE_BATCH], i))
+  return _steady_seconds(make, len(starts), repeats)
 
 
 def run(quick: bool = False) -> list:
@@ -222,6 +243,10 @@ def run(quick: bool = False) -> list:
     text[f"prepro in grain, pc.grain.batch columns, {k} workers" if k else
          "prepro in grain, pc.grain.batch columns, in process"] = _grain_text(
              docs, tags, k, repeats, columns=True)
+  for k in (1, 2):
+    text[f"prepro in grain, pc.grain.batch columns, pc.grain.mp_prefetch, {k} "
+         f"workers"] = _grain_text(docs, tags, k, repeats, columns=True,
+                                   prepro_prefetch=True)
   text["keras on tf.data (AUTOTUNE, prefetch)"] = _tfdata_text(docs, tags,
                                                                repeats)
   images = _images(512 if quick else 4096)

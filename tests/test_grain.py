@@ -519,3 +519,55 @@ def test_batch_bad_shuffle_seed_names_it():
     with pytest.raises(kind, match=r"pc.grain.batch: `shuffle_seed` must be "
                        r"an int >= 0"):
       pc.grain.batch(DOCS, 2, shuffle_seed=bad)
+
+
+# --- pc.grain.mp_prefetch ---------------------------------------------------
+
+def _columns_pipeline():
+  """Text ids and flipped images from columns, 4 records a batch."""
+  tv = pc.text_vectorization(output_sequence_length=4)
+  tv_state = pc.adapt(tv, DOCS)
+  flip, flip_state = _flip()
+  images = _images()[:len(DOCS)]
+  return (pc.grain.batch({"text": DOCS, "image": images}, 4)
+          .map(pc.grain.map(tv, tv_state, field="text"))
+          .map_with_index(pc.grain.map(flip, flip_state, seed=SEED,
+                                       field="image")))
+
+
+def test_mp_prefetch_equals_in_process_and_pickles_small_arrays():
+  ds = _columns_pipeline()
+  want, _ = _read(ds.to_iter_dataset())
+  got, _ = _read(pc.grain.mp_prefetch(ds, num_workers=2))
+  assert len(got) == len(want) == 3
+  for g, w in zip(got, want):
+    for name in ("text", "image"):
+      np.testing.assert_array_equal(g[name], w[name])
+      # Under min_shm_size the arrays came pickled: plain NumPy arrays, not
+      # grain's SharedMemoryArray views of a block.
+      assert type(g[name]) is np.ndarray, name
+  # With min_shm_size=0 (grain's default) every array takes a block.
+  shared, _ = _read(pc.grain.mp_prefetch(ds.to_iter_dataset(), num_workers=1,
+                                         min_shm_size=0))
+  assert all(type(b["text"]) is not np.ndarray and
+             isinstance(b["text"], np.ndarray) for b in shared)
+  for s, w in zip(shared, want):
+    np.testing.assert_array_equal(s["text"], w["text"])
+
+
+def test_mp_prefetch_bad_arguments_name_the_argument():
+  ds = _columns_pipeline()
+  with pytest.raises(TypeError, match=r"pc.grain.mp_prefetch: `dataset` must "
+                     r"be a grain.MapDataset or IterDataset, got list"):
+    pc.grain.mp_prefetch(DOCS, 2)
+  for bad, kind in ((-1, ValueError), (2.0, TypeError), (True, TypeError)):
+    with pytest.raises(kind, match=r"`num_workers` must be an int >= 0"):
+      pc.grain.mp_prefetch(ds, bad)
+  with pytest.raises(ValueError, match=r"`per_worker_buffer_size` must be an "
+                     r"int >= 1"):
+    pc.grain.mp_prefetch(ds, 2, per_worker_buffer_size=0)
+  with pytest.raises(TypeError, match=r"`min_shm_size` must be an int >= 0"):
+    pc.grain.mp_prefetch(ds, 2, min_shm_size="1MB")
+  with pytest.raises(TypeError, match=r"`worker_init_fn` must be callable or "
+                     r"None, got int"):
+    pc.grain.mp_prefetch(ds, 2, worker_init_fn=3)
