@@ -35,20 +35,23 @@ the GIL, so reader threads overlap them; more threads than cores fight over
 the GIL for the Python around them.
 
 "pc.grain.mp_prefetch": the columns pipeline in 1 and 2 worker processes
-through `pc.grain.mp_prefetch(ds, k)` (grain's `mp_prefetch` with arrays
-under 1 MiB pickled through the workers' queues instead of each in a
-shared memory block, and workers on the CPU backend) instead of grain's
-`mp_prefetch` with its defaults.
+through `pc.grain.mp_prefetch(ds, k)` (each worker reads in its own loop,
+without grain's 16 reader threads; arrays under 1 MiB pickled through the
+workers' queues instead of each in a shared memory block; workers on the
+CPU backend) instead of grain's `mp_prefetch` with its defaults. The image
+workers use it too.
 
-Timing, best of a few runs: every pipeline reads its data 3 times (3
-epochs, in one iterator) and the middle epoch is timed, from the arrival of
-its first batch's predecessor to the arrival of its last batch. The first
-epoch is start-up (worker processes, ~5 s a worker here; compilation;
-buffers filling); the last keeps the readers busy past the timed end, so
-batches read ahead (grain reads up to 500 ahead in process, workers keep a
-buffer) are as many at the end of the timing as at its start. (Earlier
-versions timed one pass: leaving its first batch out flattered grain's
-read-ahead, and timing to `StopIteration` counted the workers' shutdown.)
+Timing, best of a few runs: each pipeline reads its data over and over in
+one iterator and its second pass (epoch) is timed, from the arrival of the
+last batch before it to the arrival of its own last batch. The first pass
+is start-up (worker processes, ~5 s a worker here; compilation; buffers
+filling); after the timed pass the pipeline runs on for at least
+READ_AHEAD batches (then closed unread), so batches read ahead (grain's
+readers go up to 500 ahead, workers keep a buffer) are as many at the end
+of the timing as at its start and none is counted for free. (Earlier
+versions timed one pass, or the middle of three: both counted read-ahead
+done before the timing; workers reading with grain's 16 threads ran 500
+batches ahead of what they sent, and the last pass was served from there.)
 `items_per_s` is documents or images per second.
 """
 
@@ -69,19 +72,24 @@ BATCH = 256
 IMAGE_BATCH = 128
 
 
-EPOCHS = 3  # each pipeline reads its data this many times; the middle is timed
+# Batches a pipeline may have read ahead of the one it yields: grain's
+# in-process readers up to 500 (prefetch_buffer_size), and as many in each of
+# 2 workers reading with grain's defaults, plus their output buffers.
+READ_AHEAD = 1_100
 
 
 def _steady_seconds(make_iter, n_batches, repeats):
-  """Best time to read the middle epoch of ``EPOCHS`` (batches
-  ``n_batches`` to ``2 * n_batches - 1`` of what ``make_iter()`` yields),
-  and the items in it. The first epoch is start-up (worker processes,
-  compilation, filling the prefetch buffers); ending the timing at the last
-  batch of the middle epoch leaves as much work read ahead at its end as at
-  its start, so no reading ahead is counted for free."""
+  """Best time to read the second epoch (batches ``n_batches`` to
+  ``2 * n_batches - 1`` of what ``make_iter(epochs)`` yields), and the
+  items in it. The first epoch is start-up (worker processes, compilation,
+  filling buffers); the pipeline runs on for at least READ_AHEAD batches
+  after the timed ones (it is closed unread), so that batches read ahead
+  are as many at the end of the timing as at its start and none is counted
+  for free."""
+  epochs = 2 + -(-READ_AHEAD // n_batches)
   best, items = float("inf"), 0
   for _ in range(repeats):
-    it = iter(make_iter())
+    it = iter(make_iter(epochs))
     for _ in range(n_batches):
       next(it)
     t0 = time.perf_counter()
@@ -91,7 +99,7 @@ def _steady_seconds(make_iter, n_batches, repeats):
       first = batch["text"] if isinstance(batch, dict) else batch
       items += len(first)
     best = min(best, time.perf_counter() - t0)
-    if hasattr(it, "close"):  # stop the workers; the last epoch is unread
+    if hasattr(it, "close"):  # stop the readers and workers
       it.close()
   return best, items
 
@@ -136,14 +144,14 @@ def _grain_text(docs, tags, num_workers, repeats, chunked=False,
     source = grain.MapDataset.source(
         [{"text": d, "tag": g} for d, g in zip(docs, tags)]).batch(BATCH)
 
-  def make():
-    ds = (source.repeat(EPOCHS)
+  def make(epochs):
+    ds = (source.repeat(epochs)
           .map(pc.grain.map(tv, tv_state, field="text"))
-          .map(pc.grain.map(sl, sl_state, field="tag"))
-          .to_iter_dataset(read_options))
-    if prepro_prefetch:
-      ds = pc.grain.mp_prefetch(ds, num_workers)
-    elif num_workers:
+          .map(pc.grain.map(sl, sl_state, field="tag")))
+    if prepro_prefetch:  # read in each worker's loop, small arrays pickled
+      return pc.grain.mp_prefetch(ds, num_workers)
+    ds = ds.to_iter_dataset(read_options)
+    if num_workers:
       ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers))
     return ds
   return _steady_seconds(make, len(source), repeats)
@@ -163,10 +171,10 @@ def _tfdata_text(docs, tags, repeats):
   sl = keras.layers.StringLookup()
   sl.adapt(np.array(tags))
 
-  def make():
+  def make(epochs):
     ds = (tf.data.Dataset.from_tensor_slices({"text": docs, "tag": tags})
           .batch(BATCH)
-          .repeat(EPOCHS)
+          .repeat(epochs)
           .map(lambda r: {"text": tv(r["text"]), "tag": sl(r["tag"])},
                num_parallel_calls=tf.data.AUTOTUNE)
           .prefetch(tf.data.AUTOTUNE))
@@ -190,15 +198,12 @@ def _grain_images(images, repeats):
   import prepro_core as pc  # pylint: disable=import-outside-toplevel
   t = _augment()
   state = t.init(images[:IMAGE_BATCH])
-  options = grain.MultiprocessingOptions(num_workers=2)
-
   source = grain.MapDataset.source(images).batch(IMAGE_BATCH)
 
-  def make():
-    return (source.repeat(EPOCHS)
-            .map_with_index(pc.grain.map(t, state, seed=0))
-            .to_iter_dataset()
-            .mp_prefetch(options, worker_init_fn=pc.grain.cpu_worker_init))
+  def make(epochs):
+    return pc.grain.mp_prefetch(
+        source.repeat(epochs).map_with_index(pc.grain.map(t, state, seed=0)),
+        num_workers=2)  # the workers' JAX on CPU
   return _steady_seconds(make, len(source), repeats)
 
 
@@ -211,8 +216,8 @@ def _jitted_images(images, repeats):
 
   starts = range(0, len(images), IMAGE_BATCH)
 
-  def make():
-    for _ in range(EPOCHS):
+  def make(epochs):
+    for _ in range(epochs):
       for i in starts:
         yield jax.block_until_ready(step(state, images[i:i + IMAGE_BATCH], i))
   return _steady_seconds(make, len(starts), repeats)

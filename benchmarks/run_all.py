@@ -170,13 +170,13 @@ README_TABLES = {
             "({x:keras on tf.data (AUTOTUNE, prefetch)|prepro in grain, pc.grain.batch "
             "columns, 2 workers} tf.data's rate with 2)"]),
         (rf"text pipeline .*, {_N} docs", [
-            "same columns, `pc.grain.mp_prefetch(ds, k)` (arrays under 1 MiB pickled, not "
-            "one shared memory block each), 1 / 2 workers",
+            "same columns, `pc.grain.mp_prefetch(ds, k)` (each worker reads in its own loop; "
+            "arrays under 1 MiB pickled, not one shared memory block each), 1 / 2 workers",
             "{rate:prepro in grain, pc.grain.batch columns, pc.grain.mp_prefetch, 1 workers} / "
-            "**{rate:prepro in grain, pc.grain.batch columns, pc.grain.mp_prefetch, 2 "
-            "workers}** docs/s",
-            "(**{x:keras on tf.data (AUTOTUNE, prefetch)|prepro in grain, pc.grain.batch "
-            "columns, pc.grain.mp_prefetch, 2 workers}** tf.data's rate with 2)"]),
+            "{rate:prepro in grain, pc.grain.batch columns, pc.grain.mp_prefetch, 2 "
+            "workers} docs/s",
+            "({x:keras on tf.data (AUTOTUNE, prefetch)|prepro in grain, pc.grain.batch "
+            "columns, pc.grain.mp_prefetch, 2 workers} tf.data's rate with 2)"]),
         (rf"text pipeline .*, {_N} docs", [
             "same, `shuffle_seed=0` (a permutation each epoch) / 2 `mp_prefetch` workers",
             "{rate:prepro in grain, pc.grain.batch shuffled, in process} / "
