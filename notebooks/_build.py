@@ -830,9 +830,12 @@ print(records[0]["text"], records[0]["image"].shape, records[0]["sentiment"])
 `pc.grain.adapt` splits the records over two workers, adapts each shard and
 merges the states: the same vocabulary as one `pc.adapt`. The pipeline maps
 the text with the adapted state and augments the image with a seed; both
-maps sit on the `MapDataset`, before `mp_prefetch`, so the record index is
-the record's position whatever worker reads it. `cpu_worker_init` keeps the
-workers' JAX (the augmentation) on the CPU.
+maps sit on the `MapDataset`, before the workers, so the record index is the
+record's position whatever worker reads it. `pc.grain.mp_prefetch` is grain's
+`mp_prefetch` set up for prepro: each worker reads in its own loop (grain's 16
+reader threads would starve the thread that sends the batches), small arrays
+travel pickled rather than in a shared memory block each, and the workers' JAX
+(the augmentation) runs on the CPU.
 '''),
     code('''
 vectorize = pc.text_vectorization(max_tokens=64, output_mode="multi_hot")
@@ -851,11 +854,7 @@ def pipeline(num_workers):
         .map_with_index(pc.grain.map(rotate, rotate.init(sample), seed=2, field="image"))
         .batch(32, drop_remainder=True)
         .repeat(None))
-  it = ds.to_iter_dataset()
-  if num_workers:
-    it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers),
-                        worker_init_fn=pc.grain.cpu_worker_init)
-  return it
+  return pc.grain.mp_prefetch(ds, num_workers)  # 0: in this process
 
 it = iter(pipeline(2))
 batch = next(it)
