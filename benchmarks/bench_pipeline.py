@@ -30,9 +30,10 @@ instead of grain's `.batch(256)`; what a grain user whose records are single
 examples writes to skip that per-record cost ("shuffled": with
 `shuffle_seed=0`, each batch gathered through a per-epoch permutation).
 Grain's default ReadOptions (16 threads) throughout, but for "a thread a
-core": `ReadOptions(num_threads=<cores>)`. prepro's numba kernels release
-the GIL, so reader threads overlap them; more threads than cores fight over
-the GIL for the Python around them.
+core" (`ReadOptions(num_threads=<cores>)`) and the pc.grain.mp_prefetch
+rows below. prepro's numba kernels release the GIL, so reader threads could
+overlap them; on 2 cores here they do not gain, as waking a thread costs
+about as much as the work it takes.
 
 "pc.grain.mp_prefetch": the columns pipeline in 1 and 2 worker processes
 through `pc.grain.mp_prefetch(ds, k)` (each worker reads in its own loop,
