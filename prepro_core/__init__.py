@@ -25,6 +25,8 @@ from prepro_core._src.numeric.rescaling import RescalingState
 
 # Lookups and strings (strings become integers on the host).
 from prepro_core._src.host.kernels.backend import host_kernels
+from prepro_core._src.host.inputs import pack_strings
+from prepro_core._src.host.packed import StringBatch
 from prepro_core._src.lookup.integer_lookup import integer_lookup
 from prepro_core._src.lookup.integer_lookup import IntegerLookupState
 from prepro_core._src.lookup.string_lookup import string_lookup
@@ -97,6 +99,8 @@ __all__ = [
     "rescaling",
     "RescalingState",
     "host_kernels",
+    "pack_strings",
+    "StringBatch",
     "integer_lookup",
     "IntegerLookupState",
     "string_lookup",

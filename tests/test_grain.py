@@ -376,7 +376,8 @@ def test_batch_equals_grain_batch(wrap, drop_remainder):
   assert isinstance(ours, grain.MapDataset)
   assert len(ours) == (2 if drop_remainder else 3)
   _assert_batches_equal(list(ours), list(theirs))
-  assert isinstance(ours[0]["text"], list)  # strings stay a list
+  assert isinstance(ours[0]["text"], pc.StringBatch)  # strings packed
+  assert ours[0]["text"].tolist() == [r["text"] for r in RECORDS[:4]]
   assert ours[len(ours)]["n"].tolist() == ours[0]["n"].tolist()  # next epoch
 
 
@@ -385,7 +386,8 @@ def test_batch_of_arrays_and_strings():
   np.testing.assert_array_equal(pc.grain.batch(images, 5)[2], images[10:])
   np.testing.assert_array_equal(pc.grain.batch(list(images), 5)[0],
                                 images[:5])
-  assert pc.grain.batch(DOCS, 4)[2] == DOCS[8:]
+  assert pc.grain.batch(DOCS, 4)[2].tolist() == DOCS[8:]
+  assert pc.grain.batch(DOCS, 4, pack_strings=False)[2] == DOCS[8:]
   out = pc.grain.batch(images, 5)[0]
   out[...] = -1  # a batch of its own: the source is unchanged
   assert images.min() >= 0
@@ -409,7 +411,7 @@ def test_batch_of_columns_equals_batch_of_records(as_arrays, shuffle_seed):
   for i in range(2 * len(ours)):  # two epochs
     a, b = ours[i], theirs[i]
     assert list(a) == list(b)
-    assert a["text"] == b["text"] and isinstance(a["text"], list)
+    assert a["text"] == b["text"] and isinstance(a["text"], pc.StringBatch)
     for k in ("n", "v"):
       np.testing.assert_array_equal(np.asarray(a[k]), b[k])
   if as_arrays:  # an array batch is a copy: the column is unchanged
@@ -422,6 +424,45 @@ def test_batch_of_columns_equals_batch_of_records(as_arrays, shuffle_seed):
   want = [tv.apply(ts, b["text"]) for b in theirs]
   for g, w in zip(mapped, want):
     np.testing.assert_array_equal(g["text"], w)
+
+
+@pytest.mark.parametrize("shuffle_seed", [None, 3])
+def test_batch_packs_each_str_column_once(shuffle_seed):
+  """A column of str becomes one packed buffer when the dataset is built:
+  in order, a batch is a view of it; shuffled, the same strings gathered.
+  Either way the same strings as with pack_strings=False (lists)."""
+  cols = {"text": DOCS, "tag": tuple(d.split()[0] for d in DOCS),
+          "n": np.arange(len(DOCS))}
+  ours = pc.grain.batch(cols, 4, shuffle_seed=shuffle_seed)
+  lists = pc.grain.batch(cols, 4, shuffle_seed=shuffle_seed,
+                         pack_strings=False)
+  for i in range(2 * len(ours)):  # two epochs
+    a, b = ours[i], lists[i]
+    for k in ("text", "tag"):
+      assert isinstance(a[k], pc.StringBatch) and isinstance(b[k], list)
+      assert a[k].tolist() == b[k]
+    np.testing.assert_array_equal(a["n"], b["n"])
+  if shuffle_seed is None:  # views of one buffer
+    first, second = ours[0]["text"].data, ours[1]["text"].data
+    assert first.base is not None and first.base is second.base
+  # A plain list of str records is packed the same way.
+  assert pc.grain.batch(DOCS, 3)[1] == pc.pack_strings(DOCS[3:6])
+
+
+def test_batch_leaves_what_it_cannot_pack_as_a_list():
+  cols = {"raw": [b"x", b"y"], "gaps": ["a", None], "bad": ["\ud800", "b"],
+          "mixed": ["a", b"b"], "text": ["a", "b"]}
+  got = pc.grain.batch(cols, 2)[0]
+  for k in ("raw", "gaps", "bad", "mixed"):
+    assert got[k] == cols[k], k
+  assert isinstance(got["text"], pc.StringBatch)
+  # Records read one by one: str fields packed per batch.
+  recs = [{"text": "a b", "tag": b"t"}, {"text": "c", "tag": b"u"}]
+  got = pc.grain.batch(grain.MapDataset.source(recs).map(dict), 2)[0]
+  assert got["text"] == pc.pack_strings(["a b", "c"])
+  assert got["tag"] == [b"t", b"u"]
+  with pytest.raises(TypeError, match="`pack_strings` must be a bool"):
+    pc.grain.batch(DOCS, 2, pack_strings="yes")
 
 
 def test_batch_of_bad_columns_names_source():
@@ -511,7 +552,7 @@ def test_batch_shuffle_seed_permutes_each_epoch(wrap):
       first.tolist())
   if wrap != "array":  # a batch's fields stay together
     b = ds[1]
-    assert b["text"] == [DOCS[i] for i in b["n"]]
+    assert b["text"].tolist() == [DOCS[i] for i in b["n"]]
 
 
 def test_batch_bad_shuffle_seed_names_it():

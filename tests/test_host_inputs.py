@@ -29,7 +29,7 @@ def _tokens(tb):
     STRS, tuple(STRS), np.array(STRS), np.array(STRS, dtype=object),
     [s.encode() for s in STRS], np.array([s.encode() for s in STRS], "S"),
     [s.encode() if i % 2 else s for i, s in enumerate(STRS)],
-    [np.str_(s) for s in STRS]])
+    [np.str_(s) for s in STRS], pc.pack_strings(STRS)])
 def test_every_input_form_packs_the_same(x):
   want = [s.encode() for s in STRS]
   for backend_name in ("numpy", "numba"):

@@ -378,6 +378,8 @@ def test_fused_int_path_matches_general_path(monkeypatch, kernels_backend):
            "VeryLongTokenThatIsLongerThan8bytes and-another-long-one"]
   docs = [str(d) for d in CDOCS[:3000]] + extra
   assert tokenize.vectorize_int(docs, None, *_fused_args(docs)) is not None
+  assert tokenize.vectorize_int(pc.pack_strings(docs), None,
+                                *_fused_args(docs)) is not None
   monkeypatch.setattr(tokenize, "_CHUNK_DOCS", 700)  # several chunks, threads
   for std in (None, "lower", "strip_punctuation",
               "lower_and_strip_punctuation"):
@@ -441,8 +443,8 @@ def _fused_args(docs):
   from prepro_core._src.lookup import string_lookup as sl  # pylint: disable=g-import-not-at-top
   t = pc.text_vectorization(output_sequence_length=4)
   s = pc.adapt(t, docs)
-  words = sl.table_vocabulary(s.lookup)
-  return (s.table, words.data, words.offsets, sl.id_layout(s.lookup), 4)
+  from prepro_core._src.host.kernels import numba_text  # pylint: disable=g-import-not-at-top
+  return numba_text, sl.kernel_table(s.lookup, numba_text, s.table), 4
 
 
 @pytest.mark.parametrize("standardize", [

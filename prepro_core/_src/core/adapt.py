@@ -39,12 +39,18 @@ def _jitted_accumulate_checking_finite(accumulate):
 
 
 def _iter_batches(data: Any, batch_size: Optional[int]):
-  """Yields batches: arrays are split along axis 0, lists of arrays and other
-  iterables are taken as batches, other lists are one array of examples.
+  """Yields batches: arrays (and StringBatches) are split along axis 0, lists
+  of arrays and other iterables are taken as batches, other lists are one
+  array of examples.
   A dict of columns (``pc.feature_space``) is split by rows, as is a list of
   row dicts; a list of dicts of columns is a list of batches."""
   if isinstance(data, Mapping):
     yield from _column_batches(data, batch_size)
+    return
+  if _slices_like_an_array(data):
+    step = len(data) if batch_size is None else batch_size
+    for start in range(0, len(data), step):
+      yield data[start:start + step]
     return
   if isinstance(data, (list, tuple)) and data and _is_row(data[0]):
     step = len(data) if batch_size is None else batch_size
@@ -52,8 +58,10 @@ def _iter_batches(data: Any, batch_size: Optional[int]):
       yield list(data[start:start + step])
     return
   if isinstance(data, (list, tuple)):
-    if data and (isinstance(data[0], Mapping) or isinstance(
-        data[0], (np.ndarray, jax.Array)) and np.ndim(data[0]) >= 1):
+    if data and (isinstance(data[0], Mapping) or
+                 _slices_like_an_array(data[0]) or
+                 isinstance(data[0], (np.ndarray, jax.Array)) and
+                 np.ndim(data[0]) >= 1):
       yield from data
       return
     if data and _holds_strings(data):
@@ -78,6 +86,13 @@ def _iter_batches(data: Any, batch_size: Optional[int]):
       yield data[start:start + step]
     return
   yield from data  # any other iterable: a stream of batches
+
+
+def _slices_like_an_array(data) -> bool:
+  """A batch type of another package module that adapt splits as it splits
+  an array, by slicing (the host's StringBatch, a packed text column): it
+  says so with this class attribute, so core imports nothing of it."""
+  return getattr(type(data), "slices_like_an_array", False)
 
 
 def _is_row(item) -> bool:
@@ -124,6 +139,8 @@ def _holds_strings(data) -> bool:
 
 
 def _is_empty(batch) -> bool:
+  if _slices_like_an_array(batch):
+    return len(batch) == 0
   if isinstance(batch, Mapping):
     return all(len(v) == 0 if isinstance(v, (list, tuple)) else
                np.ndim(v) > 0 and np.shape(v)[0] == 0 for v in batch.values())

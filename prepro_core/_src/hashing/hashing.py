@@ -33,6 +33,7 @@ from prepro_core._src.hashing import u64
 from prepro_core._src.host import farmhash
 from prepro_core._src.host import inputs
 from prepro_core._src.host import missing as missing_values
+from prepro_core._src.host.packed import StringBatch
 from prepro_core._src.numeric.encoding import encode_ids
 
 HASHING_OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
@@ -94,7 +95,7 @@ def _check_mask_kind(mask_value, is_string):
 
 
 def _is_string_input(x) -> bool:
-  if isinstance(x, (str, bytes)):
+  if isinstance(x, (str, bytes, StringBatch)):
     return True
   if isinstance(x, (jax.Array, jax.core.Tracer)):
     return False

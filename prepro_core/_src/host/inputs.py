@@ -8,8 +8,10 @@ error wording:
   ``bytes_``, object (of ``str``/``bytes``) and ``StringDType`` arrays of any
   rank; other array-likes that convert to those; lists and tuples of
   strings (rank 1) or of rows of strings (rank 2; ragged rows only where
-  documents are expected, ``allow_ragged``). ``str`` and ``bytes`` may mix
-  (``np.str_``/``np.bytes_`` count as ``str``/``bytes``).
+  documents are expected, ``allow_ragged``); a
+  :class:`~prepro_core._src.host.packed.StringBatch` (rank 1, read as it is
+  packed). ``str`` and ``bytes`` may mix (``np.str_``/``np.bytes_`` count as
+  ``str``/``bytes``).
 * ``str`` is UTF-8 encoded; ``bytes`` are decoded with ``encoding`` (with a
   UTF-8 encoding only validated), or, with ``raw=True`` (hashing: TF hashes
   bytes as given), kept as they are.
@@ -22,7 +24,8 @@ error wording:
 
 Errors read "`where`: `argname` ...", ``where`` being the caller.
 
-Public functions: :func:`to_tokens` (input to
+Public functions: :func:`pack_strings` (``pc.pack_strings``: a 1-D batch
+as a StringBatch), :func:`to_tokens` (input to
 :class:`~prepro_core._src.host.packed.Tokens` plus shape, the general
 path), :func:`pack_for_hash` (the same, as hashing's ``(buf, offsets,
 lengths, shape)``), :func:`as_strings` and :func:`vocabulary_list` (input
@@ -36,6 +39,7 @@ narrowing cast (only non-ASCII rows are encoded one by one).
 
 from __future__ import annotations
 
+import codecs
 import functools
 import operator
 from typing import Any, Sequence
@@ -43,8 +47,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from prepro_core._src.host.kernels import backend
-from prepro_core._src.host.packed import (FlatStrings, SLACK, TokenBatch,
-                                          Tokens, byte_matrix, non_ascii_rows)
+from prepro_core._src.host.packed import (FlatStrings, SLACK, StringBatch,
+                                          TokenBatch, Tokens, byte_matrix,
+                                          non_ascii_rows, nul_terminated,
+                                          with_slack)
 
 SEP = 32  # the byte that separates documents (and ngram parts) in buffers
 _STRING_TYPES = (str, bytes, np.str_, np.bytes_)
@@ -228,6 +234,8 @@ def as_strings(x: Any,
     return FlatStrings([x], (), None)
   if isinstance(x, bytes):
     return FlatStrings(decode_items([x], encoding, where, argname), (), None)
+  if isinstance(x, StringBatch):
+    return FlatStrings(x.tolist(), (len(x),), None)
   if isinstance(x, (list, tuple)):
     if not x:
       return FlatStrings([], (0,), None)
@@ -251,6 +259,66 @@ def as_strings(x: Any,
   elif arr.dtype.kind != "U":
     items = check_items(items, encoding, where, argname)
   return FlatStrings(items, shape, lengths)
+
+
+def pack_strings(strings: Any, encoding: str = "utf-8") -> StringBatch:
+  """A 1-D batch of strings packed once into a :class:`StringBatch`.
+
+  What ``pc.grain.batch`` does to a text column, for other loaders: the
+  host text transforms then read the packed bytes on every call instead of
+  joining and encoding Python strings.
+
+  Args:
+    strings: a list or tuple of ``str``/``bytes``, a 1-D NumPy ``str_``,
+      ``bytes_`` or object array of them, or a StringBatch (returned as is).
+    encoding: how ``bytes`` are decoded (they are stored as UTF-8).
+
+  Returns:
+    A :class:`StringBatch`.
+
+  Raises:
+    TypeError: ``strings`` is not strings (numbers, other objects), or
+      ``encoding`` is not a str.
+    ValueError: ``strings`` is not 1-D, holds bytes not valid in
+      ``encoding`` or a string UTF-8 cannot encode (a lone surrogate).
+  """
+  where, argname = "pc.pack_strings", "strings"
+  if isinstance(strings, StringBatch):
+    return strings
+  if not isinstance(encoding, str):
+    raise TypeError(f"{where}: `encoding` must be a str, got "
+                    f"{type(encoding).__name__}.")
+  try:
+    codecs.lookup(encoding)
+  except LookupError:
+    raise ValueError(f"{where}: `encoding` {encoding!r} is not an encoding "
+                     f"Python knows.") from None
+  if type(strings) is list:  # pylint: disable=unidiomatic-typecheck
+    try:  # the usual case, all str: one join, one encode
+      return nul_terminated(strings)
+    except (TypeError, UnicodeEncodeError):
+      pass  # named below
+  if isinstance(strings, (str, bytes)):
+    raise ValueError(f"{where}: `{argname}` must be 1-D (a list or array of "
+                     f"strings), got one {type(strings).__name__}; wrap it "
+                     f"in a list.")
+  flat = as_strings(strings, encoding, where=where, argname=argname)
+  if flat.shape is None or len(flat.shape) != 1:
+    raise ValueError(f"{where}: `{argname}` must be 1-D, got shape "
+                     f"{flat.shape}.")
+  try:
+    return nul_terminated(flat.tokens)
+  except UnicodeEncodeError as e:
+    raise encode_error(e, where, argname) from None
+
+
+def take_strings(batch: StringBatch, indices: np.ndarray) -> StringBatch:
+  """The strings of ``batch`` at ``indices`` (ints in ``[0, len(batch))``),
+  gathered by the host kernels: a shuffled pipeline's batch of a packed
+  column."""
+  idx = np.asarray(indices, np.int64)
+  fast = backend.kernels("text", rows=len(idx))
+  return StringBatch(*fast.take_strings(batch.data, batch.offsets, idx))
 
 
 def vocabulary_list(values: Any, encoding: str, where: str,
@@ -300,6 +368,11 @@ def to_tokens(x: Any,
   if isinstance(x, (str, bytes)):
     buf, starts, ends = pack_items([x], encoding, where, argname, raw=raw)
     return TokenBatch(Tokens(buf, starts, ends, np.array([0, 1])), (), None)
+  if isinstance(x, StringBatch):  # packed already: its bytes as they are
+    n = len(x)
+    tokens = with_slack(Tokens(x.data, x.offsets[:-1], x.offsets[1:] - 1,
+                               np.arange(n + 1, dtype=np.int64)))
+    return TokenBatch(tokens, (n,), None)
   if isinstance(x, (list, tuple)):
     if not x:
       return TokenBatch(
@@ -591,6 +664,8 @@ def as_text_array(x: Any, argname: str, where: str) -> np.ndarray:
   """
   if isinstance(x, (str, bytes)):
     return np.array(x, dtype=object)
+  if isinstance(x, StringBatch):
+    return np.array(x.tolist(), dtype=object)
   if isinstance(x, np.ndarray):
     arr = x
   elif isinstance(x, (list, tuple)):

@@ -22,6 +22,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from prepro_core._src.host.packed import StringBatch
+
 POLICIES = ("oov", "mask")
 
 
@@ -57,6 +59,9 @@ def split_strings(x: Any, where: str,
     return (x, None) if x else ("", np.ones((), bool))
   if isinstance(x, np.ndarray) and x.dtype.kind in "US":
     missing = x == x.dtype.type()
+    return (x, missing) if missing.any() else (x, None)
+  if isinstance(x, StringBatch):  # no None in it: "" is what is missing
+    missing = np.diff(x.offsets) == 1
     return (x, missing) if missing.any() else (x, None)
   arr = _object_array(x, where, argname)
   flat = arr.reshape(-1)
@@ -138,8 +143,8 @@ def split_values(x: Any, where: str,
   takes both): :func:`split_strings` for strings; for numbers, None and NaN
   replaced by 0 (floats, as hashing truncates them). ``missing`` is None
   when nothing is missing."""
-  if isinstance(x, (str, bytes)) or (isinstance(x, np.ndarray) and
-                                     x.dtype.kind in "US"):
+  if isinstance(x, (str, bytes, StringBatch)) or (
+      isinstance(x, np.ndarray) and x.dtype.kind in "US"):
     return split_strings(x, where, argname)
   arr = np.asarray(x) if not isinstance(x, (list, tuple)) else _object_array(
       x, where, argname)

@@ -12,6 +12,9 @@ string between the host modules. They travel as:
   one byte buffer plus each document's first token (``row_splits``).
 * :class:`TokenBatch` / :class:`FlatStrings`: user input as Tokens (or as a
   list of ``str``) plus its shape, what :mod:`inputs` returns.
+* :class:`StringBatch` (public, ``pc.StringBatch``): a 1-D batch of user
+  strings packed once (a pipeline's text column), which the host
+  transforms read without encoding them again.
 
 This module imports nothing else of the package, so every other host module
 can use these types without importing each other.
@@ -109,6 +112,108 @@ def index_of(packed: PackedStrings) -> dict:
   """``{string: position}`` for a :class:`PackedStrings` (cached)."""
   return cached(packed.offsets, "index",
                 lambda: dict(zip(unpack(packed), range(len(packed)))))
+
+
+class StringBatch:
+  """A 1-D batch of strings packed into one UTF-8 buffer, as a text column
+  travels through an input pipeline (``pc.grain.batch`` gives its ``str``
+  columns this way; ``pc.pack_strings(strings)`` makes one).
+
+  The host text transforms (text_vectorization, string_lookup, hashing)
+  take it wherever they take a list of strings, and read its bytes as they
+  are: a list is joined and encoded on every call, a StringBatch only when
+  it is packed. ``data`` holds each string's UTF-8 bytes followed by one NUL
+  (``uint8``); string ``i`` is ``data[offsets[i]:offsets[i + 1] - 1]``
+  (``offsets``: ``int64``, one more than the strings, ``offsets[0] == 0``).
+  It reads as a sequence of ``str`` (``len``, indexing, slicing, iteration,
+  :meth:`tolist`), pickles as its two arrays and is not a pytree: strings
+  stay on the host.
+  """
+  __slots__ = ("data", "offsets")
+  slices_like_an_array = True  # pc.adapt splits one into batches by slicing
+
+  def __init__(self, data: np.ndarray, offsets: np.ndarray):
+    self.data = data
+    self.offsets = offsets
+
+  def __len__(self) -> int:
+    return self.offsets.shape[0] - 1
+
+  def __getitem__(self, index):
+    if isinstance(index, slice):
+      start, stop, step = index.indices(len(self))
+      if step != 1:
+        raise IndexError("StringBatch slices take a step of 1 only.")
+      return slice_batch(self, start, max(start, stop))
+    if not isinstance(index, (int, np.integer)) or isinstance(
+        index, (bool, np.bool_)):
+      raise TypeError(f"StringBatch indices must be an int or a slice, got "
+                      f"{type(index).__name__}.")
+    n = len(self)
+    i = int(index) + n if index < 0 else int(index)
+    if not 0 <= i < n:
+      raise IndexError(f"StringBatch index {int(index)} is out of range for "
+                       f"{n} strings.")
+    lo, hi = self.offsets[i:i + 2].tolist()
+    return self.data[lo:hi - 1].tobytes().decode("utf-8")
+
+  def __iter__(self):
+    return iter(self.tolist())
+
+  def tolist(self) -> list:
+    """The strings, as a list of ``str``."""
+    blob = self.data.tobytes()
+    offs = self.offsets.tolist()
+    return [blob[lo:hi - 1].decode("utf-8")
+            for lo, hi in zip(offs[:-1], offs[1:])]
+
+  def __eq__(self, other) -> bool:
+    if not isinstance(other, StringBatch):
+      return NotImplemented
+    return (np.array_equal(self.offsets, other.offsets) and
+            np.array_equal(self.data, other.data))
+
+  __hash__ = None  # mutable arrays inside, as for NumPy arrays
+
+  def __getstate__(self):
+    return self.data, self.offsets
+
+  def __setstate__(self, parts):
+    self.data, self.offsets = parts
+
+  def __repr__(self) -> str:
+    shown = ", ".join(map(repr, self[:3].tolist()))
+    more = f", ... ({len(self)} strings)" if len(self) > 3 else ""
+    return f"StringBatch([{shown}{more}])"
+
+
+def nul_terminated(strings: list) -> StringBatch:
+  """Packs a list of ``str`` (raises UnicodeEncodeError, TypeError: the
+  caller names the argument)."""
+  data = np.frombuffer("\0".join([*strings, ""]).encode("utf-8"), np.uint8)
+  n = len(strings)
+  sizes = np.fromiter(map(len, strings), np.int64, count=n)
+  offsets = np.zeros(n + 1, np.int64)
+  if int(sizes.sum()) + n == len(data):  # ASCII: a char is a byte
+    np.cumsum(sizes + 1, out=offsets[1:])
+    return StringBatch(data, offsets)
+  ends = np.flatnonzero(data == 0)
+  if len(ends) == n:  # no string holds a NUL itself
+    offsets[1:] = ends + 1
+  else:
+    sizes = np.fromiter((len(t.encode("utf-8")) for t in strings), np.int64,
+                        count=n)
+    np.cumsum(sizes + 1, out=offsets[1:])
+  return StringBatch(data, offsets)
+
+
+def slice_batch(batch: StringBatch, start: int, stop: int) -> StringBatch:
+  """Strings ``start`` to ``stop - 1``: a view of ``batch``'s bytes."""
+  offsets = batch.offsets[start:stop + 1]
+  base = int(offsets[0])
+  if base:
+    offsets = offsets - base
+  return StringBatch(batch.data[base:base + int(offsets[-1])], offsets)
 
 
 class Tokens(NamedTuple):

@@ -36,7 +36,7 @@ import numpy as np
 
 from prepro_core._src.host import inputs, vocab
 from prepro_core._src.host.kernels import backend
-from prepro_core._src.host.packed import Tokens, ramp
+from prepro_core._src.host.packed import StringBatch, Tokens, ramp
 
 ASCII_PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'
 
@@ -359,15 +359,14 @@ def ngrams(tokens: Tokens, widths: Sequence[int]) -> Tokens:
   return Tokens(tokens.buf, starts, ends, out_rs)
 
 
-def vectorize_int(docs: list, mode, table, data: np.ndarray,
-                  offsets: np.ndarray, id_layout: tuple,
-                  width: int) -> np.ndarray | None:
+def vectorize_int(docs: list | StringBatch, mode, fast,
+                  kt: vocab.KernelTable, width: int) -> np.ndarray | None:
   """Standardize (``mode``: None or an ASCII built-in mode), split on
-  whitespace, look up and pad to ``width`` a list of ``str`` documents in
-  one kernel pass: the ``(n, width)`` int32 ids, the same as
-  :func:`tokenize_whitespace`, :func:`vocab.lookup_ids` (``id_layout`` is
-  its ``(id_offset, mask_pos, mask_id, unknown_id)``) and padding; ``table``
-  is the :class:`vocab.TokenTable` of the vocabulary ``data``/``offsets``.
+  whitespace, look up and pad to ``width`` a list of ``str`` documents (or
+  a StringBatch, whose bytes the kernel reads as they are) in one pass of
+  the kernel module ``fast``'s ``vectorize_int``: the ``(n, width)`` int32
+  ids, the same as :func:`tokenize_whitespace`, :func:`vocab.lookup_ids`
+  and padding; ``kt`` is the lookup's :class:`vocab.KernelTable`.
 
   Large batches are cut into chunks and pipelined: while worker threads
   run the kernel (which releases the GIL) on chunks, one per core, this
@@ -378,18 +377,16 @@ def vectorize_int(docs: list, mode, table, data: np.ndarray,
   """
   if mode is not None and mode.endswith("_unicode"):
     return None
-  fast = backend.kernels("text", rows=len(docs))
   lower = mode in ("lower", "lower_and_strip_punctuation")
   strip = mode in ("strip_punctuation", "lower_and_strip_punctuation")
   byte_map = fast.LOWER if lower else fast.SAME
   klass = fast.CLASS_STRIP if strip else fast.CLASS_KEEP
-  data = np.ascontiguousarray(data, np.uint8)
-  offsets = np.asarray(offsets)  # int32 or int64: the kernel takes either
-  id_offset, mask_pos, mask_id, unknown_id = (int(v) for v in id_layout)
   n = len(docs)
   out = np.zeros((n, width), np.int32)
 
   def encode(lo, hi):
+    if isinstance(docs, StringBatch):  # NUL-terminated already
+      return docs.data[docs.offsets[lo]:docs.offsets[hi]]
     try:
       part = docs[lo:hi]
       part.append("")  # a NUL after every document
@@ -397,12 +394,9 @@ def vectorize_int(docs: list, mode, table, data: np.ndarray,
     except (TypeError, UnicodeEncodeError):  # bytes, non-str, surrogates
       return None
 
-  slots = vocab.probe_slots(fast, table, data, offsets)
-
   def kernel(buf, lo, hi):
-    return fast.vectorize_int(buf, hi - lo, byte_map, klass, slots, data,
-                              id_offset, mask_pos, mask_id, unknown_id,
-                              out[lo:hi]) == hi - lo
+    return fast.vectorize_int(buf, hi - lo, byte_map, klass, kt.slots,
+                              kt.vdata, *kt.id_layout, out[lo:hi]) == hi - lo
 
   k = max(1, n // _CHUNK_DOCS)
   bounds = [n * i // k for i in range(k + 1)]

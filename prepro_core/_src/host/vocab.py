@@ -59,6 +59,24 @@ def probe_slots(fast, table: TokenTable, data: np.ndarray,
       lambda: fast.table_slots(table.slots, data, offsets))
 
 
+class KernelTable(NamedTuple):
+  """A lookup table as the fused text kernel (``fast.vectorize_int``) takes
+  it: :func:`probe_slots`, the vocabulary's bytes, and the four ints of the
+  lookup's id layout (``id_offset, mask_pos, mask_id, unknown_id``)."""
+  slots: tuple
+  vdata: np.ndarray
+  id_layout: tuple
+
+
+def kernel_table(fast, table: TokenTable, data: np.ndarray,
+                 offsets: np.ndarray, id_layout: tuple) -> KernelTable:
+  """The :class:`KernelTable` of ``table`` over the vocabulary
+  ``data``/``offsets`` for the kernel module ``fast``."""
+  return KernelTable(probe_slots(fast, table, data, offsets),
+                     np.ascontiguousarray(data, np.uint8),
+                     tuple(int(v) for v in id_layout))
+
+
 def table_bits(n: int) -> int:
   """log2 of a table's size for ``n`` tokens: a load under 2/3 (linear
   probing stays short, and a slot is 4 bytes)."""

@@ -13,6 +13,7 @@ pytree that ``np.savez`` and ``flax.serialization`` store and restore.
 Functions used by text_vectorization (stable API): :func:`count_tokens`,
 :func:`count_token_batch`, :func:`lookup_tokens`, :func:`lookup_token_ids`,
 :func:`token_table`, :func:`table_vocabulary`, :func:`id_layout`,
+:func:`kernel_table`,
 :func:`layout_of`, :func:`vocab_size`, :func:`encode_lookup_ids`. Tokens
 travel as :class:`~prepro_core._src.host.packed.Tokens` (one UTF-8 buffer plus
 offsets): counting and lookups run on exact integer keys and a NumPy hash
@@ -190,6 +191,30 @@ def _resolve_unknown(state: StringLookupState, ids: np.ndarray,
   return ids
 
 
+def kernel_table(state: StringLookupState, fast,
+                 table: Optional[vocab.TokenTable] = None) -> vocab.KernelTable:
+  """``state``'s table as the fused text kernel of ``fast`` takes it
+  (``table``: its :func:`token_table`, e.g. the one text_vectorization's
+  state keeps), prepared once per state: a pipeline applies one state to
+  batch after batch, and preparing it costs as much as looking up a batch
+  of tags."""
+  if table is None:
+    table = token_table(state)
+
+  def build():
+    words = table_vocabulary(state)
+    return (state.vocabulary.offsets, state.mask.data, table.slots,
+            vocab.kernel_table(fast, table, words.data, words.offsets,
+                               id_layout(state)))
+  offsets, mask, slots, kt = packed.cached(state.layout,
+                                           "kernel:" + fast.__name__, build)
+  # The entry holds the arrays it was built from, so their ids stay theirs.
+  if (offsets is state.vocabulary.offsets and mask is state.mask.data and
+      slots is table.slots):
+    return kt
+  return build()[3]  # a state sharing its layout array with another
+
+
 def _lookup_str_array(state: StringLookupState, x: np.ndarray,
                       where: str) -> Optional[np.ndarray]:
   """A NumPy ``str_`` array's ids: its code points are encoded, keyed and
@@ -229,30 +254,35 @@ def _resolve_unknown_strings(state: StringLookupState, ids: np.ndarray,
   return ids
 
 
-def _lookup_str_list(state: StringLookupState, x: list,
+def _lookup_str_list(state: StringLookupState, x: Any,
                      where: str) -> Optional[np.ndarray]:
-  """A list of ``str``'s ids in one pass of the fused text kernel (numba
-  only; None: use the general path): the strings, each ended by a NUL in
-  one UTF-8 buffer, are read as text_vectorization's documents are, each
-  one whole token (no standardizing, no split), keyed and probed."""
+  """A list of ``str``'s (or a StringBatch's) ids in one pass of the fused
+  text kernel (numba only; None: use the general path): the strings, each
+  ended by a NUL in one UTF-8 buffer (a StringBatch's own bytes), are read
+  as text_vectorization's documents are, each one whole token (no
+  standardizing, no split), keyed and probed."""
   fast = backend.numba_kernels("text", rows=len(x))
-  if fast is None or not x or len(state.vocabulary) == 0:
+  if fast is None or not len(x) or len(state.vocabulary) == 0:
     return None
-  try:
-    buf = np.frombuffer(("\0".join(x) + "\0").encode("utf-8"), np.uint8)
-  except (TypeError, UnicodeEncodeError):  # bytes, non-str, surrogates
-    return None
-  if "" in x:  # no token to probe: the general path looks "" up
-    return None
-  words = table_vocabulary(state)
+  if isinstance(x, packed.StringBatch):
+    buf = x.data
+    if (x.offsets[1:] - x.offsets[:-1] == 1).any():  # "": the general path
+      return None
+  else:
+    try:
+      buf = np.frombuffer(("\0".join(x) + "\0").encode("utf-8"), np.uint8)
+    except (TypeError, UnicodeEncodeError):  # bytes, non-str, surrogates
+      return None
+    if "" in x:  # no token to probe: the general path looks "" up
+      return None
+  kt = kernel_table(state, fast)
   ids = np.zeros((len(x), 1), np.int32)
-  found = fast.vectorize_int(
-      buf, len(x), fast.SAME, fast.CLASS_WHOLE,
-      vocab.probe_slots(fast, token_table(state), words.data, words.offsets),
-      words.data,
-      *id_layout(state), ids)
+  found = fast.vectorize_int(buf, len(x), fast.SAME, fast.CLASS_WHOLE,
+                             kt.slots, kt.vdata, *kt.id_layout, ids)
   if found != len(x):  # a string holds a NUL
     return None
+  if kt.id_layout[3] != lookup.UNKNOWN_ID:  # one OOV slot: all resolved
+    return ids.reshape(-1)
   return _resolve_unknown_strings(state, ids.reshape(-1), x, where)
 
 
@@ -294,7 +324,8 @@ def lookup_inputs(state: StringLookupState, x: Any, encoding: str,
     ids = _lookup_str_array(state, x, where)
     if ids is not None:
       return ids.astype(np.int32).reshape(x.shape)
-  if type(x) is list and encoding == "utf-8":
+  if (type(x) is list and encoding == "utf-8" or  # pylint: disable=unidiomatic-typecheck
+      isinstance(x, packed.StringBatch)):
     ids = _lookup_str_list(state, x, where)
     if ids is not None:
       return ids

@@ -35,6 +35,7 @@ from prepro_core._src.host import inputs
 from prepro_core._src.host import tokenize
 from prepro_core._src.host import vocab
 from prepro_core._src.host.kernels import backend
+from prepro_core._src.host.packed import StringBatch
 
 _WHERE = "text_vectorization"
 _MODES = ("int", "multi_hot", "count", "tf_idf")
@@ -83,6 +84,8 @@ def tokenize_inputs(tk: Tokenizer, x: Any, argname: str) -> Tokenized:
   row); with ``split=None`` its rows are taken as pre-split tokens.
   """
   where = tk.where
+  if isinstance(x, StringBatch):  # the general path reads a list
+    x = x.tolist()
   if isinstance(x, (list, tuple)) and set(map(type, x)) <= {str, bytes}:
     arr = None  # a flat list of documents: no NumPy round trip
     if callable(tk.standardize) or not x:
@@ -225,22 +228,20 @@ def bag_output(state: TextVectorizationState, ids: np.ndarray, tz: Tokenized,
 
 def vectorize_fused(state: TextVectorizationState, x: Any, standardize: Any,
                     width: int) -> Optional[np.ndarray]:
-  """"int" mode on a list of documents split on whitespace, in one fused
-  numba kernel pass (``tokenize.vectorize_int``); None when it does not
-  apply (then the general path runs).
+  """"int" mode on a list of documents (or a StringBatch) split on
+  whitespace, in one fused numba kernel pass (``tokenize.vectorize_int``);
+  None when it does not apply (then the general path runs).
 
   NumPy's twin of the fused kernel is no faster than the general path,
   which stays the reference the fused one is checked against.
   """
-  if not (isinstance(x, list) and x and
-          backend.numba_kernels("text", rows=len(x)) is not None):
+  fast = (backend.numba_kernels("text", rows=len(x))
+          if isinstance(x, (list, StringBatch)) and len(x) else None)
+  if fast is None or sl.layout_of(state.lookup).num_oov != 1:
     return None
-  if sl.layout_of(state.lookup).num_oov != 1:
-    return None
-  words = sl.table_vocabulary(state.lookup)
-  return tokenize.vectorize_int(x, standardize, state.table, words.data,
-                                words.offsets, sl.id_layout(state.lookup),
-                                width)
+  return tokenize.vectorize_int(
+      x, standardize, fast, sl.kernel_table(state.lookup, fast, state.table),
+      width)
 
 
 # ---------------------------------------------------------------------------
@@ -349,6 +350,8 @@ def count_batch(tk: Tokenizer, state: TextVectorizationState, batch,
     raise ValueError(
         f"{_WHERE}.adapt: this transform was built with a fixed "
         f"`vocabulary`; adapt learns one only when `vocabulary` is None.")
+  if isinstance(batch, StringBatch):  # counted from a list of str
+    batch = batch.tolist()
   track = bool(sl.layout_of(state.lookup).track_docs)
   table = _count_pipelined(tk, batch, track)
   if table is not None:  # tokenized and counted chunk by chunk, the same

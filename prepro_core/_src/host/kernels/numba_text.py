@@ -21,7 +21,8 @@ whole-array NumPy operation:
   :func:`count_whitespace`: tokenize_whitespace fused with it, and
   :func:`merge_keys` to add up the tables of chunks;
   :func:`first_in_doc`: a token's first occurrence in its document.
-* :func:`pad_rows`: ragged ids to a padded matrix.
+* :func:`pad_rows`: ragged ids to a padded matrix; :func:`take_strings`:
+  strings of a packed batch gathered (a shuffled pipeline's batch).
 * :func:`vectorize_int`: text_vectorization's "int" mode, fused, probing
   :func:`table_slots` (a TokenTable's slots, each with its token's key).
 
@@ -36,7 +37,11 @@ numba then increfs and decrefs each array at every such call, which made a
 probe four times slower (35 ns a token).
 """
 
+from llvmlite import ir
 import numba
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 import numpy as np
 
 # The byte tables and the slot layout are shared with the NumPy twin.
@@ -46,6 +51,30 @@ from prepro_core._src.host.kernels.numpy_text import (
 
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")
+
+
+@intrinsic
+def _prefetch(typingctx, arr, index):  # pylint: disable=unused-argument
+  """Asks the CPU to bring ``arr[index]``'s cache line in (LLVM's prefetch:
+  no result, no fault), so that a later load finds it there."""
+  if not (isinstance(arr, types.Array) and arr.ndim == 1 and
+          isinstance(index, types.Integer)):
+    return None
+
+  def codegen(context, builder, signature, args):
+    aryty = signature.args[0]
+    array = context.make_array(aryty)(context, builder, args[0])
+    ptr = cgutils.get_item_pointer(context, builder, aryty, array, [args[1]])
+    i32 = ir.IntType(32)
+    fn = cgutils.get_or_insert_function(
+        builder.module,
+        ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32]),
+        "llvm.prefetch.p0")
+    # read (0), keep in all cache levels (3), a data cache line (1)
+    builder.call(fn, [builder.bitcast(ptr, cgutils.voidptr_t), i32(0), i32(3),
+                      i32(1)])
+    return context.get_dummy_value()
+  return types.none(arr, index), codegen
 
 _M1 = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xBF58476D1CE4E5B9)
@@ -851,6 +880,42 @@ def pad_rows(ids, row_splits, width, fill):
 
 
 @_jit
+def take_strings(data, offsets, idx):
+  """Strings ``idx`` of a packed batch (string ``i``: ``data[offsets[i]:
+  offsets[i + 1]]``), copied in order: ``(data, offsets)``."""
+  m = idx.shape[0]
+  out_offsets = np.zeros(m + 1, np.int64)
+  for j in range(m):
+    i = idx[j]
+    out_offsets[j + 1] = out_offsets[j] + offsets[i + 1] - offsets[i]
+  out = np.empty(out_offsets[m], np.uint8)
+  for j in range(m):
+    s = offsets[idx[j]]
+    d = out_offsets[j]
+    for k in range(out_offsets[j + 1] - d):
+      out[d + k] = data[s + k]
+  return out, out_offsets
+
+
+# Tokens keyed before their slots are probed (see vectorize_int).
+_BLOCK = 64
+
+
+@_inline
+def _probe_block(keyed, table, bits, keys, tmp, starts, used, m, vdata,
+                 voffsets, docs, cols, out, id_offset, mask_pos, mask_id,
+                 unknown_id):
+  """Probes a block's ``m`` tokens (token ``j``: ``tmp[starts[j]:]`` up to
+  the next token's start or ``used``) and writes their ids into ``out``."""
+  for j in range(m):
+    s = starts[j]
+    e = starts[j + 1] if j + 1 < m else used
+    res = _probe(keyed, table, bits, keys[j], tmp, s, e - s, vdata, voffsets)
+    out[docs[j], cols[j]] = _layout_id(res, id_offset, mask_pos, mask_id,
+                                       unknown_id)
+
+
+@_jit
 def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
                   mask_pos, mask_id, unknown_id, out):
   """Standardize, split on whitespace, look up and pad, fused, for
@@ -868,34 +933,63 @@ def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
   """
   keyed, table, voffsets = slots
   bits = _table_bits(table.shape[0])
+  have_keys = keyed.shape[0] > 0
+  flat_keys = keyed.reshape(keyed.shape[0] * 2)
   width = out.shape[1]
   n = buf.shape[0]
+  # A block's tokens: kept bytes back to back in tmp, then per token its
+  # key, bytes and place in `out`.
   tmp = np.empty(n + 8, np.uint8)
+  keys = np.empty(_BLOCK, np.uint64)
+  starts = np.empty(_BLOCK, np.int64)
+  docs = np.empty(_BLOCK, np.int64)
+  cols = np.empty(_BLOCK, np.int64)
+  m = 0  # tokens in the block
+  u = 0  # bytes in tmp
   d = 0
   i = 0
   while i < n and d < n_docs:
     col = 0
-    t = 0  # bytes of the current token in tmp
+    s = u  # the current token's first byte in tmp
+    w = _U0  # its first 8 bytes as a word (a short token's key, but length)
     while True:
       raw = buf[i]
       i += 1
       b = byte_map[raw]
       c = klass[b]
       if c == 2 and raw != 0:
-        tmp[t] = b
-        t += 1
+        tmp[u] = b
+        # No branch: bytes past the 8th garble w, unused for long tokens.
+        w |= np.uint64(b) << (np.uint64((u - s) & 7) * _S8)
+        u += 1
         continue
       if c == 0:
         continue
       # whitespace or the document's NUL: the token (if any) ends here
+      t = u - s
       if t > 0:
-        if col < width:
-          key = _key(tmp, 0, t)
-          res = _probe(keyed, table, bits, key, tmp, 0, t, vdata, voffsets)
-          out[d, col] = _layout_id(res, id_offset, mask_pos, mask_id,
-                                   unknown_id)
-          col += 1
-        t = 0
+        key = w | (np.uint64(t) << _S56) if t <= 7 else _key(tmp, s, u)
+        # Its slot is loaded now; the probe comes a block later, so that
+        # the loads of a block's slots overlap instead of stalling in turn.
+        home = np.int64(_hash_word(key) >> np.uint64(32 - bits))
+        if have_keys:
+          _prefetch(flat_keys, 2 * home)
+        else:
+          _prefetch(table, home)
+        keys[m] = key
+        starts[m] = s
+        docs[m] = d
+        cols[m] = col
+        m += 1
+        col += 1
+        if m == _BLOCK:
+          _probe_block(keyed, table, bits, keys, tmp, starts, u, m, vdata,
+                       voffsets, docs, cols, out, id_offset, mask_pos,
+                       mask_id, unknown_id)
+          m = 0
+          u = 0
+        s = u
+        w = _U0
         if col >= width:  # row full: skip to the document's end
           while buf[i - 1] != 0:
             i += 1
@@ -903,6 +997,8 @@ def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
       if raw == 0:
         break
     d += 1
+  _probe_block(keyed, table, bits, keys, tmp, starts, u, m, vdata, voffsets,
+               docs, cols, out, id_offset, mask_pos, mask_id, unknown_id)
   if i != n:
     return -1
   return d

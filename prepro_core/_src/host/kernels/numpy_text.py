@@ -16,7 +16,7 @@ a composition of whole-array NumPy operations (no Python loop per token):
 * :func:`tokenize_whitespace`, :func:`vectorize_int`: byte-table lowering
   and stripping, then token edges found by array comparisons.
 * :func:`first_in_doc`, :func:`count_keys`, :func:`count_whitespace`,
-  :func:`merge_keys`, :func:`pad_rows`:
+  :func:`merge_keys`, :func:`pad_rows`, :func:`take_strings`:
   sorts, gathers and scatters; :func:`table_slots`: the table as
   :func:`vectorize_int` takes it.
 
@@ -451,6 +451,12 @@ def pad_rows(ids, row_splits, width, fill):
   keep = pos < width
   out[row[keep], pos[keep]] = ids[keep]
   return out
+
+
+def take_strings(data, offsets, idx):
+  """Strings ``idx`` of a packed batch (string ``i``: ``data[offsets[i]:
+  offsets[i + 1]]``), gathered: ``(data, offsets)``."""
+  return ragged_take(data, offsets[idx], offsets[idx + 1])
 
 
 def table_slots(slots, vdata, voffsets):  # pylint: disable=unused-argument
