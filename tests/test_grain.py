@@ -6,6 +6,7 @@ module and its outputs reused across assertions.
 """
 import subprocess
 import sys
+import threading
 
 import cloudpickle
 import jax
@@ -612,3 +613,75 @@ def test_mp_prefetch_bad_arguments_name_the_argument():
   with pytest.raises(TypeError, match=r"`worker_init_fn` must be callable or "
                      r"None, got int"):
     pc.grain.mp_prefetch(ds, 2, worker_init_fn=3)
+
+
+def _assert_same_batches(got, want):
+  assert len(got) == len(want)
+  for g, w in zip(got, want):
+    assert set(g) == set(w)
+    for name in w:
+      np.testing.assert_array_equal(g[name], w[name])
+
+
+@pytest.mark.parametrize("num_threads", [1, 2, 3])
+def test_threaded_read_equals_one_thread(num_threads):
+  """Text ids and keyed random flips: the same batches, in order, whatever
+  the thread count; a filter's dropped records are skipped."""
+  ds = _columns_pipeline().repeat(3)
+  want, _ = _read(ds.to_iter_dataset(grain.ReadOptions(num_threads=0)))
+  before = threading.active_count()
+  got, _ = _read(pc.grain.threaded_read(ds, num_threads))
+  _assert_same_batches(got, want)
+  assert threading.active_count() == before  # close() ended the helpers
+  kept = ds.filter(lambda b: int(b["text"][0, 0]) % 2 == 0)
+  _assert_same_batches(
+      _read(pc.grain.threaded_read(kept, num_threads))[0],
+      _read(kept.to_iter_dataset(grain.ReadOptions(num_threads=0)))[0])
+
+
+def test_threaded_read_resumes_from_a_checkpoint():
+  ds = _columns_pipeline().repeat(4)  # 12 batches
+  want, state = _read(pc.grain.threaded_read(ds, 2), state_after=5)
+  assert state == {"next_index": 5}
+  it = iter(pc.grain.threaded_read(ds, 3))
+  it.set_state(state)
+  _assert_same_batches(list(it), want[5:])
+  it = iter(pc.grain.threaded_read(ds, 2))  # restored while running
+  for _ in range(8):
+    next(it)
+  it.set_state({"next_index": 2})
+  _assert_same_batches([next(it), next(it)], want[2:4])
+  it.close()
+  with pytest.raises(ValueError, match="closed iterator"):
+    next(it)
+
+
+@pytest.mark.parametrize("bad_batch", [2, 3])  # a helper's and this thread's
+def test_threaded_read_raises_a_record_error_in_order(bad_batch):
+  tv = pc.text_vectorization(output_sequence_length=2)
+  state = pc.adapt(tv, DOCS)
+  docs = list(DOCS[:12])
+  docs[bad_batch * 2] = 7  # not text
+  ds = pc.grain.batch({"text": docs}, 2).map_with_index(
+      pc.grain.map(tv, state, field="text"))
+  it = iter(pc.grain.threaded_read(ds, 2))
+  for _ in range(bad_batch):
+    next(it)
+  with pytest.raises(TypeError, match=rf"record {bad_batch}: .*`inputs`"):
+    next(it)
+
+
+def test_threaded_read_bad_arguments_name_the_argument():
+  ds = _columns_pipeline()
+  with pytest.raises(TypeError, match=r"pc.grain.threaded_read: `dataset` "
+                     r"must be a grain.MapDataset .*got list"):
+    pc.grain.threaded_read(DOCS, 2)
+  with pytest.raises(TypeError, match=r"`dataset` must be a grain.MapDataset"):
+    pc.grain.threaded_read(ds.to_iter_dataset(), 2)
+  for bad, kind in ((0, ValueError), (2.0, TypeError), (True, TypeError)):
+    with pytest.raises(kind, match=r"`num_threads` must be an int >= 1"):
+      pc.grain.threaded_read(ds, bad)
+  with pytest.raises(ValueError, match=r"`per_thread_buffer_size` must be an "
+                     r"int >= 1"):
+    pc.grain.threaded_read(ds, 2, per_thread_buffer_size=0)
+  assert len(list(pc.grain.threaded_read(ds))) == 3  # a thread a core
