@@ -35,6 +35,11 @@ rows below. prepro's numba kernels release the GIL, so reader threads could
 overlap them; on 2 cores here they do not gain, as waking a thread costs
 about as much as the work it takes.
 
+"pc.grain.threaded_read": the columns pipeline (also shuffled, with
+`shuffle_seed=0`) in this process's threads, one a core: the iterating
+thread computes every other batch, one helper thread the rest ahead, each
+in a loop of its own (the text kernels release the GIL).
+
 "pc.grain.mp_prefetch": the columns pipeline in 1 and 2 worker processes
 through `pc.grain.mp_prefetch(ds, k)` (each worker reads in its own loop,
 without grain's 16 reader threads; arrays under 1 MiB pickled through the
@@ -123,7 +128,7 @@ def _warm_host_kernels(docs):
 
 def _grain_text(docs, tags, num_workers, repeats, chunked=False,
                 batched_read=False, columns=False, shuffle_seed=None,
-                read_options=None, prepro_prefetch=False):
+                read_options=None, prepro_prefetch=False, threads=None):
   import grain  # pylint: disable=import-outside-toplevel
   import prepro_core as pc  # pylint: disable=import-outside-toplevel
   tv = pc.text_vectorization(output_sequence_length=64)
@@ -151,6 +156,8 @@ def _grain_text(docs, tags, num_workers, repeats, chunked=False,
           .map(pc.grain.map(sl, sl_state, field="tag")))
     if prepro_prefetch:  # read in each worker's loop, small arrays pickled
       return pc.grain.mp_prefetch(ds, num_workers)
+    if threads:  # this thread and threads - 1 helpers, each its own share
+      return pc.grain.threaded_read(ds, threads)
     ds = ds.to_iter_dataset(read_options)
     if num_workers:
       ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers))
@@ -253,6 +260,12 @@ def run(quick: bool = False) -> list:
     text[f"prepro in grain, pc.grain.batch columns, pc.grain.mp_prefetch, {k} "
          f"workers"] = _grain_text(docs, tags, k, repeats, columns=True,
                                    prepro_prefetch=True)
+  for seed in (None, 0):
+    text["prepro in grain, pc.grain.batch columns" +
+         (" shuffled" if seed is not None else "") +
+         ", pc.grain.threaded_read, a thread a core"] = _grain_text(
+             docs, tags, 0, repeats, columns=True, shuffle_seed=seed,
+             threads=cores)
   text["keras on tf.data (AUTOTUNE, prefetch)"] = _tfdata_text(docs, tags,
                                                                repeats)
   images = _images(512 if quick else 4096)

@@ -164,6 +164,19 @@ README_TABLES = {
             "({x:keras on tf.data (AUTOTUNE, prefetch)|prepro in grain, pc.grain.batch "
             "columns, in process, a thread a core} tf.data's rate)"]),
         (rf"text pipeline .*, {_N} docs", [
+            "same columns, `pc.grain.threaded_read(ds)` (this thread and a helper, a thread a "
+            "core), in process",
+            "{rate:prepro in grain, pc.grain.batch columns, pc.grain.threaded_read, a thread a "
+            "core} docs/s",
+            "({x:keras on tf.data (AUTOTUNE, prefetch)|prepro in grain, pc.grain.batch "
+            "columns, pc.grain.threaded_read, a thread a core} tf.data's rate)"]),
+        (rf"text pipeline .*, {_N} docs", [
+            "same, `shuffle_seed=0` (a permutation each epoch)",
+            "{rate:prepro in grain, pc.grain.batch columns shuffled, pc.grain.threaded_read, a "
+            "thread a core} docs/s",
+            "({x:keras on tf.data (AUTOTUNE, prefetch)|prepro in grain, pc.grain.batch "
+            "columns shuffled, pc.grain.threaded_read, a thread a core} tf.data's rate)"]),
+        (rf"text pipeline .*, {_N} docs", [
             "same columns, grain `mp_prefetch`, 1 / 2 workers",
             "{rate:prepro in grain, pc.grain.batch columns, 1 workers} / "
             "{rate:prepro in grain, pc.grain.batch columns, 2 workers} docs/s",

@@ -220,3 +220,23 @@ def test_kernel_tables_are_prepared_once_per_state():
         pc.string_lookup(vocabulary=["c", "d"]).apply(other, ["d", "a"]),
         [2, 0])
   assert sl.kernel_table(s, numba_text) is first
+
+
+def test_a_string_batch_from_its_arrays_is_checked():
+  b = pc.pack_strings(["ab", "", "c"])
+  assert pc.StringBatch(b.data, b.offsets.astype(np.int32)) == b
+  assert pc.StringBatch(np.zeros(0, np.uint8), [0]).tolist() == []
+  for data, offsets, error, match in [
+      (b.data.astype(np.int8), b.offsets, TypeError, "`data` must be a 1-D "
+       "uint8"),
+      (b.data, b.offsets.astype(float), TypeError, "`offsets` must be a 1-D "
+       "integer"),
+      (b.data, [], TypeError, "`offsets`"),
+      (b.data, [0, 3, 3, 5], ValueError, "rise from 0"),
+      (b.data, [0, 2, 3, 5], ValueError, "followed by a NUL"),
+      (b.data, [1, 3, 4, 6], ValueError, "rise from 0"),
+      (b.data, [0, 3, 4, 7], ValueError, "len\\(data\\) \\(6\\)"),
+      (np.array([0xFF, 0], np.uint8), [0, 2], ValueError, "not UTF-8"),
+  ]:
+    with pytest.raises(error, match=match):
+      pc.StringBatch(data, offsets)

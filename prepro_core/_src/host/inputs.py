@@ -50,7 +50,7 @@ from prepro_core._src.host.kernels import backend
 from prepro_core._src.host.packed import (FlatStrings, SLACK, StringBatch,
                                           TokenBatch, Tokens, byte_matrix,
                                           non_ascii_rows, nul_terminated,
-                                          with_slack)
+                                          trusted_batch, with_slack)
 
 SEP = 32  # the byte that separates documents (and ngram parts) in buffers
 _STRING_TYPES = (str, bytes, np.str_, np.bytes_)
@@ -318,7 +318,7 @@ def take_strings(batch: StringBatch, indices: np.ndarray) -> StringBatch:
   column."""
   idx = np.asarray(indices, np.int64)
   fast = backend.kernels("text", rows=len(idx))
-  return StringBatch(*fast.take_strings(batch.data, batch.offsets, idx))
+  return trusted_batch(*fast.take_strings(batch.data, batch.offsets, idx))
 
 
 def vocabulary_list(values: Any, encoding: str, where: str,

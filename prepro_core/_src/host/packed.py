@@ -132,9 +132,38 @@ class StringBatch:
   __slots__ = ("data", "offsets")
   slices_like_an_array = True  # pc.adapt splits one into batches by slicing
 
-  def __init__(self, data: np.ndarray, offsets: np.ndarray):
-    self.data = data
-    self.offsets = offsets
+  def __init__(self, data: Any, offsets: Any):
+    """From its two arrays, checked (``pc.pack_strings`` builds one from
+    strings).
+
+    Raises:
+      TypeError / ValueError naming the argument: ``data`` is not 1-D
+      uint8, ``offsets`` not 1-D integers starting at 0 and ending at
+      ``len(data)``, a string does not end with a NUL, or the bytes are
+      not UTF-8.
+    """
+    where = "pc.StringBatch"
+    data, offsets = np.asarray(data), np.asarray(offsets)
+    if data.dtype != np.uint8 or data.ndim != 1:
+      raise TypeError(f"{where}: `data` must be a 1-D uint8 array, got "
+                      f"{data.dtype} of shape {data.shape}.")
+    if offsets.dtype.kind not in "iu" or offsets.ndim != 1 or not len(offsets):
+      raise TypeError(f"{where}: `offsets` must be a 1-D integer array of "
+                      f"the strings' starts and the end, got {offsets.dtype} "
+                      f"of shape {offsets.shape}.")
+    offsets = offsets.astype(np.int64)
+    if (offsets[0] != 0 or offsets[-1] != len(data) or
+        (np.diff(offsets) < 1).any() or (data[offsets[1:] - 1] != 0).any()):
+      raise ValueError(
+          f"{where}: `offsets` must rise from 0 to len(data) ({len(data)}), "
+          f"each string's bytes followed by a NUL (data[offsets[i + 1] - 1] "
+          f"== 0).")
+    try:
+      data.tobytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+      raise ValueError(f"{where}: `data` is not UTF-8 (byte {e.start}).") \
+          from None
+    self.data, self.offsets = data, offsets
 
   def __len__(self) -> int:
     return self.offsets.shape[0] - 1
@@ -187,6 +216,14 @@ class StringBatch:
     return f"StringBatch([{shown}{more}])"
 
 
+def trusted_batch(data: np.ndarray, offsets: np.ndarray) -> StringBatch:
+  """A StringBatch of bytes this package packed itself, unchecked (the
+  checks in ``StringBatch(...)`` read every byte)."""
+  batch = object.__new__(StringBatch)
+  batch.data, batch.offsets = data, offsets
+  return batch
+
+
 def nul_terminated(strings: list) -> StringBatch:
   """Packs a list of ``str`` (raises UnicodeEncodeError, TypeError: the
   caller names the argument)."""
@@ -196,7 +233,7 @@ def nul_terminated(strings: list) -> StringBatch:
   offsets = np.zeros(n + 1, np.int64)
   if int(sizes.sum()) + n == len(data):  # ASCII: a char is a byte
     np.cumsum(sizes + 1, out=offsets[1:])
-    return StringBatch(data, offsets)
+    return trusted_batch(data, offsets)
   ends = np.flatnonzero(data == 0)
   if len(ends) == n:  # no string holds a NUL itself
     offsets[1:] = ends + 1
@@ -204,7 +241,7 @@ def nul_terminated(strings: list) -> StringBatch:
     sizes = np.fromiter((len(t.encode("utf-8")) for t in strings), np.int64,
                         count=n)
     np.cumsum(sizes + 1, out=offsets[1:])
-  return StringBatch(data, offsets)
+  return trusted_batch(data, offsets)
 
 
 def slice_batch(batch: StringBatch, start: int, stop: int) -> StringBatch:
@@ -213,7 +250,7 @@ def slice_batch(batch: StringBatch, start: int, stop: int) -> StringBatch:
   base = int(offsets[0])
   if base:
     offsets = offsets - base
-  return StringBatch(batch.data[base:base + int(offsets[-1])], offsets)
+  return trusted_batch(batch.data[base:base + int(offsets[-1])], offsets)
 
 
 class Tokens(NamedTuple):
