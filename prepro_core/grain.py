@@ -1,4 +1,5 @@
-"""prepro in grain pipelines (``pc.grain``): map, batch, mp_prefetch, adapt.
+"""prepro in grain pipelines (``pc.grain``): map, batch, threaded_read,
+mp_prefetch, adapt.
 
 Imported on first use (``pc.grain`` or ``import prepro_core.grain``), so
 ``import prepro_core`` never imports grain; install it with
