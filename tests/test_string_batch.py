@@ -240,3 +240,21 @@ def test_a_string_batch_from_its_arrays_is_checked():
   ]:
     with pytest.raises(error, match=match):
       pc.StringBatch(data, offsets)
+
+
+@pytest.mark.parametrize("width", [0, 1, 3])
+def test_the_fused_kernel_writes_only_inside_its_rows(width):
+  """Ids go to the first `width` columns of each row, nothing past them:
+  `out` here is a view into a wider array whose other columns must stay."""
+  docs = [f"a b c d e f g{i}" for i in range(150)]  # more than a block
+  t = pc.text_vectorization(output_sequence_length=4)
+  s = pc.adapt(t, docs)
+  kt = sl.kernel_table(s.lookup, numba_text, s.table)
+  wide = np.full((len(docs), width + 2), -7, np.int32)
+  wide[:, :width] = 0
+  buf = pc.pack_strings(docs).data
+  assert numba_text.vectorize_int(
+      buf, len(docs), numba_text.SAME, numba_text.CLASS_KEEP, kt.slots,
+      kt.vdata, *kt.id_layout, wide[:, :width]) == len(docs)
+  assert (wide[:, width:] == -7).all()
+  np.testing.assert_array_equal(wide[:, :width], t.apply(s, docs)[:, :width])

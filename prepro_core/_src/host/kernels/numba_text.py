@@ -922,9 +922,10 @@ def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
   ``buf`` holds the UTF-8 documents, each followed by a NUL. Each byte is
   mapped by ``byte_map`` (lowering) and classed by ``klass`` (0 dropped, 1
   whitespace, 2 part of a token); a token's kept bytes are gathered into a
-  scratch buffer, keyed and probed like :func:`lookup` (``slots``: what
-  ``table_slots`` returns), and its id written straight into row ``d`` of
-  ``out`` (``(n_docs, width)`` int32, zero-filled), whose filling stops at
+  scratch buffer and keyed, its home slot prefetched, and a block of 64
+  such tokens probed like :func:`lookup` (``slots``: what ``table_slots``
+  returns), each id written straight into row ``d`` of ``out``
+  (``(n_docs, width)`` int32, zero-filled), whose filling stops at
   ``width`` tokens (the rest of the document is only skipped). Returns the
   number of documents found: not ``n_docs`` when a document holds a NUL
   itself (the caller then takes the general path).
@@ -966,26 +967,29 @@ def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
       # whitespace or the document's NUL: the token (if any) ends here
       t = u - s
       if t > 0:
-        key = w | (np.uint64(t) << _S56) if t <= 7 else _key(tmp, s, u)
-        # Its slot is loaded now; the probe comes a block later, so that
-        # the loads of a block's slots overlap instead of stalling in turn.
-        home = np.int64(_hash_word(key) >> np.uint64(32 - bits))
-        if have_keys:
-          _prefetch(flat_keys, 2 * home)
+        if col < width:
+          key = w | (np.uint64(t) << _S56) if t <= 7 else _key(tmp, s, u)
+          # Its slot is loaded now and probed a block later, so that the
+          # loads of a block's slots overlap instead of stalling in turn.
+          home = np.int64(_hash_word(key) >> np.uint64(32 - bits))
+          if have_keys:
+            _prefetch(flat_keys, 2 * home)
+          else:
+            _prefetch(table, home)
+          keys[m] = key
+          starts[m] = s
+          docs[m] = d
+          cols[m] = col
+          m += 1
+          col += 1
+          if m == _BLOCK:
+            _probe_block(keyed, table, bits, keys, tmp, starts, u, m, vdata,
+                         voffsets, docs, cols, out, id_offset, mask_pos,
+                         mask_id, unknown_id)
+            m = 0
+            u = 0
         else:
-          _prefetch(table, home)
-        keys[m] = key
-        starts[m] = s
-        docs[m] = d
-        cols[m] = col
-        m += 1
-        col += 1
-        if m == _BLOCK:
-          _probe_block(keyed, table, bits, keys, tmp, starts, u, m, vdata,
-                       voffsets, docs, cols, out, id_offset, mask_pos,
-                       mask_id, unknown_id)
-          m = 0
-          u = 0
+          u = s  # width 0: nothing is kept
         s = u
         w = _U0
         if col >= width:  # row full: skip to the document's end
