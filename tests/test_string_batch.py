@@ -258,3 +258,30 @@ def test_the_fused_kernel_writes_only_inside_its_rows(width):
       kt.vdata, *kt.id_layout, wide[:, :width]) == len(docs)
   assert (wide[:, width:] == -7).all()
   np.testing.assert_array_equal(wide[:, :width], t.apply(s, docs)[:, :width])
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_str_array_lookups_equal_the_numpy_kernels(keyed, monkeypatch):
+  """numba's lookup_ucs4 (rows keyed a block ahead of their probes, in
+  chunks on threads) gives NumPy's ids: hits, misses, non-ASCII, empty
+  strings, OOV buckets; with keyed slots and with slot words only."""
+  if not keyed:  # a fresh table: probed by its 4-byte slot words
+    monkeypatch.setattr(numba_text, "MAX_KEYED_SLOTS", 8)
+  rng = np.random.default_rng(int(keyed))
+  vocab = [f"w{i}" for i in range(3_000)] + ["caf\u00e9", "\u65e5\u672c",
+                                             "a longer token here"]
+  words = np.array(vocab + [f"miss{i}" for i in range(500)] + [""])
+  queries = words[rng.integers(0, len(words), 20_000)]  # several chunks
+  for kw in (dict(), dict(num_oov_indices=3), dict(mask_token="")):
+    t = pc.string_lookup(vocabulary=vocab, **kw)
+    s = t.init(None)
+    with pc.host_kernels("numba"):
+      got = np.asarray(t.apply(s, queries))
+    with pc.host_kernels("numpy"):
+      want = np.asarray(t.apply(s, queries))
+    np.testing.assert_array_equal(got, want)
+  bad = queries.copy()
+  bad[9_999] = "x\ud800"
+  with pc.host_kernels("numba"):
+    with pytest.raises(ValueError, match="element 9999 holds a code point"):
+      t.apply(s, bad)

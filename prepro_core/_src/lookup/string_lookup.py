@@ -225,11 +225,10 @@ def _lookup_str_array(state: StringLookupState, x: np.ndarray,
   w = x.dtype.itemsize // 4
   if n == 0 or w == 0 or len(state.vocabulary) == 0:
     return None
-  vocab_bytes = table_vocabulary(state)
-  table = token_table(state)
+  kt = kernel_table(state, fast)
   cps = np.ascontiguousarray(x.reshape(-1)).view(np.uint32).reshape(n, w)
-  ids, bad = fast.lookup_ucs4(cps, table.slots, vocab_bytes.data,
-                              vocab_bytes.offsets, *id_layout(state))
+  ids, bad = fast.lookup_ucs4(cps, kt.slots, kt.vdata,
+                              table_vocabulary(state).offsets, *kt.id_layout)
   if bad >= 0:
     raise ValueError(
         f"{where}: `inputs` element {bad} holds a code point that cannot be "

@@ -551,6 +551,35 @@ def _edges(out, n, space, doc_starts):
   return starts[:ns], ends[:ns], row_splits
 
 
+# Tokens keyed before their slots are probed (vectorize_int, lookup_ucs4).
+_BLOCK = 64
+
+
+@_inline
+def _prefetch_slot(flat_keys, table, bits, key):
+  """Asks for the cache line of ``key``'s home slot: in the keyed slots
+  (``flat_keys``, two words a slot) when there are, else the slot words."""
+  home = np.int64(_hash_word(key) >> np.uint64(32 - bits))
+  if flat_keys.shape[0] > 0:
+    _prefetch(flat_keys, 2 * home)
+  else:
+    _prefetch(table, home)
+
+
+@_inline
+def _probe_block(keyed, table, bits, keys, tmp, starts, used, m, vdata,
+                 voffsets, docs, cols, out, id_offset, mask_pos, mask_id,
+                 unknown_id):
+  """Probes a block's ``m`` tokens (token ``j``: ``tmp[starts[j]:]`` up to
+  the next token's start or ``used``) and writes their ids into ``out``."""
+  for j in range(m):
+    s = starts[j]
+    e = starts[j + 1] if j + 1 < m else used
+    res = _probe(keyed, table, bits, keys[j], tmp, s, e - s, vdata, voffsets)
+    out[docs[j], cols[j]] = _layout_id(res, id_offset, mask_pos, mask_id,
+                                       unknown_id)
+
+
 @_inline
 def _ucs4_row(flat, i, w, tmp, j):
   """UTF-8 of row i of a flat (n * w) code point array written at tmp[j:]:
@@ -606,28 +635,52 @@ def _ucs4_row(flat, i, w, tmp, j):
 def lookup_ucs4(cps, slots, vdata, voffsets, id_offset, mask_pos, mask_id,
                 unknown_id):
   """Ids of the rows of a UCS-4 code point matrix (NumPy ``str_``), like
-  pack_ucs4 then lookup, fused: each row is encoded into a small scratch
-  buffer, keyed and probed while in cache; no packed buffer is built.
-  Chunks of rows run on numba's threads. Returns ``(ids, bad)``: ``bad`` is
-  a row UTF-8 cannot encode (a surrogate), else -1."""
+  pack_ucs4 then lookup, fused: rows are encoded into a small scratch
+  buffer a block of 64 at a time, each keyed and its home slot prefetched,
+  then the block is probed (``slots``: what :func:`table_slots` returns),
+  so the slots' cache misses overlap; no packed buffer is built. Chunks of
+  rows run on numba's threads. Returns ``(ids, bad)``: ``bad`` is a row
+  UTF-8 cannot encode (a surrogate), else -1."""
+  keyed, table, _ = slots
+  flat_keys = keyed.reshape(keyed.shape[0] * 2)
   n, w = cps.shape
   flat = cps.reshape(n * w)
-  bits = _table_bits(slots.shape[0])
-  ids = np.empty(n, np.int64)
+  bits = _table_bits(table.shape[0])
+  ids = np.empty((n, 1), np.int64)
   n_chunks = max(1, min(64, n // 4096))
   bad_rows = np.full(n_chunks, -1, np.int64)
   for ch in numba.prange(n_chunks):
-    tmp = np.empty(4 * w + 8, np.uint8)
+    tmp = np.empty(_BLOCK * 4 * w + 8, np.uint8)
+    keys = np.empty(_BLOCK, np.uint64)
+    starts = np.empty(_BLOCK, np.int64)
+    rows = np.empty(_BLOCK, np.int64)
+    cols = np.zeros(_BLOCK, np.int64)
+    m = 0
+    u = 0
     for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
-      e = _ucs4_row(flat, i, w, tmp, 0)
+      e = _ucs4_row(flat, i, w, tmp, u)
       if e < 0:
         if bad_rows[ch] < 0:
           bad_rows[ch] = i
-        ids[i] = unknown_id
+        ids[i, 0] = unknown_id
         continue
-      key = _key(tmp, 0, e)
-      res = _probe(_NO_KEYS, slots, bits, key, tmp, 0, e, vdata, voffsets)
-      ids[i] = _layout_id(res, id_offset, mask_pos, mask_id, unknown_id)
+      key = _key(tmp, u, e)
+      _prefetch_slot(flat_keys, table, bits, key)
+      keys[m] = key
+      starts[m] = u
+      rows[m] = i
+      m += 1
+      u = e
+      if m == _BLOCK:
+        _probe_block(keyed, table, bits, keys, tmp, starts, u, m, vdata,
+                     voffsets, rows, cols, ids, id_offset, mask_pos, mask_id,
+                     unknown_id)
+        m = 0
+        u = 0
+    _probe_block(keyed, table, bits, keys, tmp, starts, u, m, vdata,
+                 voffsets, rows, cols, ids, id_offset, mask_pos, mask_id,
+                 unknown_id)
+  ids = ids.reshape(n)
   for ch in range(n_chunks):
     if bad_rows[ch] >= 0:
       return ids, bad_rows[ch]
@@ -895,24 +948,6 @@ def take_strings(data, offsets, idx):
   return out, out_offsets
 
 
-# Tokens keyed before their slots are probed (see vectorize_int).
-_BLOCK = 64
-
-
-@_inline
-def _probe_block(keyed, table, bits, keys, tmp, starts, used, m, vdata,
-                 voffsets, docs, cols, out, id_offset, mask_pos, mask_id,
-                 unknown_id):
-  """Probes a block's ``m`` tokens (token ``j``: ``tmp[starts[j]:]`` up to
-  the next token's start or ``used``) and writes their ids into ``out``."""
-  for j in range(m):
-    s = starts[j]
-    e = starts[j + 1] if j + 1 < m else used
-    res = _probe(keyed, table, bits, keys[j], tmp, s, e - s, vdata, voffsets)
-    out[docs[j], cols[j]] = _layout_id(res, id_offset, mask_pos, mask_id,
-                                       unknown_id)
-
-
 @_jit
 def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
                   mask_pos, mask_id, unknown_id, out):
@@ -932,7 +967,6 @@ def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
   """
   keyed, table, voffsets = slots
   bits = _table_bits(table.shape[0])
-  have_keys = keyed.shape[0] > 0
   flat_keys = keyed.reshape(keyed.shape[0] * 2)
   width = out.shape[1]
   n = buf.shape[0]
@@ -971,11 +1005,7 @@ def vectorize_int(buf, n_docs, byte_map, klass, slots, vdata, id_offset,
           key = w | (np.uint64(t) << _S56) if t <= 7 else _key(tmp, s, u)
           # Its slot is loaded now and probed a block later, so that the
           # loads of a block's slots overlap instead of stalling in turn.
-          home = np.int64(_hash_word(key) >> np.uint64(32 - bits))
-          if have_keys:
-            _prefetch(flat_keys, 2 * home)
-          else:
-            _prefetch(table, home)
+          _prefetch_slot(flat_keys, table, bits, key)
           keys[m] = key
           starts[m] = s
           docs[m] = d

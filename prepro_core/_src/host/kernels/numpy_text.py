@@ -272,12 +272,13 @@ def pack_ucs4(cps):
 def lookup_ucs4(cps, slots, vdata, voffsets, id_offset, mask_pos, mask_id,
                 unknown_id):
   """Ids of the rows of a UCS-4 code point matrix (NumPy ``str_``):
-  :func:`pack_ucs4` then :func:`lookup`. Returns ``(ids, bad)``: ``bad`` is
-  a row UTF-8 cannot encode (a surrogate), else -1."""
+  :func:`pack_ucs4` then :func:`lookup` (``slots``: what
+  :func:`table_slots` returns). Returns ``(ids, bad)``: ``bad`` is a row
+  UTF-8 cannot encode (a surrogate), else -1."""
   buf, starts, ends, bad = pack_ucs4(cps)
   if bad >= 0:
     return np.full(cps.shape[0], unknown_id, np.int64), bad
-  ids = lookup(slots, vdata, voffsets, buf, starts, ends,
+  ids = lookup(slots[0], vdata, voffsets, buf, starts, ends,
                np.zeros(0, np.uint64), id_offset, mask_pos, mask_id,
                unknown_id)
   return ids, -1
