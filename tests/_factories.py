@@ -17,7 +17,8 @@ import prepro_core as pc
 # The public functions of ``pc.__all__`` that are not factories.
 NON_FACTORIES = frozenset(
     {"adapt", "to_device", "host_kernels", "save_vocabulary", "get_vocabulary",
-     "loader_fn", "split_host_device", "predict_fn", "distributed"})
+     "loader_fn", "split_host_device", "predict_fn", "distributed",
+     "pack_strings"})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -68,6 +68,7 @@ NOT_LAYERS = frozenset({
     "feature_space",    # a hand-written layer: prepro_flax.FeatureSpace
     "split_host_device",  # cuts a transform in two; not a layer
     "predict_fn",       # host then jitted device + model; pf.predict_fn for NNX
+    "pack_strings",     # packs strings for the host transforms (pc.StringBatch)
 })
 
 
