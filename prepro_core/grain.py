@@ -540,6 +540,27 @@ class _Failed(NamedTuple):
   error: Exception
 
 
+def _help_read(dataset: grain.MapDataset, index: int, step: int,
+               out: queue.Queue, stop: threading.Event) -> None:
+  """A threaded_read helper: records ``index, index + step, ...`` of
+  ``dataset`` into ``out`` until the end, an error, or ``stop``."""
+  n = len(dataset)
+  while index < n and not stop.is_set():
+    try:
+      record = dataset[index]
+    except Exception as e:  # pylint: disable=broad-except
+      record = _Failed(e)  # raised from next(), at its place in the order
+    while not stop.is_set():
+      try:
+        out.put(record, timeout=0.1)
+        break
+      except queue.Full:
+        continue
+    if isinstance(record, _Failed):
+      return
+    index += step
+
+
 class _ThreadedReadIterator(grain.DatasetIterator):
   """Reads records ``i, i + 1, ...`` of a MapDataset in ``k`` threads: the
   record at position ``p`` from ``i`` is computed by the calling thread when
@@ -558,30 +579,15 @@ class _ThreadedReadIterator(grain.DatasetIterator):
   def _start(self) -> None:
     first, stop = self._next, threading.Event()
     queues = [queue.Queue(self._buffer_size) for _ in range(self._k)]
-    threads = [threading.Thread(target=self._help, daemon=True,
-                                args=(first + j, queues[j], stop),
-                                name=f"pc.grain.threaded_read-{j}")
-               for j in range(1, self._k)]
+    # The helpers hold the dataset, not this iterator, so that an iterator
+    # dropped unclosed is collected and its __del__ stops them.
+    threads = [threading.Thread(
+        target=_help_read, daemon=True,
+        args=(self._dataset, first + j, self._k, queues[j], stop),
+        name=f"pc.grain.threaded_read-{j}") for j in range(1, self._k)]
     for t in threads:
       t.start()
     self._helpers = (first, queues, stop, threads)
-
-  def _help(self, index: int, out: queue.Queue, stop: threading.Event):
-    n = len(self._dataset)
-    while index < n and not stop.is_set():
-      try:
-        record = self._dataset[index]
-      except Exception as e:  # pylint: disable=broad-except
-        record = _Failed(e)  # raised from next(), at its place in the order
-      while not stop.is_set():
-        try:
-          out.put(record, timeout=0.1)
-          break
-        except queue.Full:
-          continue
-      if isinstance(record, _Failed):
-        return
-      index += self._k
 
   def __next__(self):
     self._assert_not_closed()

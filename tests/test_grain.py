@@ -4,9 +4,11 @@ Worker start-up is the cost here (each mp_prefetch iterator spawns fresh
 processes that import jax), so each multi-worker pipeline is built once per
 module and its outputs reused across assertions.
 """
+import gc
 import subprocess
 import sys
 import threading
+import time
 
 import cloudpickle
 import jax
@@ -636,6 +638,20 @@ def test_threaded_read_equals_one_thread(num_threads):
   _assert_same_batches(
       _read(pc.grain.threaded_read(kept, num_threads))[0],
       _read(kept.to_iter_dataset(grain.ReadOptions(num_threads=0)))[0])
+
+
+def test_threaded_read_helpers_end_with_an_iterator_dropped_unclosed():
+  before = threading.active_count()
+  it = iter(pc.grain.threaded_read(_columns_pipeline().repeat(50), 3))
+  next(it)
+  assert threading.active_count() == before + 2
+  del it
+  gc.collect()
+  for _ in range(50):  # a helper notices within its 0.1 s put timeout
+    if threading.active_count() == before:
+      break
+    time.sleep(0.05)
+  assert threading.active_count() == before
 
 
 def test_threaded_read_resumes_from_a_checkpoint():
