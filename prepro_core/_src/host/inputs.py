@@ -49,8 +49,9 @@ import numpy as np
 from prepro_core._src.host.kernels import backend
 from prepro_core._src.host.packed import (FlatStrings, SLACK, StringBatch,
                                           TokenBatch, Tokens, byte_matrix,
-                                          non_ascii_rows, nul_terminated,
-                                          trusted_batch, with_slack)
+                                          non_ascii_rows, nul_offsets,
+                                          nul_terminated, trusted_batch,
+                                          with_slack)
 
 SEP = 32  # the byte that separates documents (and ngram parts) in buffers
 _STRING_TYPES = (str, bytes, np.str_, np.bytes_)
@@ -607,18 +608,8 @@ def encode_documents(docs: Sequence, encoding: str = "utf-8",
     except UnicodeEncodeError as e:
       raise encode_error(e, where, argname) from None
   buf = np.frombuffer(data, np.uint8).copy()
-  doc_starts = np.zeros(n + 1, np.int64)
-  # The NUL after each document gives its end in bytes (no per-document
-  # encode); documents holding NULs themselves are measured one by one.
-  seps = np.flatnonzero(buf == 0)
-  if len(seps) == n:
-    doc_starts[1:] = seps + 1
-  else:
-    sizes = [len(d) if isinstance(d, bytes) else len(d.encode("utf-8"))
-             for d in docs]
-    np.cumsum(np.asarray(sizes, np.int64) + 1, out=doc_starts[1:])
-    seps = doc_starts[1:] - 1
-  buf[seps] = SEP
+  doc_starts = nul_offsets(buf, docs)
+  buf[doc_starts[1:] - 1] = SEP
   return buf, doc_starts
 
 

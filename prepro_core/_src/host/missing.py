@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from prepro_core._src.host.packed import StringBatch
+from prepro_core._src.host.packed import StringBatch, empty_strings
 
 POLICIES = ("oov", "mask")
 
@@ -61,7 +61,7 @@ def split_strings(x: Any, where: str,
     missing = x == x.dtype.type()
     return (x, missing) if missing.any() else (x, None)
   if isinstance(x, StringBatch):  # no None in it: "" is what is missing
-    missing = np.diff(x.offsets) == 1
+    missing = empty_strings(x)
     return (x, missing) if missing.any() else (x, None)
   arr = _object_array(x, where, argname)
   flat = arr.reshape(-1)

@@ -224,24 +224,38 @@ def trusted_batch(data: np.ndarray, offsets: np.ndarray) -> StringBatch:
   return batch
 
 
+def nul_offsets(data: np.ndarray, items: list) -> np.ndarray:
+  """Where each of ``items`` (``str`` or ``bytes``) starts in ``data``,
+  their UTF-8 bytes each followed by a NUL, and the end (``n + 1`` int64).
+
+  Without a per-item encode where it can: ``len`` counts bytes when every
+  ``str`` is ASCII (the lengths then add up to ``len(data)``), else the
+  NULs mark the ends unless an item holds a NUL itself."""
+  n = len(items)
+  sizes = np.fromiter(map(len, items), np.int64, count=n)
+  offsets = np.zeros(n + 1, np.int64)
+  if int(sizes.sum()) + n != len(data):  # a str not ASCII: count bytes
+    ends = np.flatnonzero(data == 0)
+    if len(ends) == n:
+      offsets[1:] = ends + 1
+      return offsets
+    sizes = np.fromiter((len(t) if isinstance(t, bytes) else
+                         len(t.encode("utf-8")) for t in items), np.int64,
+                        count=n)
+  np.cumsum(sizes + 1, out=offsets[1:])
+  return offsets
+
+
 def nul_terminated(strings: list) -> StringBatch:
   """Packs a list of ``str`` (raises UnicodeEncodeError, TypeError: the
   caller names the argument)."""
   data = np.frombuffer("\0".join([*strings, ""]).encode("utf-8"), np.uint8)
-  n = len(strings)
-  sizes = np.fromiter(map(len, strings), np.int64, count=n)
-  offsets = np.zeros(n + 1, np.int64)
-  if int(sizes.sum()) + n == len(data):  # ASCII: a char is a byte
-    np.cumsum(sizes + 1, out=offsets[1:])
-    return trusted_batch(data, offsets)
-  ends = np.flatnonzero(data == 0)
-  if len(ends) == n:  # no string holds a NUL itself
-    offsets[1:] = ends + 1
-  else:
-    sizes = np.fromiter((len(t.encode("utf-8")) for t in strings), np.int64,
-                        count=n)
-    np.cumsum(sizes + 1, out=offsets[1:])
-  return trusted_batch(data, offsets)
+  return trusted_batch(data, nul_offsets(data, strings))
+
+
+def empty_strings(batch: StringBatch) -> np.ndarray:
+  """A bool per string of ``batch``: whether it is ``""``."""
+  return batch.offsets[1:] - batch.offsets[:-1] == 1
 
 
 def slice_batch(batch: StringBatch, start: int, stop: int) -> StringBatch:

@@ -265,7 +265,7 @@ def _lookup_str_list(state: StringLookupState, x: Any,
     return None
   if isinstance(x, packed.StringBatch):
     buf = x.data
-    if (x.offsets[1:] - x.offsets[:-1] == 1).any():  # "": the general path
+    if packed.empty_strings(x).any():  # "": the general path looks it up
       return None
   else:
     try:
