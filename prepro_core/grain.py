@@ -578,7 +578,9 @@ class _ThreadedReadIterator(grain.DatasetIterator):
 
   def _start(self) -> None:
     first, stop = self._next, threading.Event()
-    queues = [queue.Queue(self._buffer_size) for _ in range(self._k)]
+    # queues[j]: helper j's records (this thread, turn 0, keeps none).
+    queues = [None] + [queue.Queue(self._buffer_size)
+                       for _ in range(1, self._k)]
     # The helpers hold the dataset, not this iterator, so that an iterator
     # dropped unclosed is collected and its __del__ stops them.
     threads = [threading.Thread(
